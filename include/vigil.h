@@ -1,0 +1,187 @@
+/*
+ * vigil.h: libvigil, the C client of vigild (the fleet liveness service).
+ *
+ * A worker tells vigild it is alive with heartbeats and that it is stopping
+ * on purpose with a bye; operators read the fleet's state back. libvigil does
+ * both over HTTP (libcurl), one client handle per connection:
+ *
+ *     vigil_client *c = vigil_client_new("http://127.0.0.1:9470", getenv("VIGIL_TOKEN"));
+ *     vigil_field f[] = {{"group", "inference"}, {"cpu", "0.31"}, {"ttl_s", "15"}};
+ *     if (vigil_heartbeat(c, "gpu-17", f, 3) != VIGIL_OK)
+ *         fprintf(stderr, "heartbeat: %s\n", vigil_last_error(c));
+ *     ...
+ *     vigil_field b[] = {{"exit_code", "0"}};
+ *     vigil_bye(c, "gpu-17", b, 1);
+ *     vigil_client_free(c);
+ *
+ * Fields are given as text (key = JSON field name, value = its text form, as
+ * in `vigil beat --cpu 0.31` or a ping query string) so the API does not
+ * change as fields are added. They are checked before anything is sent, by
+ * the same code and with the same words as vigild itself uses, so a bad value
+ * fails locally (VIGIL_ERR_INVALID) rather than after a round trip.
+ *
+ * Threads: a vigil_client is not thread-safe (it owns one libcurl handle and
+ * one kept-alive connection); use one client per thread, or serialize calls.
+ * Distinct clients may be used from distinct threads at once. libvigil never
+ * raises signals (CURLOPT_NOSIGNAL), so it is safe in threaded programs; for
+ * the same reason libcurl does not block SIGPIPE, so a program talking https
+ * to a server that may drop connections should ignore SIGPIPE itself.
+ *
+ * Errors: every call that can fail returns a vigil_status; the words of the
+ * last failure are in vigil_last_error(c) (and, when a message field was at
+ * fault, its JSON name in vigil_last_error_field(c)).
+ */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libvigil.so is built with hidden visibility: only VIGIL_API names are exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VIGIL_API __attribute__((visibility("default")))
+#else
+#define VIGIL_API
+#endif
+
+#define VIGIL_DEFAULT_URL "http://127.0.0.1:9470"
+#define VIGIL_DEFAULT_CONNECT_TIMEOUT_MS 2000L
+#define VIGIL_DEFAULT_TIMEOUT_MS 10000L
+
+/* What a call's outcome was. The CLI maps these to its exit codes. */
+typedef enum vigil_status {
+    VIGIL_OK = 0,
+    VIGIL_ERR_INVALID = -1,   /* a bad argument or field value, refused before sending */
+    VIGIL_ERR_REFUSED = -2,   /* the server answered, but not with 2xx (see the error) */
+    VIGIL_ERR_TRANSPORT = -3, /* could not reach the server: DNS, connect, TLS, timeout */
+    VIGIL_ERR_PROTOCOL = -4,  /* the server answered 2xx with something unreadable */
+    VIGIL_ERR_NOMEM = -5      /* out of memory */
+} vigil_status;
+
+/* One text field: key is the JSON name ("cpu", "ttl_s", "exit_code", …). */
+typedef struct vigil_field {
+    const char *key;
+    const char *value;
+} vigil_field;
+
+/* An HTTP answer, owned by the caller after vigil_get(); free with vigil_response_free(). */
+typedef struct vigil_response {
+    long http_status; /* 0 when no answer arrived */
+    char *body;       /* NUL-terminated (the body may hold no NUL of its own); NULL if none */
+    size_t body_len;  /* bytes, without the terminating NUL */
+} vigil_response;
+
+typedef struct vigil_client vigil_client;
+
+/* The library's version ("0.1.0"). */
+VIGIL_API const char *vigil_version(void);
+
+/* Short English name of a status ("ok", "invalid", "refused", …); never NULL. */
+VIGIL_API const char *vigil_status_name(int status);
+
+/*
+ * Create a client for the vigild at `url` ("http://host:port", with an
+ * optional path prefix; NULL or "" means VIGIL_DEFAULT_URL; without a scheme,
+ * http:// is assumed). `token`, when non-NULL and non-empty, is sent as
+ * "Authorization: Bearer TOKEN" on every request.
+ * No network traffic happens here: the connection is opened by the first
+ * request and then kept alive and reused.
+ * Returns NULL on a URL with another scheme than http/https, a token or URL
+ * holding control characters or spaces, or out of memory;
+ * vigil_last_error(NULL) then says which, in the calling thread.
+ */
+VIGIL_API vigil_client *vigil_client_new(const char *url, const char *token);
+
+/* Close the connection and free the client. NULL is a no-op. */
+VIGIL_API void vigil_client_free(vigil_client *c);
+
+/*
+ * Set the connect timeout and the whole-request timeout, in milliseconds
+ * (defaults VIGIL_DEFAULT_CONNECT_TIMEOUT_MS and VIGIL_DEFAULT_TIMEOUT_MS).
+ * 0 keeps the current value. Returns VIGIL_OK, or VIGIL_ERR_INVALID for a
+ * negative value.
+ */
+VIGIL_API int vigil_client_set_timeouts(vigil_client *c, long connect_ms, long total_ms);
+
+/*
+ * Text of the last failure on `c` ("" after a success), or with c == NULL of
+ * the last vigil_client_new() failure in this thread. Valid until the next
+ * call on the same client. For VIGIL_ERR_INVALID and for a server refusal
+ * that named a field it reads "FIELD: REASON", with the words vigild uses
+ * (e.g. "cpu: must be a number between 0 and 1").
+ */
+VIGIL_API const char *vigil_last_error(const vigil_client *c);
+
+/* JSON name of the field at fault in the last failure ("cpu", "worker_id",
+ * "authorization", …), or "" when none was named. */
+VIGIL_API const char *vigil_last_error_field(const vigil_client *c);
+
+/* HTTP status of the last answer on `c`, 0 when none arrived. */
+VIGIL_API long vigil_last_http_status(const vigil_client *c);
+
+/*
+ * Check a heartbeat without sending it: worker_id plus `n` fields, each set
+ * through the same validation as vigild. Unknown keys and repeated worker_id
+ * are refused. `c` may be NULL (then nothing records the error text; pass
+ * a client to read it back with vigil_last_error()).
+ * Returns VIGIL_OK or VIGIL_ERR_INVALID.
+ */
+VIGIL_API int vigil_heartbeat_check(vigil_client *c, const char *worker_id,
+                                    const vigil_field *fields, size_t n);
+
+/*
+ * Send one heartbeat: POST /v1/heartbeat with worker_id and `n` fields
+ * (fields may be NULL when n is 0). Accepted keys: group, instance, seq,
+ * ttl_s, status, cpu, mem, mem_available_gb, gpu_mem_active_gb, thermal,
+ * backlog, capacity, in_flight, requests, tokens, cpu_ticks. A field whose
+ * value is NULL is skipped. Everything is validated first; nothing is sent
+ * when one value is bad.
+ * Returns VIGIL_OK on a 2xx answer; VIGIL_ERR_INVALID (nothing sent),
+ * VIGIL_ERR_REFUSED (the server's error field and reason are in
+ * vigil_last_error), VIGIL_ERR_TRANSPORT, VIGIL_ERR_PROTOCOL (an absurdly large
+ * answer), or VIGIL_ERR_NOMEM.
+ */
+VIGIL_API int vigil_heartbeat(vigil_client *c, const char *worker_id, const vigil_field *fields,
+                              size_t n);
+
+/*
+ * Say goodbye: POST /v1/bye. Same fields as a heartbeat, plus "exit_code"
+ * (integer; 0 or absent is a clean shutdown, anything else a failure). Give
+ * "instance" when the worker sent one in its heartbeats, so the server closes
+ * the right session. Returns as vigil_heartbeat().
+ */
+VIGIL_API int vigil_bye(vigil_client *c, const char *worker_id, const vigil_field *fields,
+                        size_t n);
+
+/*
+ * Raw GET of `path` (e.g. "/v1/workers", appended to the client's URL) with
+ * `nquery` query parameters (values URL-encoded here; a NULL value skips the
+ * parameter). On return `out` holds the HTTP status and the body whenever an
+ * answer arrived, whatever its status; free it with vigil_response_free().
+ * Returns VIGIL_OK on 2xx; VIGIL_ERR_REFUSED on any other status (the
+ * server's error words in vigil_last_error); VIGIL_ERR_TRANSPORT when no
+ * answer arrived (out->http_status is then 0 and out->body NULL);
+ * VIGIL_ERR_INVALID for a path not starting with '/'; VIGIL_ERR_NOMEM.
+ */
+VIGIL_API int vigil_get(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
+                        vigil_response *out);
+
+/* Free what vigil_get() put in `r` and zero it. NULL is a no-op. */
+VIGIL_API void vigil_response_free(vigil_response *r);
+
+/*
+ * Reserved for a later release: a background heartbeat agent
+ * (vigil_agent_start(c, worker_id, fields, n, interval_ms) running its own
+ * thread with its own connection, and vigil_agent_stop(a, exit_code) sending
+ * the bye), with optional bye-on-SIGTERM. It will live in
+ * src/client/libvigil_agent.c and use only the calls above.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

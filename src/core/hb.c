@@ -1,0 +1,452 @@
+/*
+ * hb: heartbeat / bye parsing and validation (contract and rules: hb.h).
+ *
+ * One table (`fields`) describes every message field: its JSON key, kind of
+ * value, bounds, presence bit and where it lives in hb_msg. The JSON parser
+ * and the text form (hb_set_kv) both reduce a value to either a string or a
+ * double and hand it to the same two validators, so the two doors cannot
+ * drift apart in what they accept or in the words they refuse with.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include "core/hb.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum ftype {
+    F_ID,      /* worker_id, group: restricted ASCII alphabet */
+    F_TEXT,    /* instance, status: UTF-8 without control characters */
+    F_THERMAL, /* one of the hb_thermal names */
+    F_I32,     /* integer stored in an int32_t */
+    F_I64,     /* integer stored in an int64_t */
+    F_REAL,    /* double */
+} ftype;
+
+typedef struct field_spec {
+    const char *key;
+    uint8_t type;  /* ftype */
+    bool bye_only; /* a heartbeat treats it as an unknown key */
+    uint32_t bit;  /* HB_HAS_*; 0 for worker_id, whose presence is required instead */
+    size_t off;    /* offset in hb_msg */
+    double lo, hi; /* value bounds; byte-length bounds for strings */
+    const char *reason;
+} field_spec;
+
+/* The six counters and seq differ only in name and bit. */
+// clang-format off
+#define COUNTER(k, b) \
+    {#k, F_I64, false, b, offsetof(hb_msg, k), 0, (double)HB_COUNTER_MAX, \
+     "must be a non-negative integer"}
+// clang-format on
+
+static const field_spec fields[] = {
+    {"worker_id", F_ID, false, 0, offsetof(hb_msg, worker_id), 1, HB_ID_MAX,
+     "must be 1-128 bytes of [A-Za-z0-9._:@-]"},
+    {"group", F_ID, false, HB_HAS_GROUP, offsetof(hb_msg, group), 1, HB_ID_MAX,
+     "must be 1-128 bytes of [A-Za-z0-9._:@-]"},
+    {"instance", F_TEXT, false, HB_HAS_INSTANCE, offsetof(hb_msg, instance), 1, HB_INSTANCE_MAX,
+     "must be 1-128 bytes of UTF-8 without control characters"},
+    {"status", F_TEXT, false, HB_HAS_STATUS, offsetof(hb_msg, status), 0, HB_STATUS_MAX,
+     "must be at most 64 bytes of UTF-8 without control characters"},
+    COUNTER(seq, HB_HAS_SEQ),
+    {"ttl_s", F_I32, false, HB_HAS_TTL, offsetof(hb_msg, ttl_s), HB_TTL_MIN_S, HB_TTL_MAX_S,
+     "must be an integer between 1 and 86400"},
+    {"cpu", F_REAL, false, HB_HAS_CPU, offsetof(hb_msg, cpu), 0, 1,
+     "must be a number between 0 and 1"},
+    {"mem", F_REAL, false, HB_HAS_MEM, offsetof(hb_msg, mem), 0, 1,
+     "must be a number between 0 and 1"},
+    {"mem_available_gb", F_REAL, false, HB_HAS_MEM_AVAIL, offsetof(hb_msg, mem_available_gb), 0,
+     HB_GB_MAX, "must be a number between 0 and 1000000"},
+    {"gpu_mem_active_gb", F_REAL, false, HB_HAS_GPU_MEM, offsetof(hb_msg, gpu_mem_active_gb), 0,
+     HB_GB_MAX, "must be a number between 0 and 1000000"},
+    {"thermal", F_THERMAL, false, HB_HAS_THERMAL, offsetof(hb_msg, thermal), 0, 0,
+     "must be one of nominal, fair, serious, critical"},
+    COUNTER(backlog, HB_HAS_BACKLOG),
+    COUNTER(capacity, HB_HAS_CAPACITY),
+    COUNTER(in_flight, HB_HAS_IN_FLIGHT),
+    COUNTER(requests, HB_HAS_REQUESTS),
+    COUNTER(tokens, HB_HAS_TOKENS),
+    COUNTER(cpu_ticks, HB_HAS_CPU_TICKS),
+    {"exit_code", F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN, INT32_MAX,
+     "must be an integer between -2147483648 and 2147483647"},
+};
+
+static const char *const thermal_names[] = {"", "nominal", "fair", "serious", "critical"};
+
+void hb_init(hb_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = HB_BEAT;
+}
+
+int hb_fail(hb_err *e, const char *field, const char *reason)
+{
+    if (e) {
+        snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+        snprintf(e->reason, sizeof e->reason, "%s", reason ? reason : "");
+    }
+    return -1;
+}
+
+const char *hb_thermal_name(int thermal)
+{
+    if (thermal < 0 || thermal > HB_THERMAL_CRITICAL) return "";
+    return thermal_names[thermal];
+}
+
+/* ---- byte-level checks ------------------------------------------------- */
+
+bool hb_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        /* Bodies are nearly all ASCII: test 8 bytes per step while we can.
+         * memcpy keeps the load legal at any alignment and compiles to one mov. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* The second byte's allowed range is what excludes overlongs (E0, F0),
+         * surrogates (ED) and code points past U+10FFFF (F4). */
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return false; /* stray continuation, C0/C1 overlong lead, or F5..FF */
+        }
+        if (n - i <= need) return false; /* truncated */
+        if (s[i + 1] < lo || s[i + 1] > hi) return false;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Bitmap of [A-Za-z0-9._:@-], so an id check is one load per byte. */
+static bool id_char(unsigned char c)
+{
+    static const uint32_t ok[8] = {
+        0, 0x07ff6000u, /* '-' '.' '0'-'9' ':' */
+        0x87ffffffu,    /* '@' 'A'-'Z' '_' */
+        0x07fffffeu,    /* 'a'-'z' */
+    };
+    return (ok[c >> 5] >> (c & 31)) & 1u;
+}
+
+bool hb_id_valid(const char *s, size_t n)
+{
+    if (!s || n < 1 || n > HB_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!id_char((unsigned char)s[i])) return false;
+    return true;
+}
+
+/* Control characters (C0, DEL and C1) would let a worker forge lines in logs
+ * and terminals that print instance/status verbatim. */
+static bool text_valid(const char *str, size_t n)
+{
+    if (!hb_utf8_valid(str, n)) return false;
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7F) return false;
+        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] < 0xA0) return false; /* U+0080..U+009F */
+    }
+    return true;
+}
+
+/* ---- the shared validators --------------------------------------------- */
+
+static const field_spec *find_field(const char *key)
+{
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(fields[i].key, key) == 0) return &fields[i];
+    return NULL;
+}
+
+/* A string value from either door. `s` may hold no NUL within n bytes. */
+static int set_string(hb_msg *m, const field_spec *f, const char *s, size_t n, hb_err *err)
+{
+    char *dst = (char *)m + f->off;
+    if (f->type == F_THERMAL) {
+        for (int t = HB_THERMAL_NOMINAL; t <= HB_THERMAL_CRITICAL; t++) {
+            if (strlen(thermal_names[t]) == n && memcmp(thermal_names[t], s, n) == 0) {
+                *(uint8_t *)dst = (uint8_t)t;
+                m->has |= f->bit;
+                return 0;
+            }
+        }
+        return hb_fail(err, f->key, f->reason);
+    }
+    if ((double)n < f->lo || (double)n > f->hi) return hb_fail(err, f->key, f->reason);
+    if (f->type == F_ID ? !hb_id_valid(s, n) : !text_valid(s, n))
+        return hb_fail(err, f->key, f->reason);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    m->has |= f->bit;
+    return 0;
+}
+
+/* A numeric value from either door. Integers travel as doubles: every bound is
+ * within 2^53, so the conversion is exact for every value that can pass. */
+static int set_number(hb_msg *m, const field_spec *f, double v, hb_err *err)
+{
+    /* Written as !(in range) so that NaN fails too. */
+    if (!isfinite(v) || !(v >= f->lo && v <= f->hi)) return hb_fail(err, f->key, f->reason);
+    char *dst = (char *)m + f->off;
+    if (f->type == F_REAL) {
+        memcpy(dst, &v, sizeof v);
+    } else {
+        if (v != trunc(v)) return hb_fail(err, f->key, f->reason);
+        if (f->type == F_I32) {
+            int32_t x = (int32_t)v;
+            memcpy(dst, &x, sizeof x);
+        } else {
+            int64_t x = (int64_t)v;
+            memcpy(dst, &x, sizeof x);
+        }
+    }
+    m->has |= f->bit;
+    return 0;
+}
+
+static bool is_string_type(const field_spec *f)
+{
+    return f->type == F_ID || f->type == F_TEXT || f->type == F_THERMAL;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+/* cJSON decodes \u0000 into a NUL and keeps no length, so "ab\u0000cd" would
+ * silently arrive as "ab". Rewriting the escape to \u0001 before parsing keeps
+ * every offset and makes the string fail its own field's check (U+0001 is
+ * neither an id character, nor allowed text, nor a thermal name) instead of
+ * being truncated into a valid one. Only bodies that contain the escape pay
+ * for the copy. */
+static char *mask_nul_escapes(const char *s, size_t n)
+{
+    char *d = malloc(n);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (d[i] != '\\') continue;
+        if (n - i >= 6 && memcmp(d + i + 1, "u0000", 5) == 0) d[i + 5] = '1';
+        i++; /* the escaped character: keeps "\\u0000" (a literal backslash) as is */
+    }
+    return d;
+}
+
+static int apply_json(hb_msg *m, const field_spec *f, const cJSON *v, hb_err *err)
+{
+    if (is_string_type(f)) {
+        if (!cJSON_IsString(v) || !v->valuestring) return hb_fail(err, f->key, f->reason);
+        return set_string(m, f, v->valuestring, strlen(v->valuestring), err);
+    }
+    if (!cJSON_IsNumber(v)) return hb_fail(err, f->key, f->reason);
+    return set_number(m, f, v->valuedouble, err);
+}
+
+static int parse_json(const char *json, size_t n, bool bye, hb_msg *out, hb_err *err)
+{
+    if (n > HB_BODY_MAX) return hb_fail(err, "body", "is larger than the 64 KiB limit");
+    if (!json) n = 0;
+    if (!hb_utf8_valid(json, n)) return hb_fail(err, "body", "invalid UTF-8");
+    /* A raw NUL is invalid JSON, but cJSON would copy it into a string and
+     * truncate there, exactly like \u0000 above. */
+    if (n && memchr(json, '\0', n)) return hb_fail(err, "json", "contains a NUL byte");
+
+    char *masked = NULL;
+    const char *src = json;
+    if (n >= 6 && memmem(json, n, "\\u0000", 6)) {
+        if (!(masked = mask_nul_escapes(json, n)))
+            return hb_fail(err, "body", "could not be copied (out of memory)");
+        src = masked;
+    }
+    const char *end = NULL;
+    cJSON *root = n ? cJSON_ParseWithLengthOpts(src, n, &end, false) : NULL;
+    size_t at = root || !end ? 0 : (size_t)(end - src);
+    /* cJSON stops after the first value; anything but whitespace after it
+     * means the body was not one JSON document. */
+    if (root) {
+        for (const char *p = end; p < src + n; p++) {
+            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+                at = (size_t)(p - src);
+                cJSON_Delete(root);
+                root = NULL;
+                break;
+            }
+        }
+    }
+    free(masked); /* cJSON copied what it kept */
+    if (!root) {
+        hb_fail(err, "json", NULL);
+        if (err) snprintf(err->reason, sizeof err->reason, "is not valid JSON (at byte %zu)", at);
+        return -1;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hb_fail(err, "json", "must be a JSON object");
+    }
+
+    hb_msg m;
+    hb_init(&m);
+    int rc = 0;
+    /* Document order, so a repeated key ends with its last value (each copy is
+     * still validated). */
+    for (const cJSON *c = root->child; c && rc == 0; c = c->next) {
+        const field_spec *f = c->string ? find_field(c->string) : NULL;
+        if (!f || (f->bye_only && !bye) || cJSON_IsNull(c)) continue;
+        rc = apply_json(&m, f, c, err);
+    }
+    cJSON_Delete(root);
+    if (rc) return rc;
+    if (!m.worker_id[0]) return hb_fail(err, "worker_id", "is required");
+    m.kind = bye ? HB_BYE : HB_BEAT;
+    *out = m;
+    return 0;
+}
+
+int hb_parse_heartbeat(const char *json, size_t n, hb_msg *out, hb_err *err)
+{
+    return parse_json(json, n, false, out, err);
+}
+
+int hb_parse_bye(const char *json, size_t n, hb_msg *out, hb_err *err)
+{
+    return parse_json(json, n, true, out, err);
+}
+
+/* ---- text forms -------------------------------------------------------- */
+
+/* strtod alone would take " 1", "0x1p-1", "inf" and "nan"; the character
+ * set keeps the text form to plain decimal notation. */
+static bool parse_real(const char *s, double *v)
+{
+    if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return false;
+    char *end;
+    *v = strtod(s, &end);
+    return *end == '\0';
+}
+
+/* strtoll, not strtod: "9007199254740993" must be refused, not rounded to 2^53. */
+static bool parse_int(const char *s, long long *v)
+{
+    const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
+    if (!*d || strspn(d, "0123456789") != strlen(d)) return false;
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return *end == '\0' && errno == 0;
+}
+
+int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
+{
+    const field_spec *f = key ? find_field(key) : NULL;
+    if (!f) return 1;
+    if (!value) return hb_fail(err, f->key, "is missing a value");
+    if (is_string_type(f)) return set_string(m, f, value, strlen(value), err);
+    if (f->type == F_REAL) {
+        double v;
+        if (!parse_real(value, &v)) return hb_fail(err, f->key, f->reason);
+        return set_number(m, f, v, err);
+    }
+    long long v;
+    if (!parse_int(value, &v) || v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX)
+        return hb_fail(err, f->key, f->reason);
+    return set_number(m, f, (double)v, err);
+}
+
+int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err)
+{
+    static const char usage[] = "must be ID, ID/start, ID/fail, ID/bye or ID/<exit code>";
+    if (!path) return hb_fail(err, "path", usage);
+    const char *slash = strchr(path, '/');
+    size_t idlen = slash ? (size_t)(slash - path) : strlen(path);
+    if (!hb_id_valid(path, idlen))
+        return hb_fail(err, "worker_id", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
+
+    hb_msg m;
+    hb_init(&m);
+    memcpy(m.worker_id, path, idlen);
+    m.worker_id[idlen] = '\0';
+
+    const char *sfx = slash ? slash + 1 : "";
+    size_t slen = strlen(sfx);
+    if (slen > 1 && sfx[slen - 1] == '/') slen--; /* "ID/start/" as well as "ID/" */
+    if (memchr(sfx, '/', slen)) return hb_fail(err, "path", usage);
+
+    if (slen == 0) {
+        m.kind = HB_BEAT;
+    } else if (slen == 5 && memcmp(sfx, "start", 5) == 0) {
+        m.kind = HB_START;
+    } else if (slen == 4 && memcmp(sfx, "fail", 4) == 0) {
+        m.kind = HB_BYE;
+        m.exit_code = 1;
+        m.has |= HB_HAS_EXIT_CODE;
+    } else if (slen == 3 && memcmp(sfx, "bye", 3) == 0) {
+        m.kind = HB_BYE;
+        m.exit_code = 0;
+        m.has |= HB_HAS_EXIT_CODE;
+    } else {
+        /* "-1" or "300" is an exit code out of range, worth saying so rather
+         * than calling the whole path unknown. */
+        size_t neg = sfx[0] == '-';
+        if (slen == neg || strspn(sfx + neg, "0123456789") != slen - neg)
+            return hb_fail(err, "path", usage);
+        int code = 0;
+        for (size_t i = neg; i < slen && code <= 255; i++)
+            code = code * 10 + (sfx[i] - '0');
+        if (neg || code > 255)
+            return hb_fail(err, "exit_code", "must be an integer between 0 and 255");
+        m.kind = HB_BYE;
+        m.exit_code = code;
+        m.has |= HB_HAS_EXIT_CODE;
+    }
+    *out = m;
+    return 0;
+}
+
+bool hb_ndjson_next(const char *buf, size_t n, size_t *pos, const char **line, size_t *len,
+                    int *lineno)
+{
+    while (*pos < n) {
+        const char *start = buf + *pos;
+        const char *nl = memchr(start, '\n', n - *pos);
+        size_t l = nl ? (size_t)(nl - start) : n - *pos;
+        *pos += nl ? l + 1 : l;
+        if (lineno) ++*lineno;
+        if (l && start[l - 1] == '\r') l--;
+        size_t i = 0;
+        while (i < l && (start[i] == ' ' || start[i] == '\t' || start[i] == '\r'))
+            i++;
+        if (i == l) continue; /* blank lines are allowed as separators */
+        *line = start;
+        *len = l;
+        return true;
+    }
+    return false;
+}

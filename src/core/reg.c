@@ -1,0 +1,518 @@
+/*
+ * reg: worker records and the state machine's entry points (heartbeat, bye,
+ * evict, forget) plus the read side. The wheel and boot restore live in
+ * reg_wheel.c, groups in reg_group.c; the layout is in reg_int.h.
+ *
+ * A heartbeat takes one shard lock, finds or creates the record, and in the
+ * common case (an alive worker beating again) only updates numbers: no
+ * allocation, no group lock, no event. Everything that changes a state goes
+ * through rw_set_state / rw_close_session so counts, verdicts and events
+ * cannot drift apart.
+ */
+#include "core/reg_int.h"
+
+#include <malloc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RW_MIN_BUCKETS 64 /* per shard, at start */
+
+static const char *const wstate_names[REG_W__COUNT] = {"", "alive", "suspect", "dead", "left",
+                                                      "evicted"};
+static const char *const gstate_names[REG_G__COUNT] = {"unknown", "alive", "scaled_down",
+                                                      "crashed"};
+static const char *const reason_names[REG_R__COUNT] = {
+    "", "clean_shutdown", "failed", "timeout", "restarted", "evicted", "monitor_gap"};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+    return v >= 0 && v < n ? names[v] : "";
+}
+static int parse_name(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (names[i][0] && strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+const char *reg_wstate_name(int s) { return name_of(wstate_names, REG_W__COUNT, s); }
+const char *reg_gstate_name(int s) { return name_of(gstate_names, REG_G__COUNT, s); }
+const char *reg_reason_name(int r) { return name_of(reason_names, REG_R__COUNT, r); }
+int reg_wstate_parse(const char *s) { return parse_name(wstate_names, REG_W__COUNT, s); }
+int reg_gstate_parse(const char *s) { return parse_name(gstate_names, REG_G__COUNT, s); }
+int reg_reason_parse(const char *s) { return parse_name(reason_names, REG_R__COUNT, s); }
+
+/* FNV-1a, seeded per registry so ids cannot be chosen to pile into one chain
+ * on every vigild alike. */
+uint32_t reg_hash(const reg *r, const char *s, size_t n)
+{
+    uint32_t h = 2166136261u ^ r->seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    h ^= h >> 15; /* the low bits pick the shard: mix the high ones down */
+    h *= 0x2c1b3c6dU;
+    h ^= h >> 12;
+    return h;
+}
+
+reg *reg_new(const reg_config *cfg, reg_sink_fn sink, void *sink_ctx)
+{
+    reg *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->cfg = *cfg;
+    if (r->cfg.default_ttl_s <= 0) r->cfg.default_ttl_s = REG_DEFAULT_TTL_S;
+    r->phi_z = phi_threshold_z(r->cfg.phi_threshold);
+    r->sink = sink;
+    r->sink_ctx = sink_ctx;
+    r->seed = (uint32_t)(uintptr_t)r * 2654435761u;
+    pthread_mutex_init(&r->gmu, NULL);
+    if (rg_intern(r, "") != 0) {
+        free(r);
+        return NULL;
+    }
+    for (int i = 0; i < REG_SHARDS; i++) {
+        rshard *sh = &r->shards[i];
+        pthread_mutex_init(&sh->mu, NULL);
+        sh->nbuckets = RW_MIN_BUCKETS;
+        sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets);
+        sh->last_tick = -1;
+        if (!sh->buckets) {
+            reg_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void reg_free(reg *r)
+{
+    if (!r) return;
+    for (int i = 0; i < REG_SHARDS; i++) {
+        rshard *sh = &r->shards[i];
+        /* Zombies are only reachable from the wheel; everything else from the hash. */
+        for (int s = 0; s < REG_WHEEL_SLOTS; s++)
+            for (rw *w = sh->wheel[s], *nx; w; w = nx) {
+                nx = w->wnext;
+                if (w->flags & RW_ZOMBIE) free(w);
+            }
+        for (uint32_t b = 0; sh->buckets && b < sh->nbuckets; b++)
+            for (rw *w = sh->buckets[b], *nx; w; w = nx) {
+                nx = w->hnext;
+                free(w);
+            }
+        free(sh->buckets);
+        pthread_mutex_destroy(&sh->mu);
+    }
+    for (uint32_t g = 0; g < r->ngroups; g++) free(r->groups[g]);
+    pthread_mutex_destroy(&r->gmu);
+    free(r);
+}
+
+int64_t rw_ttl_ms(const reg *r, const rw *w)
+{
+    int32_t t = w->ttl_s;
+    if (t <= 0) t = r->groups[w->group]->ttl_s;
+    if (t <= 0) t = r->cfg.default_ttl_s;
+    return (int64_t)t * 1000;
+}
+
+void rw_fill_event(const reg *r, const rw *w, reg_event *ev, int kind, int64_t at_ms)
+{
+    memset(ev, 0, offsetof(reg_event, worker_id));
+    ev->kind = (uint8_t)kind;
+    ev->at_ms = at_ms;
+    ev->opened_ms = w->opened_ms;
+    ev->last_hb_ms = w->last_hb_ms;
+    ev->ttl_s = (int32_t)(rw_ttl_ms(r, w) / 1000);
+    memcpy(ev->worker_id, rw_id(w), (size_t)w->id_len + 1);
+    strcpy(ev->group, rg_name(r, w->group));
+    memcpy(ev->instance, rw_inst(w), (size_t)w->inst_len + 1);
+}
+
+static void emit(reg *r, const reg_event *ev)
+{
+    if (r->sink) r->sink(r->sink_ctx, ev);
+}
+
+void rw_set_state(reg *r, rw *w, int state, int64_t now_ms, int clean)
+{
+    int prev = w->state;
+    rg_move(r, w->group, prev, w->group, state, now_ms, clean, w);
+    w->state = (uint8_t)state;
+    w->since_ms = now_ms;
+    reg_event ev;
+    rw_fill_event(r, w, &ev, REG_EV_WORKER_STATE, now_ms);
+    ev.state = (uint8_t)state;
+    ev.prev_state = (uint8_t)prev;
+    emit(r, &ev);
+}
+
+void rw_close_session(reg *r, rw *w, int reason, int64_t at_ms, const hb_msg *bye)
+{
+    reg_event ev;
+    rw_fill_event(r, w, &ev, REG_EV_SESSION_CLOSE, at_ms);
+    ev.reason = (uint8_t)reason;
+    if (bye && (bye->has & HB_HAS_EXIT_CODE)) {
+        ev.has_exit_code = true;
+        ev.exit_code = bye->exit_code;
+    }
+    ev.has_requests = (w->has & HB_HAS_REQUESTS) != 0;
+    ev.requests = w->requests;
+    ev.has_tokens = (w->has & HB_HAS_TOKENS) != 0;
+    ev.tokens = w->tokens;
+    emit(r, &ev);
+    w->opened_ms = 0;
+    w->flags &= (uint8_t)~(RW_RECOVER | RW_GAP | RW_EXPIRED);
+}
+
+static void open_session(reg *r, rw *w, int64_t now_ms, int64_t prev_opened)
+{
+    /* (worker_id, opened_ms) keys the session in the store: never reuse one. */
+    w->opened_ms = now_ms > prev_opened ? now_ms : prev_opened + 1;
+    phi_reset(&w->phi);
+    reg_event ev;
+    rw_fill_event(r, w, &ev, REG_EV_SESSION_OPEN, w->opened_ms);
+    emit(r, &ev);
+}
+
+static size_t rw_size(size_t id_len, size_t inst_cap)
+{
+    return sizeof(rw) + id_len + 1 + inst_cap + 1;
+}
+
+rw *rw_alloc(reg *r, const char *id, size_t id_len, const char *inst, size_t inst_len)
+{
+    rw *w = calloc(1, rw_size(id_len, inst_len));
+    if (!w) return NULL;
+    w->id_len = (uint8_t)id_len;
+    w->inst_len = w->inst_cap = (uint8_t)inst_len;
+    memcpy(w->s, id, id_len);
+    memcpy(w->s + id_len + 1, inst, inst_len);
+    pthread_mutex_lock(&r->gmu);
+    r->rec_bytes += malloc_usable_size(w);
+    pthread_mutex_unlock(&r->gmu);
+    return w;
+}
+
+void rw_free(reg *r, rw *w)
+{
+    pthread_mutex_lock(&r->gmu);
+    r->rec_bytes -= malloc_usable_size(w);
+    pthread_mutex_unlock(&r->gmu);
+    free(w);
+}
+
+static rshard *shard_of(reg *r, uint32_t h) { return &r->shards[h & (REG_SHARDS - 1)]; }
+static uint32_t bucket_of(const rshard *sh, uint32_t h)
+{
+    return (h >> 6) & (sh->nbuckets - 1); /* low 6 bits chose the shard */
+}
+
+/* Pointer to the link that points at the worker (or at NULL where it would be). */
+rw **rw_find_link(rshard *sh, uint32_t h, const char *id, size_t n)
+{
+    rw **pp = &sh->buckets[bucket_of(sh, h)];
+    for (; *pp; pp = &(*pp)->hnext)
+        if ((*pp)->hash == h && (*pp)->id_len == n && memcmp((*pp)->s, id, n) == 0) break;
+    return pp;
+}
+
+static void grow(rshard *sh);
+
+void rw_link(rshard *sh, rw *w)
+{
+    rw **b = &sh->buckets[bucket_of(sh, w->hash)];
+    w->hnext = *b;
+    *b = w;
+    if (++sh->count > sh->nbuckets) grow(sh);
+}
+
+static void grow(rshard *sh)
+{
+    uint32_t nb = sh->nbuckets * 2;
+    rw **b = calloc(nb, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    for (uint32_t i = 0; i < sh->nbuckets; i++)
+        for (rw *w = sh->buckets[i], *nx; w; w = nx) {
+            nx = w->hnext;
+            uint32_t k = (w->hash >> 6) & (nb - 1);
+            w->hnext = b[k];
+            b[k] = w;
+        }
+    free(sh->buckets);
+    sh->buckets = b;
+    sh->nbuckets = nb;
+}
+
+/* Give w (linked at *pp) instance `inst`. A longer one than fits needs a new
+ * record: the old one stays in the wheel as a zombie (the wheel is singly
+ * linked, so it cannot be unlinked cheaply) and is freed when reached. */
+static rw *set_instance(reg *r, rshard *sh, rw **pp, rw *w, const char *inst, size_t n)
+{
+    if (n <= w->inst_cap) {
+        memcpy(w->s + w->id_len + 1, inst, n);
+        w->s[w->id_len + 1 + n] = '\0';
+        w->inst_len = (uint8_t)n;
+        return w;
+    }
+    rw *nw = rw_alloc(r, w->s, w->id_len, inst, n);
+    if (!nw) return w; /* keep the old instance text; state stays right */
+    memcpy(nw, w, offsetof(rw, id_len));
+    nw->flags &= (uint8_t)~(RW_INWHEEL | RW_ZOMBIE);
+    nw->wnext = NULL;
+    *pp = nw;
+    if (w->flags & RW_INWHEEL) {
+        w->flags |= RW_ZOMBIE;
+        wheel_insert(r, sh, nw);
+    } else {
+        rw_free(r, w);
+    }
+    return nw;
+}
+
+static void take_samples(rw *w, const hb_msg *m)
+{
+    w->has = m->has & RW_SAMPLE_BITS;
+    w->seq = m->seq;
+    w->cpu = (float)m->cpu;
+    w->mem = (float)m->mem;
+    w->mem_avail = (float)m->mem_available_gb;
+    w->gpu_mem = (float)m->gpu_mem_active_gb;
+    w->thermal = m->thermal;
+    w->backlog = m->backlog;
+    w->capacity = m->capacity;
+    w->in_flight = m->in_flight;
+    w->requests = m->requests;
+    w->tokens = m->tokens;
+    w->cpu_ticks = m->cpu_ticks;
+    if (m->has & HB_HAS_TTL) w->ttl_s = m->ttl_s;
+}
+
+/* Find or create the record for m's worker, its group interned. Returns NULL
+ * only when memory or the group table ran out. Caller holds sh->mu. */
+static rw *upsert(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms, rw ***ppout)
+{
+    size_t n = strlen(m->worker_id);
+    rw **pp = rw_find_link(sh, h, m->worker_id, n);
+    rw *w = *pp;
+    int g = -1;
+    if (m->has & HB_HAS_GROUP) {
+        /* Fast path: same group as before, no group lock. */
+        if (w && strcmp(rg_name(r, w->group), m->group) == 0)
+            g = w->group;
+        else if ((g = rg_intern(r, m->group)) < 0)
+            return NULL;
+    }
+    if (!w) {
+        const char *inst = (m->has & HB_HAS_INSTANCE) ? m->instance : "";
+        w = rw_alloc(r, m->worker_id, n, inst, strlen(inst));
+        if (!w) return NULL;
+        w->hash = h;
+        w->group = (uint16_t)(g > 0 ? g : 0);
+        rw_link(sh, w);
+        pp = rw_find_link(sh, h, m->worker_id, n);
+    } else if (g >= 0 && g != w->group) {
+        /* Moving group: leaving the old one on purpose is not a crash. The
+         * state event (same state) tells the store the new group. */
+        int g0 = w->group;
+        w->group = (uint16_t)g;
+        rg_move(r, g0, w->state, g, w->state, now_ms, 1, w);
+        if (w->state != REG_W_NONE) {
+            reg_event ev;
+            rw_fill_event(r, w, &ev, REG_EV_WORKER_STATE, now_ms);
+            ev.state = ev.prev_state = w->state;
+            emit(r, &ev);
+        }
+    }
+    *ppout = pp;
+    return w;
+}
+
+reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
+{
+    uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
+    rshard *sh = shard_of(r, h);
+    pthread_mutex_lock(&sh->mu);
+    rw **pp;
+    rw *w = upsert(r, sh, h, m, now_ms, &pp);
+    if (!w) {
+        pthread_mutex_unlock(&sh->mu);
+        return REG_W_NONE;
+    }
+    /* A deadline may have passed before the sweeper got here: apply it first
+     * so the outcome does not depend on the sweeper's timing. */
+    rw_expire(r, w, now_ms);
+    int has_inst = (m->has & HB_HAS_INSTANCE) != 0;
+    int new_inst = has_inst && (w->inst_len != strlen(m->instance) ||
+                                memcmp(rw_inst(w), m->instance, w->inst_len) != 0);
+    if (rw_open(w) && (m->kind == HB_START || (new_inst && w->inst_len > 0))) {
+        int64_t prev_opened = w->opened_ms;
+        rw_close_session(r, w, REG_R_RESTARTED, w->last_hb_ms, NULL);
+        if (has_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
+        take_samples(w, m);
+        w->last_hb_ms = now_ms;
+        open_session(r, w, now_ms, prev_opened);
+        if (w->state != REG_W_ALIVE) rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
+    } else if (rw_open(w)) {
+        if (w->flags & RW_RECOVER)
+            w->flags &= (uint8_t)~(RW_RECOVER | RW_GAP | RW_EXPIRED); /* the gap is vigild's */
+        else if (now_ms > w->last_hb_ms)
+            phi_observe(&w->phi, (double)(now_ms - w->last_hb_ms));
+        if (new_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
+        take_samples(w, m);
+        if (now_ms > w->last_hb_ms) w->last_hb_ms = now_ms;
+        if (w->state != REG_W_ALIVE) rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
+    } else {
+        if (new_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
+        take_samples(w, m);
+        w->last_hb_ms = now_ms;
+        open_session(r, w, now_ms, 0);
+        rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
+    }
+    if (!(w->flags & RW_INWHEEL)) wheel_insert(r, sh, w);
+    reg_wstate st = (reg_wstate)w->state;
+    pthread_mutex_unlock(&sh->mu);
+    return st;
+}
+
+/* Lock the shard of `id` and return its record (NULL if unknown; the lock is
+ * held either way: caller unlocks sh). */
+static rw *lookup(reg *r, const char *id, rshard **shout, rw ***ppout)
+{
+    size_t n = strlen(id);
+    uint32_t h = reg_hash(r, id, n);
+    rshard *sh = shard_of(r, h);
+    pthread_mutex_lock(&sh->mu);
+    rw **pp = rw_find_link(sh, h, id, n);
+    *shout = sh;
+    if (ppout) *ppout = pp;
+    return *pp;
+}
+
+reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
+{
+    uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
+    rshard *sh = shard_of(r, h);
+    pthread_mutex_lock(&sh->mu);
+    rw **pp;
+    rw *w = upsert(r, sh, h, m, now_ms, &pp);
+    reg_wstate st = REG_W_NONE;
+    if (!w) goto out;
+    rw_expire(r, w, now_ms);
+    if (rw_open(w) && (m->has & HB_HAS_INSTANCE) && w->inst_len > 0 &&
+        strcmp(rw_inst(w), m->instance) != 0)
+        goto out; /* a stale bye from an instance that is no longer the live one */
+    take_samples(w, m);
+    if (rw_open(w)) {
+        int clean = !(m->has & HB_HAS_EXIT_CODE) || m->exit_code == 0;
+        if (now_ms > w->last_hb_ms) w->last_hb_ms = now_ms;
+        rw_close_session(r, w, clean ? REG_R_CLEAN_SHUTDOWN : REG_R_FAILED, now_ms, m);
+        rw_set_state(r, w, REG_W_LEFT, now_ms, clean);
+    } else if (w->state != REG_W_LEFT) {
+        if (w->state == REG_W_NONE) w->last_hb_ms = now_ms;
+        rw_set_state(r, w, REG_W_LEFT, now_ms, 1);
+    }
+    st = (reg_wstate)w->state;
+out:
+    pthread_mutex_unlock(&sh->mu);
+    return st;
+}
+
+int reg_evict(reg *r, const char *worker_id, int64_t now_ms)
+{
+    rshard *sh;
+    rw *w = lookup(r, worker_id, &sh, NULL);
+    if (w) {
+        if (rw_open(w)) rw_close_session(r, w, REG_R_EVICTED, now_ms, NULL);
+        if (w->state != REG_W_EVICTED) rw_set_state(r, w, REG_W_EVICTED, now_ms, 1);
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return w ? 0 : -1;
+}
+
+int reg_forget(reg *r, const char *worker_id, int64_t now_ms)
+{
+    rshard *sh;
+    rw **pp;
+    rw *w = lookup(r, worker_id, &sh, &pp);
+    if (w) {
+        if (rw_open(w)) rw_close_session(r, w, REG_R_EVICTED, now_ms, NULL);
+        rg_move(r, w->group, w->state, w->group, REG_W_NONE, now_ms, 1, w);
+        reg_event ev;
+        rw_fill_event(r, w, &ev, REG_EV_WORKER_FORGET, now_ms);
+        ev.prev_state = w->state;
+        emit(r, &ev);
+        *pp = w->hnext;
+        sh->count--;
+        if (w->flags & RW_INWHEEL)
+            w->flags |= RW_ZOMBIE;
+        else
+            rw_free(r, w);
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return w ? 0 : -1;
+}
+
+bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out)
+{
+    rshard *sh;
+    rw *w = lookup(r, worker_id, &sh, NULL);
+    if (w) {
+        memset(out, 0, sizeof *out);
+        out->state = (reg_wstate)w->state;
+        out->state_since_ms = w->since_ms;
+        out->last_hb_ms = w->last_hb_ms;
+        out->opened_ms = w->opened_ms;
+        out->ttl_s = (int32_t)(rw_ttl_ms(r, w) / 1000);
+        out->phi = rw_open(w) ? phi_value(&w->phi, (double)(now_ms - w->last_hb_ms)) : 0.0;
+        hb_msg *m = &out->last;
+        m->has = w->has;
+        memcpy(m->worker_id, rw_id(w), (size_t)w->id_len + 1);
+        memcpy(m->instance, rw_inst(w), (size_t)w->inst_len + 1);
+        if (w->inst_len) m->has |= HB_HAS_INSTANCE;
+        strcpy(m->group, rg_name(r, w->group));
+        if (w->group) m->has |= HB_HAS_GROUP;
+        if (w->ttl_s) {
+            m->has |= HB_HAS_TTL;
+            m->ttl_s = w->ttl_s;
+        }
+        m->seq = w->seq;
+        m->cpu = w->cpu;
+        m->mem = w->mem;
+        m->mem_available_gb = w->mem_avail;
+        m->gpu_mem_active_gb = w->gpu_mem;
+        m->thermal = w->thermal;
+        m->backlog = w->backlog;
+        m->capacity = w->capacity;
+        m->in_flight = w->in_flight;
+        m->requests = w->requests;
+        m->tokens = w->tokens;
+        m->cpu_ticks = w->cpu_ticks;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return w != NULL;
+}
+
+void reg_counts(reg *r, uint64_t out[REG_W__COUNT])
+{
+    pthread_mutex_lock(&r->gmu);
+    memcpy(out, r->counts, sizeof r->counts);
+    pthread_mutex_unlock(&r->gmu);
+}
+
+size_t reg_memory(reg *r)
+{
+    size_t total = malloc_usable_size(r);
+    for (int i = 0; i < REG_SHARDS; i++) {
+        pthread_mutex_lock(&r->shards[i].mu);
+        total += malloc_usable_size(r->shards[i].buckets);
+        pthread_mutex_unlock(&r->shards[i].mu);
+    }
+    pthread_mutex_lock(&r->gmu);
+    total += r->rec_bytes;
+    for (uint32_t g = 0; g < r->ngroups; g++) total += malloc_usable_size(r->groups[g]);
+    pthread_mutex_unlock(&r->gmu);
+    return total;
+}

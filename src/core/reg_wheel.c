@@ -1,0 +1,147 @@
+/*
+ * reg_wheel: deadlines. Each shard keeps a hashed timer wheel; a worker sits
+ * in the slot of the first millisecond at which one of its deadlines will
+ * have passed (suspect by phi, dead by TTL, or the end of its post-restart
+ * grace). Heartbeats never move it: when the slot comes round the real
+ * deadline is recomputed and the worker is either acted on or re-filed.
+ * The sweep therefore costs about one visit per worker per heartbeat
+ * interval, independent of how many workers are idle in far slots, and
+ * detection is late by at most one slot (REG_SLOT_MS) plus the sweep period.
+ *
+ * This file also holds boot restore, because a restored open session is
+ * just a worker with a special deadline.
+ */
+#include "core/reg_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* First millisecond at which rw_expire would act on w; INT64_MAX = never. */
+static int64_t due_ms(const reg *r, const rw *w)
+{
+    if (!rw_open(w)) return INT64_MAX;
+    if (w->flags & RW_RECOVER)
+        return (w->flags & RW_EXPIRED ? r->boot_ms : r->boot_ms + rw_ttl_ms(r, w)) + 1;
+    int64_t d = w->last_hb_ms + rw_ttl_ms(r, w);
+    if (w->state == REG_W_ALIVE) {
+        double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
+        if (sa >= 0 && w->last_hb_ms + (int64_t)sa < d) d = w->last_hb_ms + (int64_t)sa;
+    }
+    return d + 1;
+}
+
+int rw_expire(reg *r, rw *w, int64_t now_ms)
+{
+    if (!rw_open(w)) return 0;
+    if (w->flags & RW_RECOVER) {
+        int64_t end = w->flags & RW_EXPIRED ? r->boot_ms : r->boot_ms + rw_ttl_ms(r, w);
+        if (now_ms <= end) return 0;
+        /* Nobody saw it end: if vigild was down longer than the TTL the end
+         * fell in our blind spot (monitor_gap), else it would have timed
+         * out while we watched. Either way it last lived at its last beat. */
+        int reason = (w->flags & RW_GAP) ? REG_R_MONITOR_GAP : REG_R_TIMEOUT;
+        rw_close_session(r, w, reason, w->last_hb_ms, NULL);
+        rw_set_state(r, w, REG_W_DEAD, now_ms, 0);
+        return 1;
+    }
+    if (now_ms > w->last_hb_ms + rw_ttl_ms(r, w)) {
+        rw_close_session(r, w, REG_R_TIMEOUT, w->last_hb_ms, NULL);
+        rw_set_state(r, w, REG_W_DEAD, now_ms, 0);
+        return 1;
+    }
+    if (w->state == REG_W_ALIVE) {
+        double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
+        if (sa >= 0 && now_ms > w->last_hb_ms + (int64_t)sa) {
+            rw_set_state(r, w, REG_W_SUSPECT, now_ms, 0);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void wheel_insert(reg *r, rshard *sh, rw *w)
+{
+    int64_t due = due_ms(r, w);
+    if (due == INT64_MAX) return;
+    int64_t tick = due / REG_SLOT_MS;
+    /* Never into a slot already passed (or being processed): it would wait a
+     * whole turn of the wheel. */
+    if (sh->last_tick >= 0 && tick <= sh->last_tick) tick = sh->last_tick + 1;
+    rw **slot = &sh->wheel[tick & (REG_WHEEL_SLOTS - 1)];
+    w->wnext = *slot;
+    *slot = w;
+    w->flags |= RW_INWHEEL;
+}
+
+size_t reg_sweep(reg *r, int64_t now_ms)
+{
+    size_t seen = 0;
+    int64_t now_tick = now_ms / REG_SLOT_MS;
+    for (int i = 0; i < REG_SHARDS; i++) {
+        rshard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        /* First sweep, or a jump longer than the wheel: one full turn visits
+         * every slot once, which is all any entry needs. */
+        if (sh->last_tick < 0 || now_tick - sh->last_tick > REG_WHEEL_SLOTS)
+            sh->last_tick = now_tick - REG_WHEEL_SLOTS;
+        while (sh->last_tick < now_tick) {
+            sh->last_tick++;
+            rw **slot = &sh->wheel[sh->last_tick & (REG_WHEEL_SLOTS - 1)];
+            rw *w = *slot;
+            *slot = NULL;
+            while (w) {
+                rw *nx = w->wnext;
+                w->flags &= (uint8_t)~RW_INWHEEL;
+                if (w->flags & RW_ZOMBIE) {
+                    rw_free(r, w);
+                } else {
+                    rw_expire(r, w, now_ms);
+                    wheel_insert(r, sh, w);
+                }
+                seen++;
+                w = nx;
+            }
+        }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    return seen;
+}
+
+void reg_restore(reg *r, const reg_restore_rec *rec, int64_t boot_ms, int64_t downtime_ms)
+{
+    r->boot_ms = boot_ms;
+    int g = rec->group && rec->group[0] ? rg_intern(r, rec->group) : 0;
+    if (g < 0) return;
+    size_t n = strlen(rec->worker_id);
+    const char *inst = rec->instance ? rec->instance : "";
+    uint32_t h = reg_hash(r, rec->worker_id, n);
+    rshard *sh = &r->shards[h & (REG_SHARDS - 1)];
+    pthread_mutex_lock(&sh->mu);
+    if (*rw_find_link(sh, h, rec->worker_id, n)) goto out; /* already here */
+    rw *w = rw_alloc(r, rec->worker_id, n, inst, strlen(inst));
+    if (!w) goto out;
+    w->hash = h;
+    w->group = (uint16_t)g;
+    w->state = (uint8_t)rec->state;
+    w->since_ms = rec->state_since_ms;
+    w->last_hb_ms = rec->last_hb_ms;
+    w->ttl_s = rec->ttl_s;
+    if (rec->opened_ms) {
+        w->opened_ms = rec->opened_ms;
+        if (w->state != REG_W_ALIVE && w->state != REG_W_SUSPECT) w->state = REG_W_ALIVE;
+        int64_t ttl = rw_ttl_ms(r, w);
+        w->flags |= RW_RECOVER;
+        if (w->last_hb_ms + ttl <= boot_ms - downtime_ms)
+            w->flags |= RW_EXPIRED; /* it timed out while vigild still watched */
+        else if (downtime_ms > ttl)
+            w->flags |= RW_GAP;
+    } else if (w->state == REG_W_ALIVE || w->state == REG_W_SUSPECT) {
+        w->state = REG_W_DEAD; /* up without a session of ours: nobody watches it here */
+    }
+    if (w->state < REG_W_ALIVE || w->state >= REG_W__COUNT) w->state = REG_W_DEAD;
+    rw_link(sh, w);
+    rg_move(r, 0, REG_W_NONE, g, w->state, boot_ms, RG_QUIET, w);
+    wheel_insert(r, sh, w);
+out:
+    pthread_mutex_unlock(&sh->mu);
+}

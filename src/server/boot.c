@@ -1,0 +1,187 @@
+/*
+ * boot: bring a vigild up from its data directory and take it down again.
+ *
+ * Up: admin token (config, else DATA/admin.token, else a new random one
+ * written 0600), store, this run recorded in node_runs, and the registry
+ * rebuilt from the store. The previous run's last "alive" mark tells how
+ * long vigild was down, which decides whether an unconfirmed session ends
+ * `timeout` or `monitor_gap` (reg_restore).
+ *
+ * Down, in the order that loses nothing: stop taking requests, stop the
+ * sweeper (so no new events), let the writer drain everything queued, then
+ * mark the run stopped and close the store.
+ */
+#include "server/app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOKEN_BYTES 24 /* random bytes in a generated token (48 hex chars) */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[CFG_STR_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Read the token file, refusing one others can read: a leaked admin token
+ * is the whole read side. */
+static int read_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 1 : -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (st.st_mode & 077)) {
+        snprintf(err, errlen, "%s is readable by other users (mode %03o); run: chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 0777), path);
+        close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, out, outlen - 1);
+    close(fd);
+    if (n <= 0) {
+        snprintf(err, errlen, "%s is empty or unreadable", path);
+        return -1;
+    }
+    out[n] = '\0';
+    out[strcspn(out, "\r\n \t")] = '\0';
+    if (!out[0]) {
+        snprintf(err, errlen, "%s holds no token", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int new_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    unsigned char raw[TOKEN_BYTES];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, errlen, "getrandom: %s", strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof raw && 2 * i + 2 < outlen; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(out);
+    int ok = write(fd, out, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_tokens(app *a, char *err, size_t errlen)
+{
+    snprintf(a->ingest_token, sizeof a->ingest_token, "%s", a->cfg.ingest_token);
+    snprintf(a->admin_token_path, sizeof a->admin_token_path, "%s/admin.token", a->cfg.data_dir);
+    if (a->cfg.admin_token[0]) {
+        snprintf(a->admin_token, sizeof a->admin_token, "%s", a->cfg.admin_token);
+        a->admin_token_path[0] = '\0';
+        return 0;
+    }
+    int r = read_token(a->admin_token_path, a->admin_token, sizeof a->admin_token, err, errlen);
+    if (r == 1) {
+        a->admin_token_generated = true;
+        return new_token(a->admin_token_path, a->admin_token, sizeof a->admin_token, err, errlen);
+    }
+    if (r < 0 && !err[0]) snprintf(err, errlen, "cannot read %s", a->admin_token_path);
+    return r;
+}
+
+static int restore_group(void *ctx, const store_group *g)
+{
+    app *a = ctx;
+    reg_restore_group(a->reg, g->name, (reg_gstate)g->state, g->state_since_ms);
+    return 0;
+}
+
+static int restore_worker(void *ctx, const store_worker *w)
+{
+    app *a = ctx;
+    bool ours = w->open_opened_ms && strcmp(w->open_node_id, a->cfg.node_id) == 0;
+    int64_t last = w->last_seen_ms;
+    if (ours && w->open_last_hb_ms > last) last = w->open_last_hb_ms;
+    reg_restore_rec rec = {.worker_id = w->worker_id,
+                           .group = w->group,
+                           .instance = w->instance,
+                           .state = (reg_wstate)w->state,
+                           .state_since_ms = w->state_since_ms,
+                           .last_hb_ms = last,
+                           .ttl_s = w->ttl_s,
+                           .opened_ms = ours ? w->open_opened_ms : 0};
+    reg_restore(a->reg, &rec, a->boot_ms, a->downtime_ms);
+    return 0;
+}
+
+int app_boot(app *a, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (mkdir_p(a->cfg.data_dir) != 0) {
+        snprintf(err, errlen, "cannot create data dir %s: %s", a->cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    if (setup_tokens(a, err, errlen) != 0) return -1;
+    char url[CFG_STR_MAX + 32];
+    cfg_store_url(&a->cfg, url, sizeof url);
+    a->store = store_open(url, a->cfg.node_id, err, errlen);
+    if (!a->store) return -1;
+    a->wq = wq_new((size_t)a->cfg.queue_size);
+    reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
+    a->reg = reg_new(&rc, wq_push_event, a->wq);
+    if (!a->wq || !a->reg) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < a->cfg.ngroups; i++)
+        reg_group_set_ttl(a->reg, a->cfg.groups[i].name, a->cfg.groups[i].ttl_s);
+
+    a->boot_ms = app_now_ms();
+    store_run prev;
+    int have_prev = store_last_run(a->store, 0, &prev) == 0;
+    if (store_run_begin(a->store, a->boot_ms, &a->run_id) != 0) {
+        snprintf(err, errlen, "cannot record this run in the store");
+        return -1;
+    }
+    if (have_prev) {
+        int64_t last_seen_up = prev.stopped_ms ? prev.stopped_ms : prev.alive_ms;
+        a->downtime_ms = a->boot_ms > last_seen_up ? a->boot_ms - last_seen_up : 0;
+    }
+    if (store_load_groups(a->store, restore_group, a) < 0 ||
+        store_load_workers(a->store, restore_worker, a) < 0) {
+        snprintf(err, errlen, "cannot load workers from the store");
+        return -1;
+    }
+    return 0;
+}
+
+void app_shutdown(app *a)
+{
+    http_stop(a);
+    jobs_stop_sweeper(a);
+    jobs_stop_writer(a);
+    if (a->store) {
+        store_run_end(a->store, a->run_id, app_now_ms());
+        store_close(a->store);
+    }
+    reg_free(a->reg);
+    wq_free(a->wq);
+}

@@ -1,0 +1,95 @@
+/*
+ * cfg: vigild's configuration, from three layers, later ones winning:
+ * built-in defaults < INI file (--config) < VIGIL_* environment < flags.
+ *
+ * INI layout (inih; `[group "NAME"]` sections name a group):
+ *
+ *   [server]
+ *   listen = 127.0.0.1:9470        ; VIGIL_LISTEN
+ *   data_dir = ./var               ; VIGIL_DATA_DIR
+ *   node_id = <hostname>           ; VIGIL_NODE_ID
+ *   admin_token =                  ; VIGIL_ADMIN_TOKEN (else DATA_DIR/admin.token)
+ *   ingest_token =                 ; VIGIL_INGEST_TOKEN (empty: ingest is open)
+ *   http_threads = 2               ; VIGIL_HTTP_THREADS
+ *   max_batch_bytes = 8388608      ; VIGIL_MAX_BATCH_BYTES (NDJSON body limit)
+ *   [liveness]
+ *   default_ttl_s = 15             ; VIGIL_DEFAULT_TTL_S
+ *   phi_threshold = 8              ; VIGIL_PHI_THRESHOLD (0 disables suspect)
+ *   sweep_interval_ms = 50         ; VIGIL_SWEEP_INTERVAL_MS
+ *   [store]
+ *   url =                          ; VIGIL_STORE_URL (default sqlite:DATA_DIR/vigil.db)
+ *   queue_size = 65536             ; VIGIL_QUEUE_SIZE (raw heartbeats held for the writer)
+ *   flush_interval_ms = 100        ; VIGIL_FLUSH_INTERVAL_MS
+ *   retention_raw_days = 7         ; VIGIL_RETENTION_RAW_DAYS
+ *   retention_events_days = 30     ; VIGIL_RETENTION_EVENTS_DAYS
+ *   prune_batch = 5000             ; VIGIL_PRUNE_BATCH (rows per retention delete)
+ *   [group "inference"]
+ *   ttl_s = 30
+ *
+ * Group TTLs from the environment: VIGIL_GROUP_TTL="inference=30,batch=3600".
+ */
+#ifndef VIGIL_CFG_H
+#define VIGIL_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_GROUPS 256
+#define CFG_STR_MAX 512
+
+typedef struct cfg_group {
+    char name[129];
+    int32_t ttl_s;
+} cfg_group;
+
+typedef struct cfg {
+    char listen[CFG_STR_MAX];
+    char data_dir[CFG_STR_MAX];
+    char node_id[65];
+    char admin_token[CFG_STR_MAX];
+    char ingest_token[CFG_STR_MAX];
+    int http_threads;
+    int64_t max_batch_bytes;
+
+    int32_t default_ttl_s;
+    double phi_threshold;
+    int sweep_interval_ms;
+
+    char store_url[CFG_STR_MAX];
+    int64_t queue_size;
+    int flush_interval_ms;
+    int retention_raw_days;
+    int retention_events_days;
+    int prune_batch;
+
+    size_t ngroups;
+    cfg_group groups[CFG_MAX_GROUPS];
+
+    char config_path[CFG_STR_MAX]; /* "" when no file */
+} cfg;
+
+/* Built-in defaults (node_id = hostname). */
+void cfg_defaults(cfg *c);
+
+/* Merge an INI file over c. Returns 0, or -1 with err ("FILE:LINE: why"). */
+int cfg_load_file(cfg *c, const char *path, char *err, size_t errlen);
+
+/* Merge VIGIL_* variables from envp (NULL-terminated "K=V" strings) over c. */
+int cfg_load_env(cfg *c, char *const *envp, char *err, size_t errlen);
+
+/* Set one key by its INI name ("listen", "default_ttl_s", …). Used by the
+ * file and env layers; unknown key or bad value: -1 with err. */
+int cfg_set(cfg *c, const char *section, const char *key, const char *value, char *err,
+            size_t errlen);
+
+/* Cross-field checks (listen parses, ttl in range, …). 0 ok, -1 with err. */
+int cfg_validate(const cfg *c, char *err, size_t errlen);
+
+/* Split "HOST:PORT" / "[::1]:PORT" into host and port. 0 ok, -1 bad. */
+int cfg_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
+
+/* Effective store URL: store_url, or "sqlite:" DATA_DIR "/vigil.db". */
+void cfg_store_url(const cfg *c, char *out, size_t outlen);
+
+#endif

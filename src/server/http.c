@@ -1,0 +1,371 @@
+/*
+ * http: libmicrohttpd in epoll mode, one access handler, a path router.
+ *
+ * MHD calls the handler several times per request: once with the headers
+ * (we allocate the request context and may refuse early, e.g. a declared
+ * body over the limit), once per chunk of body (we append, up to the
+ * route's limit, then only count), and once at the end (we dispatch). Small
+ * bodies live in the context itself, so a typical heartbeat costs one
+ * allocation for the whole request.
+ */
+#include "server/http.h"
+
+#include "core/hb.h"
+#include "core/tfmt.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_CONN_TIMEOUT_S 30 /* idle keep-alive connections are closed after this */
+#define HTTP_CONN_LIMIT 4096
+
+static const char INDEX_HTML[] =
+    "<!doctype html><meta charset=utf-8><title>vigil</title>"
+    "<h1>vigild</h1><p>The dashboard arrives in a later release. The JSON API is under "
+    "<code>/v1/</code>; see docs/api.md. Probes: <a href=/healthz>/healthz</a>, "
+    "<a href=/readyz>/readyz</a>.</p>";
+
+enum MHD_Result http_json(req *r, unsigned status, const char *json, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)json, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result http_cjson(req *r, unsigned status, cJSON *doc)
+{
+    char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!s) return http_error(r, 500, "server", "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result http_error(req *r, unsigned status, const char *field, const char *reason)
+{
+    cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "reason", reason);
+    char *s = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!s) return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result http_static(req *r, unsigned status, struct MHD_Response *resp)
+{
+    return MHD_queue_response(r->conn, status, resp);
+}
+
+const char *http_query(req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_header(req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+/* Compare without an early exit, so the time taken says nothing about how
+ * much of a guess was right. */
+static bool ct_equal(const char *given, size_t glen, const char *want, size_t wlen)
+{
+    unsigned char d = (unsigned char)(glen != wlen);
+    for (size_t i = 0; i < wlen; i++) d |= (unsigned char)(want[i] ^ (glen ? given[i % glen] : 0));
+    return d == 0;
+}
+
+bool http_bearer_ok(req *r, const char *tok1, const char *tok2)
+{
+    const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    const char *t = h + 7;
+    size_t n = strlen(t);
+    bool ok = false;
+    if (tok1 && tok1[0]) ok |= ct_equal(t, n, tok1, strlen(tok1));
+    if (tok2 && tok2[0]) ok |= ct_equal(t, n, tok2, strlen(tok2));
+    return ok;
+}
+
+bool http_query_int(req *r, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                    enum MHD_Result *res)
+{
+    const char *v = http_query(r, key);
+    if (!v) return true;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "must be an integer between %lld and %lld", (long long)lo,
+                 (long long)hi);
+        *res = http_error(r, 400, key, why);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res)
+{
+    const char *v = http_query(r, key);
+    if (!v) return true;
+    if (tfmt_parse(v, out) != 0) {
+        *res = http_error(r, 400, key,
+                          "must be an ISO-8601 UTC time (2026-11-23T07:40:00Z) or epoch ms");
+        return false;
+    }
+    return true;
+}
+
+/* Media type of the body, compared without parameters; absent is allowed
+ * (curl --data-binary sends none with -H ''), anything else must match. */
+static bool content_type_ok(req *r, const char *const *allowed)
+{
+    const char *ct = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || !*ct) return true;
+    size_t n = strcspn(ct, "; \t");
+    for (; *allowed; allowed++)
+        if (strlen(*allowed) == n && strncasecmp(ct, *allowed, n) == 0) return true;
+    return false;
+}
+
+static int method_of(const char *m)
+{
+    if (strcmp(m, "GET") == 0) return HTTP_GET;
+    if (strcmp(m, "POST") == 0) return HTTP_POST;
+    if (strcmp(m, "DELETE") == 0) return HTTP_DELETE;
+    if (strcmp(m, "HEAD") == 0) return HTTP_HEAD;
+    return HTTP_OTHER;
+}
+
+static enum MHD_Result bad_method(req *r, const char *allow)
+{
+    char why[96];
+    snprintf(why, sizeof why, "this endpoint takes %s", allow);
+    cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+    cJSON_AddStringToObject(e, "field", "method");
+    cJSON_AddStringToObject(e, "reason", why);
+    char *s = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 405, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static const char *const JSON_TYPES[] = {"application/json", NULL};
+static const char *const NDJSON_TYPES[] = {"application/x-ndjson", "application/jsonl",
+                                           "application/json-lines", "application/json", NULL};
+
+static enum MHD_Result ingest_post(app *a, req *r, const char *const *types,
+                                   enum MHD_Result (*fn)(app *, req *))
+{
+    if (r->method != HTTP_POST) return bad_method(r, "POST");
+    if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token)) {
+        a->hb_rejected++;
+        return http_error(r, 401, "authorization", "missing or wrong ingest token (Bearer)");
+    }
+    if (!content_type_ok(r, types)) {
+        a->hb_rejected++;
+        char why[160];
+        snprintf(why, sizeof why, "must be %s", types[0]);
+        return http_error(r, 415, "content-type", why);
+    }
+    return fn(a, r);
+}
+
+static enum MHD_Result dispatch(app *a, req *r)
+{
+    const char *u = r->url;
+    if (strcmp(u, "/v1/heartbeat") == 0) return ingest_post(a, r, JSON_TYPES, route_heartbeat);
+    if (strcmp(u, "/v1/bye") == 0) return ingest_post(a, r, JSON_TYPES, route_bye);
+    if (strcmp(u, "/v1/heartbeats") == 0)
+        return ingest_post(a, r, NDJSON_TYPES, route_heartbeats);
+    if (strncmp(u, "/ping/", 6) == 0) {
+        if (!(r->method & (HTTP_GET | HTTP_POST | HTTP_HEAD))) return bad_method(r, "GET, POST");
+        if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token))
+            return http_error(r, 401, "authorization", "missing or wrong ingest token (Bearer)");
+        return route_ping(a, r, u + 6);
+    }
+    if (strcmp(u, "/healthz") == 0 || strcmp(u, "/readyz") == 0) {
+        if (!(r->method & (HTTP_GET | HTTP_HEAD))) return bad_method(r, "GET");
+        return u[1] == 'h' ? route_healthz(a, r) : route_readyz(a, r);
+    }
+    if (strcmp(u, "/") == 0) {
+        if (!(r->method & (HTTP_GET | HTTP_HEAD))) return bad_method(r, "GET");
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            sizeof INDEX_HTML - 1, (void *)INDEX_HTML, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (strncmp(u, "/v1/", 4) != 0) return http_error(r, 404, "path", "no such endpoint");
+    /* Everything else under /v1/ is the read side: admin token. */
+    if (!http_bearer_ok(r, a->admin_token, NULL))
+        return http_error(r, 401, "authorization", "missing or wrong admin token (Bearer)");
+    if (strcmp(u, "/v1/workers") == 0)
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_workers(a, r) : bad_method(r, "GET");
+    if (strcmp(u, "/v1/groups") == 0)
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_groups(a, r) : bad_method(r, "GET");
+    if (strcmp(u, "/v1/events") == 0)
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_events(a, r) : bad_method(r, "GET");
+    if (strncmp(u, "/v1/workers/", 12) == 0) {
+        char id[HB_ID_MAX + 2];
+        const char *p = u + 12, *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (!hb_id_valid(p, n))
+            return http_error(r, 400, "worker_id", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
+        memcpy(id, p, n);
+        id[n] = '\0';
+        return route_worker(a, r, id, slash ? slash + 1 : "");
+    }
+    return http_error(r, 404, "path", "no such endpoint");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    app *a = cls;
+    req *r = *con_cls;
+    if (!r) {
+        r = malloc(sizeof *r);
+        if (!r) return MHD_NO;
+        r->conn = conn;
+        r->url = url;
+        r->method = method_of(method);
+        r->len = 0;
+        r->body = r->inline_body;
+        r->cap = sizeof r->inline_body;
+        r->heap = false;
+        r->too_big = false;
+        r->limit = strcmp(url, "/v1/heartbeats") == 0 ? (size_t)a->cfg.max_batch_bytes
+                                                       : (size_t)HB_BODY_MAX;
+        *con_cls = r;
+        /* A declared length over the limit is refused before a byte is read. */
+        const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > r->limit) {
+            r->too_big = true;
+            a->hb_rejected++;
+            char why[96];
+            snprintf(why, sizeof why, "is larger than the %zu KiB limit", r->limit / 1024);
+            return http_error(r, 413, "body", why);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_big) return MHD_YES;
+        if (r->len + n > r->limit) {
+            r->too_big = true;
+            return MHD_YES;
+        }
+        if (r->len + n + 1 > r->cap) {
+            size_t nc = r->cap * 2;
+            while (nc < r->len + n + 1) nc *= 2;
+            if (nc > r->limit + 1) nc = r->limit + 1;
+            char *nb = r->heap ? realloc(r->body, nc) : malloc(nc);
+            if (!nb) return MHD_NO;
+            if (!r->heap) memcpy(nb, r->inline_body, r->len);
+            r->body = nb;
+            r->heap = true;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        return MHD_YES;
+    }
+    r->body[r->len] = '\0';
+    if (r->too_big) {
+        a->hb_rejected++;
+        char why[96];
+        snprintf(why, sizeof why, "is larger than the %zu KiB limit", r->limit / 1024);
+        return http_error(r, 413, "body", why);
+    }
+    return dispatch(a, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    req *r = *con_cls;
+    if (!r) return;
+    if (r->heap) free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+int http_start(app *a, char *err, size_t errlen)
+{
+    char host[256];
+    uint16_t port;
+    if (cfg_parse_listen(a->cfg.listen, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "bad listen address %s", a->cfg.listen);
+        return -1;
+    }
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    memset(&sa4, 0, sizeof sa4);
+    memset(&sa6, 0, sizeof sa6);
+    if (inet_pton(AF_INET, host, &sa4.sin_addr) == 1) {
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons(port);
+        sa = (struct sockaddr *)&sa4;
+    } else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons(port);
+        sa = (struct sockaddr *)&sa6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "listen host %s is not an IP address", host);
+        return -1;
+    }
+    routes_ingest_init();
+    a->mhd = MHD_start_daemon(
+        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+        MHD_OPTION_END);
+    if (!a->mhd) {
+        snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)", a->cfg.listen);
+        return -1;
+    }
+    return 0;
+}
+
+void http_stop(app *a)
+{
+    if (a->mhd) MHD_stop_daemon(a->mhd);
+    a->mhd = NULL;
+    routes_ingest_free();
+}

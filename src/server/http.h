@@ -1,0 +1,78 @@
+/*
+ * http: the request plumbing shared by the route files: a request context
+ * with its body, JSON error/response helpers, auth, query parameters.
+ * Routes are functions `int route(app *, req *)` that queue one response and
+ * return MHD's result.
+ */
+#ifndef VIGIL_HTTP_H
+#define VIGIL_HTTP_H
+
+#include "server/app.h"
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cJSON;
+
+#define HTTP_INLINE_BODY 2048 /* most heartbeats fit: no heap body buffer */
+
+typedef enum http_method {
+    HTTP_GET = 1,
+    HTTP_POST = 2,
+    HTTP_DELETE = 4,
+    HTTP_HEAD = 8,
+    HTTP_OTHER = 16
+} http_method;
+
+typedef struct req {
+    struct MHD_Connection *conn;
+    const char *url;
+    int method;      /* http_method */
+    size_t limit;    /* body bytes allowed */
+    size_t len, cap; /* body */
+    char *body;      /* inline or heap */
+    bool too_big;    /* body passed the limit: answered 413 once complete */
+    bool heap;
+    char inline_body[HTTP_INLINE_BODY];
+} req;
+
+/* Responses. Each queues exactly one response and returns MHD's result. */
+enum MHD_Result http_json(req *r, unsigned status, const char *json, size_t len);
+enum MHD_Result http_cjson(req *r, unsigned status, struct cJSON *doc); /* frees doc */
+enum MHD_Result http_error(req *r, unsigned status, const char *field, const char *reason);
+enum MHD_Result http_static(req *r, unsigned status, struct MHD_Response *resp);
+
+/* Auth: true when the request carries `Authorization: Bearer <token>` equal
+ * (in constant time) to one of the tokens given (NULL/"" entries skipped). */
+bool http_bearer_ok(req *r, const char *tok1, const char *tok2);
+
+/* Query parameter, or NULL. */
+const char *http_query(req *r, const char *key);
+/* Header, or NULL. */
+const char *http_header(req *r, const char *key);
+
+/* Parse an optional integer query parameter in [lo, hi]; on a bad value
+ * queues a 400 naming it and returns false (caller returns *res). */
+bool http_query_int(req *r, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                    enum MHD_Result *res);
+/* Same for a timestamp (ISO-8601 or epoch ms). */
+bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res);
+
+/* routes_ingest.c */
+enum MHD_Result route_heartbeat(app *a, req *r);
+enum MHD_Result route_bye(app *a, req *r);
+enum MHD_Result route_heartbeats(app *a, req *r);
+enum MHD_Result route_ping(app *a, req *r, const char *rest);
+void routes_ingest_init(void);
+void routes_ingest_free(void);
+
+/* routes_read.c */
+enum MHD_Result route_workers(app *a, req *r);
+enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub);
+enum MHD_Result route_groups(app *a, req *r);
+enum MHD_Result route_events(app *a, req *r);
+enum MHD_Result route_healthz(app *a, req *r);
+enum MHD_Result route_readyz(app *a, req *r);
+
+#endif

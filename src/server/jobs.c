@@ -1,0 +1,165 @@
+/*
+ * jobs: the two background threads of vigild.
+ *
+ * The writer owns all store writes: every flush interval it takes whatever
+ * the request threads queued and applies it in one transaction. A failed
+ * batch is kept and retried with backoff (events are never dropped; raw
+ * samples pile up in the ring meanwhile and are dropped there, counted). It
+ * also marks this run alive for the next boot's downtime estimate and prunes
+ * old rows in bounded batches so retention never holds a long lock.
+ *
+ * The sweeper advances the registry's timer wheels. Its cost is proportional
+ * to deadlines due, not to the fleet (see reg_wheel.c), so a short period
+ * keeps detection lag low at little CPU.
+ */
+#include "server/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WRITER_BATCH_HB 8192         /* raw heartbeats per transaction, at most */
+#define WRITER_ALIVE_EVERY_MS 1000   /* node_runs.alive_ms resolution (downtime estimate) */
+#define WRITER_PRUNE_EVERY_MS 60000  /* retention pass period */
+#define WRITER_PRUNE_MAX_BATCHES 20  /* per pass and table: spread big backlogs over passes */
+#define WRITER_BACKOFF_MIN_MS 100
+#define WRITER_BACKOFF_MAX_MS 5000
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void prune(app *a, int64_t now)
+{
+    struct {
+        const char *table;
+        int days;
+    } t[] = {{"heartbeats", a->cfg.retention_raw_days},
+             {"events", a->cfg.retention_events_days}};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        int64_t before = now - (int64_t)t[i].days * 86400000LL;
+        for (int b = 0; b < WRITER_PRUNE_MAX_BATCHES; b++) {
+            int64_t n = store_prune(a->store, t[i].table, before, a->cfg.prune_batch);
+            if (n > 0) a->pruned_rows += (uint64_t)n;
+            if (n < a->cfg.prune_batch) break;
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    app *a = arg;
+    pthread_setname_np(pthread_self(), "vigil-writer");
+    store_hb *hbs = malloc(WRITER_BATCH_HB * sizeof *hbs);
+    reg_event *evs = NULL, *pend_evs = NULL;
+    size_t nev = 0, nhb = 0, pend_nev = 0;
+    int backoff = 0;
+    int64_t last_alive = 0, last_prune = app_now_ms();
+    char err[256];
+    for (;;) {
+        atomic_store(&a->writer_alive_ms, app_now_ms());
+        bool closing = wq_closed(a->wq);
+        if (backoff == 0 || closing) {
+            wq_take(a->wq, &evs, &nev, hbs + nhb, WRITER_BATCH_HB - nhb, &nhb,
+                    a->cfg.flush_interval_ms);
+            /* Events from a failed batch go first: order is the contract. */
+            if (pend_nev) {
+                reg_event *m = realloc(pend_evs, (pend_nev + nev) * sizeof *m);
+                if (!m) abort();
+                if (nev) memcpy(m + pend_nev, evs, nev * sizeof *m);
+                free(evs);
+                evs = m;
+                nev += pend_nev;
+                pend_evs = NULL;
+                pend_nev = 0;
+            }
+        }
+        if (nev || nhb) {
+            if (store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err) == 0) {
+                a->flushes++;
+                atomic_store(&a->store_ok, true);
+                free(evs);
+                evs = NULL;
+                nev = nhb = 0;
+                backoff = 0;
+            } else {
+                a->flush_failures++;
+                if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);
+                pend_evs = evs;
+                pend_nev = nev;
+                evs = NULL;
+                nev = 0;
+                backoff = backoff ? backoff * 2 : WRITER_BACKOFF_MIN_MS;
+                if (backoff > WRITER_BACKOFF_MAX_MS) backoff = WRITER_BACKOFF_MAX_MS;
+                /* On the way out, keep trying briefly but never forever. */
+                if (closing && backoff >= WRITER_BACKOFF_MAX_MS) {
+                    vlog("error", "store unavailable at shutdown: %zu events, %zu samples lost",
+                         pend_nev, nhb);
+                    break;
+                }
+                sleep_ms(backoff);
+                continue;
+            }
+        }
+        int64_t now = app_now_ms();
+        if (now - last_alive >= WRITER_ALIVE_EVERY_MS) {
+            store_run_alive(a->store, a->run_id, now);
+            last_alive = now;
+        }
+        if (now - last_prune >= WRITER_PRUNE_EVERY_MS) {
+            prune(a, now);
+            last_prune = now;
+        }
+        if (closing) {
+            wq_stats st;
+            wq_get_stats(a->wq, &st);
+            if (st.hb_depth == 0 && st.ev_depth == 0) break;
+        }
+    }
+    free(pend_evs);
+    free(evs);
+    free(hbs);
+    return NULL;
+}
+
+static void *sweeper_main(void *arg)
+{
+    app *a = arg;
+    pthread_setname_np(pthread_self(), "vigil-sweep");
+    while (!atomic_load(&a->stopping)) {
+        a->sweep_visits += reg_sweep(a->reg, app_now_ms());
+        a->sweeps++;
+        sleep_ms(a->cfg.sweep_interval_ms);
+    }
+    return NULL;
+}
+
+int jobs_start(app *a, char *err, size_t errlen)
+{
+    atomic_store(&a->writer_alive_ms, app_now_ms());
+    atomic_store(&a->store_ok, true);
+    if (pthread_create(&a->writer_th, NULL, writer_main, a) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        return -1;
+    }
+    if (pthread_create(&a->sweeper_th, NULL, sweeper_main, a) != 0) {
+        snprintf(err, errlen, "cannot start the sweeper thread");
+        return -1;
+    }
+    return 0;
+}
+
+void jobs_stop_sweeper(app *a)
+{
+    atomic_store(&a->stopping, true);
+    pthread_join(a->sweeper_th, NULL);
+}
+
+void jobs_stop_writer(app *a)
+{
+    wq_close(a->wq);
+    pthread_join(a->writer_th, NULL);
+}

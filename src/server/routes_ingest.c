@@ -1,0 +1,173 @@
+/*
+ * routes_ingest: the doors workers knock on. Each parses into one hb_msg
+ * (hb.c: same validation whichever door), applies it to the registry, and
+ * queues the raw sample for the writer. Nothing here waits on the store.
+ *
+ * The common answer ({"ok":true,"state":"alive"}) is a response object
+ * built once and shared: MHD reference-counts it, so the hot path creates
+ * no response and copies no body.
+ */
+#include "server/http.h"
+
+#include "core/hb.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NDJSON_MAX_ERRORS 100 /* listed in a batch answer; the count stays exact */
+
+static struct MHD_Response *ok_resp[REG_W__COUNT];
+
+void routes_ingest_init(void)
+{
+    for (int s = 0; s < REG_W__COUNT; s++) {
+        if (ok_resp[s]) continue;
+        char body[64];
+        int n = s == REG_W_NONE
+                    ? snprintf(body, sizeof body, "{\"ok\":true,\"state\":null,\"ignored\":true}")
+                    : snprintf(body, sizeof body, "{\"ok\":true,\"state\":\"%s\"}",
+                               reg_wstate_name(s));
+        ok_resp[s] = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(ok_resp[s], MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    }
+}
+
+void routes_ingest_free(void)
+{
+    for (int s = 0; s < REG_W__COUNT; s++) {
+        if (ok_resp[s]) MHD_destroy_response(ok_resp[s]);
+        ok_resp[s] = NULL;
+    }
+}
+
+/* Apply one validated message. Returns the worker's state, or -1 when the
+ * registry could not take it (memory or group table exhausted). */
+static int apply(app *a, const hb_msg *m, int64_t now)
+{
+    reg_wstate st;
+    if (m->kind == HB_BYE) {
+        st = reg_bye(a->reg, m, now);
+        a->byes++;
+        return st;
+    }
+    st = reg_heartbeat(a->reg, m, now);
+    if (st == REG_W_NONE) return -1;
+    wq_push_hb(a->wq, m, now);
+    a->hb_accepted++;
+    return st;
+}
+
+static enum MHD_Result answer(app *a, req *r, const hb_msg *m)
+{
+    int st = apply(a, m, app_now_ms());
+    if (st < 0) return http_error(r, 503, "worker_id", "registry full (memory or group limit)");
+    return http_static(r, 200, ok_resp[st]);
+}
+
+static enum MHD_Result refuse(app *a, req *r, const hb_err *e)
+{
+    a->hb_rejected++;
+    /* Oversized bodies never get here: http.c answers 413 before parsing. */
+    return http_error(r, 400, e->field, e->reason);
+}
+
+enum MHD_Result route_heartbeat(app *a, req *r)
+{
+    hb_msg m;
+    hb_err e;
+    if (hb_parse_heartbeat(r->body, r->len, &m, &e) != 0) return refuse(a, r, &e);
+    return answer(a, r, &m);
+}
+
+enum MHD_Result route_bye(app *a, req *r)
+{
+    hb_msg m;
+    hb_err e;
+    if (hb_parse_bye(r->body, r->len, &m, &e) != 0) return refuse(a, r, &e);
+    return answer(a, r, &m);
+}
+
+enum MHD_Result route_heartbeats(app *a, req *r)
+{
+    size_t pos = 0, len;
+    const char *line;
+    int lineno = 0;
+    uint64_t accepted = 0, rejected = 0;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *errs = cJSON_CreateArray();
+    cJSON *first = NULL;
+    int64_t now = app_now_ms();
+    while (hb_ndjson_next(r->body, r->len, &pos, &line, &len, &lineno)) {
+        hb_msg m;
+        hb_err e;
+        int st = -1;
+        if (hb_parse_heartbeat(line, len, &m, &e) == 0) {
+            st = apply(a, &m, now);
+            if (st < 0) hb_fail(&e, "worker_id", "registry full (memory or group limit)");
+        }
+        if (st >= 0) {
+            accepted++;
+            continue;
+        }
+        rejected++;
+        a->hb_rejected++;
+        if (rejected <= NDJSON_MAX_ERRORS) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "line", lineno);
+            cJSON_AddStringToObject(x, "field", e.field);
+            cJSON_AddStringToObject(x, "reason", e.reason);
+            cJSON_AddItemToArray(errs, x);
+            if (!first) first = x;
+        }
+    }
+    if (accepted + rejected == 0) {
+        cJSON_Delete(doc);
+        cJSON_Delete(errs);
+        return http_error(r, 400, "body", "holds no heartbeat lines");
+    }
+    cJSON_AddNumberToObject(doc, "accepted", (double)accepted);
+    cJSON_AddNumberToObject(doc, "rejected", (double)rejected);
+    /* With nothing accepted the request as a whole failed: say why up front,
+     * in the same shape as every other error. */
+    if (accepted == 0 && first) {
+        cJSON *e = cJSON_AddObjectToObject(doc, "error");
+        char why[256];
+        snprintf(why, sizeof why, "line %d: %s", (int)cJSON_GetObjectItem(first, "line")->valuedouble,
+                 cJSON_GetObjectItem(first, "reason")->valuestring);
+        cJSON_AddStringToObject(e, "field", cJSON_GetObjectItem(first, "field")->valuestring);
+        cJSON_AddStringToObject(e, "reason", why);
+    }
+    cJSON_AddItemToObject(doc, "errors", errs);
+    return http_cjson(r, accepted ? 200 : 400, doc);
+}
+
+typedef struct kv_ctx {
+    hb_msg *m;
+    hb_err *e;
+    int bad;
+} kv_ctx;
+
+static enum MHD_Result kv_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    kv_ctx *k = cls;
+    if (k->bad) return MHD_NO;
+    if (strcmp(key, "worker_id") == 0 || strcmp(key, "exit_code") == 0) return MHD_YES;
+    if (hb_set_kv(k->m, key, value ? value : "", k->e) < 0) k->bad = 1;
+    return k->bad ? MHD_NO : MHD_YES;
+}
+
+enum MHD_Result route_ping(app *a, req *r, const char *rest)
+{
+    hb_msg m;
+    hb_err e;
+    if (hb_parse_ping_path(rest, &m, &e) != 0) return refuse(a, r, &e);
+    /* Query keys set the same fields a JSON heartbeat would (group, ttl_s, cpu…);
+     * the path alone decides the id and how the run ended. */
+    kv_ctx k = {&m, &e, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, kv_iter, &k);
+    if (k.bad) return refuse(a, r, &e);
+    return answer(a, r, &m);
+}

@@ -1,0 +1,606 @@
+/*
+ * sqlite: the SQLite backend of store.h (open, schema, writes).
+ *
+ * One WAL database, two connections. The write connection belongs to the
+ * writer thread: each store_apply batch is one BEGIN IMMEDIATE .. COMMIT, so
+ * a heartbeat costs a few b-tree inserts and shares one WAL append with
+ * thousands of others (synchronous=NORMAL: a power cut may lose the last
+ * batches, never corrupts). The read connection (sqlite_read.c) serves the
+ * HTTP threads behind a mutex; under WAL it reads the last committed snapshot
+ * and never waits for the writer. Every statement is prepared once at open
+ * and kept on the handle; values are always bound, never spliced into SQL.
+ *
+ * The schema is a list of migration steps. Each runs in its own transaction
+ * only while schema_version is below it, so opening an up-to-date database
+ * writes nothing and a crash mid-migration leaves the previous version whole.
+ *
+ * Enums are stored as their names (state 'alive', reason 'timeout') so the
+ * database reads well in the sqlite3 shell and survives enum renumbering.
+ *
+ * Replays: applying a batch that was already committed changes nothing. A
+ * session is keyed by (worker_id, opened_ms); an open that finds its session
+ * already there, or a close that finds it already closed, is skipped along
+ * with its events row. State upserts are idempotent by themselves.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bump only by appending a step; never edit a step that has shipped. */
+static const char *const migrations[] = {
+    /* 1: initial schema (store.h banner). */
+    "CREATE TABLE workers("
+    " worker_id TEXT PRIMARY KEY NOT NULL, group_name TEXT NOT NULL,"
+    " instance TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
+    " state_since_ms INTEGER NOT NULL, first_seen_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL, ttl_s INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX workers_group ON workers(group_name, worker_id);"
+    "CREATE INDEX workers_state ON workers(state, worker_id);"
+    "CREATE TABLE \"groups\"(name TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL,"
+    " state_since_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sessions("
+    " id INTEGER PRIMARY KEY, worker_id TEXT NOT NULL, opened_ms INTEGER NOT NULL,"
+    " group_name TEXT NOT NULL, instance TEXT NOT NULL DEFAULT '', node_id TEXT NOT NULL,"
+    " closed_ms INTEGER, reason TEXT, exit_code INTEGER, last_hb_ms INTEGER NOT NULL,"
+    " requests INTEGER, tokens INTEGER, ttl_s INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(worker_id, opened_ms));"
+    /* Boot and the worker pages look up each worker's open session: a
+     * partial index keeps that lookup off the (ever growing) closed ones. */
+    "CREATE INDEX sessions_open ON sessions(worker_id, opened_ms) WHERE closed_ms IS NULL;"
+    "CREATE TABLE heartbeats("
+    " worker_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, seq INTEGER, status TEXT,"
+    " cpu REAL, mem REAL, mem_available_gb REAL, gpu_mem_active_gb REAL, thermal TEXT,"
+    " backlog INTEGER, capacity INTEGER, in_flight INTEGER, requests INTEGER,"
+    " tokens INTEGER, cpu_ticks INTEGER);"
+    "CREATE INDEX heartbeats_worker ON heartbeats(worker_id, ts_ms);"
+    "CREATE INDEX heartbeats_ts ON heartbeats(ts_ms);"
+    /* AUTOINCREMENT: ids are API cursors, so they must never be reused after
+     * the newest rows are pruned or forgotten. */
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,"
+    " worker_id TEXT, group_name TEXT, instance TEXT, state TEXT, prev_state TEXT,"
+    " reason TEXT, exit_code INTEGER, opened_ms INTEGER, node_id TEXT NOT NULL);"
+    "CREATE INDEX events_ts ON events(ts_ms);"
+    "CREATE INDEX events_worker ON events(worker_id, id);"
+    "CREATE INDEX events_group ON events(group_name, id);"
+    "CREATE TABLE node_runs("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL,"
+    " started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER);"
+    "CREATE INDEX node_runs_node ON node_runs(node_id, id);",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static const char *const wsql[SQW__COUNT] = {
+    [SQW_BEGIN] = "BEGIN IMMEDIATE",
+    [SQW_COMMIT] = "COMMIT",
+    [SQW_ROLLBACK] = "ROLLBACK",
+    [SQW_SESSION_OPEN] =
+        "INSERT OR IGNORE INTO sessions(worker_id, opened_ms, group_name, instance, node_id,"
+        " last_hb_ms, ttl_s) VALUES(?1, ?2, ?3, ?4, ?5, ?2, ?6)",
+    /* A session opening means the worker is alive; keep state_since when it
+     * already was (a restart is not a new alive period). */
+    [SQW_WORKER_OPEN] =
+        "INSERT INTO workers(worker_id, group_name, instance, state, state_since_ms,"
+        " first_seen_ms, last_seen_ms, ttl_s) VALUES(?1, ?2, ?3, 'alive', ?4, ?4, ?4, ?5)"
+        " ON CONFLICT(worker_id) DO UPDATE SET group_name = excluded.group_name,"
+        " instance = excluded.instance, state = 'alive',"
+        " state_since_ms = CASE WHEN state = 'alive' THEN state_since_ms"
+        "  ELSE excluded.state_since_ms END,"
+        " first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
+        " last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), ttl_s = excluded.ttl_s",
+    [SQW_SESSION_CLOSE] =
+        "UPDATE sessions SET closed_ms = ?3, reason = ?4, exit_code = ?5,"
+        " last_hb_ms = max(last_hb_ms, ?6), requests = ?7, tokens = ?8"
+        " WHERE worker_id = ?1 AND opened_ms = ?2 AND closed_ms IS NULL",
+    [SQW_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE worker_id = ?1 AND opened_ms = ?2",
+    [SQW_WORKER_STATE] =
+        "INSERT INTO workers(worker_id, group_name, instance, state, state_since_ms,"
+        " first_seen_ms, last_seen_ms, ttl_s) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6)"
+        " ON CONFLICT(worker_id) DO UPDATE SET state = excluded.state,"
+        " state_since_ms = excluded.state_since_ms,"
+        " group_name = CASE WHEN excluded.group_name <> '' THEN excluded.group_name"
+        "  ELSE group_name END",
+    [SQW_GROUP_STATE] = "INSERT INTO \"groups\"(name, state, state_since_ms) VALUES(?1, ?2, ?3)"
+                        " ON CONFLICT(name) DO UPDATE SET state = excluded.state,"
+                        " state_since_ms = excluded.state_since_ms",
+    [SQW_FORGET_HBS] = "DELETE FROM heartbeats WHERE worker_id = ?1",
+    [SQW_FORGET_SESSIONS] = "DELETE FROM sessions WHERE worker_id = ?1",
+    [SQW_FORGET_WORKER] = "DELETE FROM workers WHERE worker_id = ?1",
+    [SQW_EVENT] = "INSERT INTO events(ts_ms, type, worker_id, group_name, instance, state,"
+                  " prev_state, reason, exit_code, opened_ms, node_id)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [SQW_HB_INSERT] =
+        "INSERT INTO heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,"
+        " gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests, tokens,"
+        " cpu_ticks) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [SQW_HB_SEEN] = "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
+                    " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1",
+    [SQW_RUN_BEGIN] =
+        "INSERT INTO node_runs(node_id, started_ms, alive_ms) VALUES(?1, ?2, ?2)",
+    [SQW_RUN_ALIVE] = "UPDATE node_runs SET alive_ms = ?2 WHERE id = ?1",
+    [SQW_RUN_END] = "UPDATE node_runs SET alive_ms = ?2, stopped_ms = ?2 WHERE id = ?1",
+    /* Bounded, oldest first: one prune call is one short transaction however
+     * far behind retention is, so the writer never stalls on it. */
+    [SQW_PRUNE_HBS] = "DELETE FROM heartbeats WHERE rowid IN (SELECT rowid FROM heartbeats"
+                      " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+    [SQW_PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events"
+                         " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+};
+
+static const char *const thermal_names[] = {NULL, "nominal", "fair", "serious", "critical"};
+
+const char *sq_thermal_name(int t)
+{
+    return t > 0 && t <= HB_THERMAL_CRITICAL ? thermal_names[t] : NULL;
+}
+
+int sq_thermal_parse(const char *s)
+{
+    for (int t = 1; s && t <= HB_THERMAL_CRITICAL; t++)
+        if (strcmp(s, thermal_names[t]) == 0) return t;
+    return HB_THERMAL_NONE;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    /* STATIC: every caller's string outlives the step that reads it. */
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    return s && *s ? bind_text(st, i, s) : sqlite3_bind_null(st, i);
+}
+
+static int bind_opt_i64(sqlite3_stmt *st, int i, bool has, int64_t v)
+{
+    return has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static int bind_opt_f(sqlite3_stmt *st, int i, bool has, float v)
+{
+    return has ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+/* Run a statement for its effect and reset it at once, so it holds no read
+ * lock between batches. Write statements bind every parameter each time, so
+ * clear_bindings would only cost. */
+static int exec_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int insert_event(sq_store *q, const reg_event *e, int64_t ts, const char *type,
+                        const char *state, const char *prev, bool with_opened)
+{
+    sqlite3_stmt *st = q->w[SQW_EVENT];
+    int rc = sqlite3_bind_int64(st, 1, ts);
+    rc |= bind_text(st, 2, type);
+    rc |= bind_text_or_null(st, 3, e->worker_id);
+    rc |= bind_text_or_null(st, 4, e->group);
+    rc |= bind_text_or_null(st, 5, e->instance);
+    rc |= bind_text_or_null(st, 6, state);
+    rc |= bind_text_or_null(st, 7, prev);
+    rc |= bind_text_or_null(st, 8, e->reason ? reg_reason_name(e->reason) : NULL);
+    rc |= bind_opt_i64(st, 9, e->has_exit_code, e->exit_code);
+    rc |= bind_opt_i64(st, 10, with_opened, e->opened_ms);
+    rc |= bind_text(st, 11, q->base.node_id);
+    return rc || exec_stmt(st) ? -1 : 0;
+}
+
+static int event_open(sq_store *q, const reg_event *e)
+{
+    sqlite3_stmt *st = q->w[SQW_SESSION_OPEN];
+    int rc = bind_text(st, 1, e->worker_id);
+    rc |= sqlite3_bind_int64(st, 2, e->opened_ms);
+    rc |= bind_text(st, 3, e->group);
+    rc |= bind_text(st, 4, e->instance);
+    rc |= bind_text(st, 5, q->base.node_id);
+    rc |= sqlite3_bind_int(st, 6, e->ttl_s);
+    if (rc || exec_stmt(st)) return -1;
+    if (sqlite3_changes(q->wdb) == 0) return 0; /* replay: recorded, event and all */
+
+    st = q->w[SQW_WORKER_OPEN];
+    rc = bind_text(st, 1, e->worker_id);
+    rc |= bind_text(st, 2, e->group);
+    rc |= bind_text(st, 3, e->instance);
+    rc |= sqlite3_bind_int64(st, 4, e->opened_ms);
+    rc |= sqlite3_bind_int(st, 5, e->ttl_s);
+    if (rc || exec_stmt(st)) return -1;
+    return insert_event(q, e, e->at_ms ? e->at_ms : e->opened_ms, "session_opened", NULL, NULL,
+                        true);
+}
+
+static int event_close(sq_store *q, const reg_event *e)
+{
+    sqlite3_stmt *st = q->w[SQW_SESSION_CLOSE];
+    int rc = bind_text(st, 1, e->worker_id);
+    rc |= sqlite3_bind_int64(st, 2, e->opened_ms);
+    rc |= sqlite3_bind_int64(st, 3, e->at_ms);
+    rc |= bind_text_or_null(st, 4, reg_reason_name(e->reason));
+    rc |= bind_opt_i64(st, 5, e->has_exit_code, e->exit_code);
+    rc |= sqlite3_bind_int64(st, 6, e->last_hb_ms);
+    rc |= bind_opt_i64(st, 7, e->has_requests, e->requests);
+    rc |= bind_opt_i64(st, 8, e->has_tokens, e->tokens);
+    if (rc || exec_stmt(st)) return -1;
+    if (sqlite3_changes(q->wdb) == 0) {
+        /* Already closed means a replay. Missing altogether (its open was
+         * never stored) still deserves its line in the history. */
+        st = q->w[SQW_SESSION_EXISTS];
+        rc = bind_text(st, 1, e->worker_id);
+        rc |= sqlite3_bind_int64(st, 2, e->opened_ms);
+        if (rc) return -1;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_ROW) return 0;
+        if (rc != SQLITE_DONE) return -1;
+    }
+    return insert_event(q, e, e->at_ms, "session_closed", NULL, NULL, true);
+}
+
+static int event_worker_state(sq_store *q, const reg_event *e)
+{
+    const char *state = reg_wstate_name(e->state);
+    sqlite3_stmt *st = q->w[SQW_WORKER_STATE];
+    int rc = bind_text(st, 1, e->worker_id);
+    rc |= bind_text(st, 2, e->group);
+    rc |= bind_text(st, 3, e->instance);
+    rc |= bind_text(st, 4, state);
+    rc |= sqlite3_bind_int64(st, 5, e->at_ms);
+    rc |= sqlite3_bind_int(st, 6, e->ttl_s);
+    if (rc || exec_stmt(st)) return -1;
+    char type[32];
+    snprintf(type, sizeof type, "worker_%s", state);
+    return insert_event(q, e, e->at_ms, type, state, reg_wstate_name(e->prev_state), false);
+}
+
+static int event_group_state(sq_store *q, const reg_event *e)
+{
+    const char *state = reg_gstate_name(e->state);
+    sqlite3_stmt *st = q->w[SQW_GROUP_STATE];
+    int rc = bind_text(st, 1, e->group);
+    rc |= bind_text(st, 2, state);
+    rc |= sqlite3_bind_int64(st, 3, e->at_ms);
+    if (rc || exec_stmt(st)) return -1;
+    char type[32];
+    snprintf(type, sizeof type, "group_%s", state);
+    return insert_event(q, e, e->at_ms, type, state, reg_gstate_name(e->prev_state), false);
+}
+
+static int event_forget(sq_store *q, const reg_event *e)
+{
+    static const enum sq_wstmt del[] = {SQW_FORGET_HBS, SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
+    for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
+        sqlite3_stmt *st = q->w[del[i]];
+        if (bind_text(st, 1, e->worker_id) || exec_stmt(st)) return -1;
+    }
+    return insert_event(q, e, e->at_ms, "worker_forgotten", NULL, NULL, false);
+}
+
+/* True when this batch forgot the worker: its heartbeats queued before the
+ * forget must not bring rows back for a worker that no longer exists. */
+static bool forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
+{
+    for (size_t i = 0; i < nev; i++)
+        if (evs[i].kind == REG_EV_WORKER_FORGET && strcmp(evs[i].worker_id, worker_id) == 0)
+            return true;
+    return false;
+}
+
+static int apply_hb(sq_store *q, const store_hb *h, const reg_event *evs, size_t nev)
+{
+    sqlite3_stmt *st = q->w[SQW_HB_SEEN];
+    bool ttl = (h->has & HB_HAS_TTL) && h->ttl_s > 0;
+    int rc = bind_text(st, 1, h->worker_id);
+    rc |= sqlite3_bind_int64(st, 2, h->ts_ms);
+    rc |= sqlite3_bind_int(st, 3, ttl ? h->ttl_s : 0);
+    if (rc || exec_stmt(st)) return -1;
+    if (sqlite3_changes(q->wdb) == 0 && forgotten_in(evs, nev, h->worker_id)) return 0;
+
+    uint32_t has = h->has;
+    st = q->w[SQW_HB_INSERT];
+    rc = bind_text(st, 1, h->worker_id);
+    rc |= sqlite3_bind_int64(st, 2, h->ts_ms);
+    rc |= bind_opt_i64(st, 3, has & HB_HAS_SEQ, h->seq);
+    rc |= (has & HB_HAS_STATUS) ? bind_text(st, 4, h->status) : sqlite3_bind_null(st, 4);
+    rc |= bind_opt_f(st, 5, has & HB_HAS_CPU, h->cpu);
+    rc |= bind_opt_f(st, 6, has & HB_HAS_MEM, h->mem);
+    rc |= bind_opt_f(st, 7, has & HB_HAS_MEM_AVAIL, h->mem_available_gb);
+    rc |= bind_opt_f(st, 8, has & HB_HAS_GPU_MEM, h->gpu_mem_active_gb);
+    rc |= bind_text_or_null(st, 9, (has & HB_HAS_THERMAL) ? sq_thermal_name(h->thermal) : NULL);
+    rc |= bind_opt_i64(st, 10, has & HB_HAS_BACKLOG, h->backlog);
+    rc |= bind_opt_i64(st, 11, has & HB_HAS_CAPACITY, h->capacity);
+    rc |= bind_opt_i64(st, 12, has & HB_HAS_IN_FLIGHT, h->in_flight);
+    rc |= bind_opt_i64(st, 13, has & HB_HAS_REQUESTS, h->requests);
+    rc |= bind_opt_i64(st, 14, has & HB_HAS_TOKENS, h->tokens);
+    rc |= bind_opt_i64(st, 15, has & HB_HAS_CPU_TICKS, h->cpu_ticks);
+    return rc || exec_stmt(st) ? -1 : 0;
+}
+
+static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
+                    char *err, size_t errlen)
+{
+    sq_store *q = (sq_store *)s;
+    const char *what = "begin";
+    int rc = 0;
+    pthread_mutex_lock(&q->wmu);
+    if (exec_stmt(q->w[SQW_BEGIN]) != 0) goto fail;
+    for (size_t i = 0; i < nev; i++) {
+        const reg_event *e = &evs[i];
+        switch (e->kind) {
+        case REG_EV_SESSION_OPEN:
+            what = "session open";
+            rc = event_open(q, e);
+            break;
+        case REG_EV_SESSION_CLOSE:
+            what = "session close";
+            rc = event_close(q, e);
+            break;
+        case REG_EV_WORKER_STATE:
+            what = "worker state";
+            rc = event_worker_state(q, e);
+            break;
+        case REG_EV_GROUP_STATE:
+            what = "group state";
+            rc = event_group_state(q, e);
+            break;
+        case REG_EV_WORKER_FORGET:
+            what = "worker forget";
+            rc = event_forget(q, e);
+            break;
+        default:
+            set_err(err, errlen, "store_apply: unknown event kind %d", e->kind);
+            goto rollback;
+        }
+        if (rc != 0) goto fail;
+    }
+    what = "heartbeat";
+    for (size_t i = 0; i < nhb; i++)
+        if (apply_hb(q, &hbs[i], evs, nev) != 0) goto fail;
+    what = "commit";
+    if (exec_stmt(q->w[SQW_COMMIT]) != 0) goto fail;
+    pthread_mutex_unlock(&q->wmu);
+    return 0;
+
+fail:
+    /* Take the message before ROLLBACK replaces it. */
+    set_err(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
+rollback:
+    if (!sqlite3_get_autocommit(q->wdb)) exec_stmt(q->w[SQW_ROLLBACK]);
+    pthread_mutex_unlock(&q->wmu);
+    return -1;
+}
+
+static int sq_run_begin(store *s, int64_t now_ms, int64_t *run_id)
+{
+    sq_store *q = (sq_store *)s;
+    sqlite3_stmt *st = q->w[SQW_RUN_BEGIN];
+    pthread_mutex_lock(&q->wmu);
+    int rc = bind_text(st, 1, q->base.node_id) | sqlite3_bind_int64(st, 2, now_ms);
+    rc = rc || exec_stmt(st) ? -1 : 0;
+    if (rc == 0) *run_id = sqlite3_last_insert_rowid(q->wdb);
+    pthread_mutex_unlock(&q->wmu);
+    return rc;
+}
+
+/* Shared by run_alive and run_end: -1 also when the run does not exist, which
+ * is always a caller bug worth hearing about. */
+static int run_update(sq_store *q, enum sq_wstmt k, int64_t run_id, int64_t now_ms)
+{
+    sqlite3_stmt *st = q->w[k];
+    pthread_mutex_lock(&q->wmu);
+    int rc = sqlite3_bind_int64(st, 1, run_id) | sqlite3_bind_int64(st, 2, now_ms);
+    rc = rc || exec_stmt(st) || sqlite3_changes(q->wdb) != 1 ? -1 : 0;
+    pthread_mutex_unlock(&q->wmu);
+    return rc;
+}
+
+static int sq_run_alive(store *s, int64_t run_id, int64_t now_ms)
+{
+    return run_update((sq_store *)s, SQW_RUN_ALIVE, run_id, now_ms);
+}
+
+static int sq_run_end(store *s, int64_t run_id, int64_t now_ms)
+{
+    return run_update((sq_store *)s, SQW_RUN_END, run_id, now_ms);
+}
+
+static int64_t sq_prune(store *s, const char *table, int64_t before_ms, int limit)
+{
+    sq_store *q = (sq_store *)s;
+    enum sq_wstmt k;
+    if (strcmp(table, "heartbeats") == 0)
+        k = SQW_PRUNE_HBS;
+    else if (strcmp(table, "events") == 0)
+        k = SQW_PRUNE_EVENTS;
+    else
+        return -1;
+    if (limit <= 0) return 0;
+    sqlite3_stmt *st = q->w[k];
+    pthread_mutex_lock(&q->wmu);
+    int rc = sqlite3_bind_int64(st, 1, before_ms) | sqlite3_bind_int(st, 2, limit);
+    int64_t n = rc || exec_stmt(st) ? -1 : sqlite3_changes(q->wdb);
+    pthread_mutex_unlock(&q->wmu);
+    return n;
+}
+
+/* ---- open, migrate, close ---------------------------------------------- */
+
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int set_schema_version(sqlite3 *db, int v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_exec(db, "DELETE FROM schema_version", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO schema_version(version) VALUES(?1)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(st, 1, v);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    int v = schema_version(db);
+    if (v < 0) goto fail;
+    for (int step = v + 1; step <= N_MIGRATIONS; step++) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+        /* Re-read under the write lock: another process may have migrated. */
+        v = schema_version(db);
+        if (v < 0) goto fail_tx;
+        if (v < step && (sqlite3_exec(db, migrations[step - 1], NULL, NULL, NULL) != SQLITE_OK ||
+                         set_schema_version(db, step) != 0))
+            goto fail_tx;
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail_tx;
+    }
+    if (v > N_MIGRATIONS) {
+        set_err(err, errlen, "sqlite: database schema version %d is newer than this vigild (%d)",
+                v, N_MIGRATIONS);
+        return -1;
+    }
+    return 0;
+fail_tx:
+    set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+fail:
+    set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+static int first_col(void *ctx, int n, char **vals, char **names)
+{
+    (void)names;
+    if (n > 0 && vals[0]) snprintf(ctx, 16, "%s", vals[0]);
+    return 0;
+}
+
+static int open_conn(const char *path, int flags, sqlite3 **db, char *err, size_t errlen)
+{
+    /* NOMUTEX: each connection is only ever used under our own mutex. */
+    if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "sqlite: open %s: %s", path,
+                *db ? sqlite3_errmsg(*db) : "out of memory");
+        return -1;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    sqlite3_extended_result_codes(*db, 1);
+    return 0;
+}
+
+static void sq_close(store *s)
+{
+    sq_store *q = (sq_store *)s;
+    sq_read_finalize(q);
+    for (int i = 0; i < SQW__COUNT; i++)
+        sqlite3_finalize(q->w[i]);
+    sqlite3_close(q->rdb);
+    sqlite3_close(q->wdb);
+    if (q->wmu_ok) pthread_mutex_destroy(&q->wmu);
+    if (q->rmu_ok) pthread_mutex_destroy(&q->rmu);
+    free(q);
+}
+
+static const store_backend sqlite_backend = {
+    .name = "sqlite",
+    .close = sq_close,
+    .ping = sq_ping,
+    .apply = sq_apply,
+    .run_begin = sq_run_begin,
+    .run_alive = sq_run_alive,
+    .run_end = sq_run_end,
+    .last_run = sq_last_run,
+    .prune = sq_prune,
+    .load_groups = sq_load_groups,
+    .load_workers = sq_load_workers,
+    .list_workers = sq_list_workers,
+    .get_worker = sq_get_worker,
+    .list_sessions = sq_list_sessions,
+    .list_heartbeats = sq_list_heartbeats,
+    .list_events = sq_list_events,
+};
+
+store *store_sqlite_open(const char *path, const char *node_id, char *err, size_t errlen)
+{
+    sq_store *q = calloc(1, sizeof *q);
+    if (!q) {
+        set_err(err, errlen, "sqlite: out of memory");
+        return NULL;
+    }
+    q->base.be = &sqlite_backend;
+    snprintf(q->base.node_id, sizeof q->base.node_id, "%s", node_id ? node_id : "");
+    q->wmu_ok = pthread_mutex_init(&q->wmu, NULL) == 0;
+    q->rmu_ok = pthread_mutex_init(&q->rmu, NULL) == 0;
+    if (!q->wmu_ok || !q->rmu_ok) {
+        set_err(err, errlen, "sqlite: mutex init failed");
+        goto fail;
+    }
+    if (open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->wdb, err, errlen) != 0)
+        goto fail;
+    char mode[16] = "";
+    if (sqlite3_exec(q->wdb, "PRAGMA journal_mode=WAL", first_col, mode, NULL) != SQLITE_OK ||
+        strcmp(mode, "wal") != 0) {
+        set_err(err, errlen, "sqlite: %s: cannot use WAL mode: %s", path,
+                *mode ? mode : sqlite3_errmsg(q->wdb));
+        goto fail;
+    }
+    /* A bigger cache keeps the heartbeat indexes' hot pages in memory;
+     * journal_size_limit stops one burst from leaving a huge WAL behind. */
+    if (sqlite3_exec(q->wdb,
+                     "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;"
+                     " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
+        goto fail;
+    }
+    if (migrate(q->wdb, err, errlen) != 0) goto fail;
+    for (int i = 0; i < SQW__COUNT; i++) {
+        if (sqlite3_prepare_v3(q->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->w[i], NULL) !=
+            SQLITE_OK) {
+            set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->wdb));
+            goto fail;
+        }
+    }
+    /* query_only: the read side can never write, whatever a bug asks of it. */
+    if (open_conn(path, SQLITE_OPEN_READWRITE, &q->rdb, err, errlen) != 0) goto fail;
+    if (sqlite3_exec(q->rdb, "PRAGMA query_only=1; PRAGMA cache_size=-16384", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->rdb));
+        goto fail;
+    }
+    if (sq_read_prepare(q, err, errlen) != 0) goto fail;
+    return &q->base;
+fail:
+    sq_close(&q->base);
+    return NULL;
+}

@@ -1,0 +1,104 @@
+/*
+ * sqlite_int: what sqlite.c (open, schema, writes) and sqlite_read.c (reads)
+ * share. Private to the SQLite backend.
+ *
+ * The handle owns two connections and every prepared statement. The write
+ * side is for the writer thread; `wmu` only turns a misuse (a second writing
+ * thread) into waiting instead of corrupting a statement mid-step. The read
+ * side is shared by the HTTP threads and serialised by `rmu`, which is held
+ * while row callbacks run: a callback must not call back into the store.
+ */
+#ifndef VIGIL_STORE_SQLITE_INT_H
+#define VIGIL_STORE_SQLITE_INT_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+enum sq_wstmt {
+    SQW_BEGIN,
+    SQW_COMMIT,
+    SQW_ROLLBACK,
+    SQW_SESSION_OPEN,
+    SQW_WORKER_OPEN,
+    SQW_SESSION_CLOSE,
+    SQW_SESSION_EXISTS,
+    SQW_WORKER_STATE,
+    SQW_GROUP_STATE,
+    SQW_FORGET_HBS,
+    SQW_FORGET_SESSIONS,
+    SQW_FORGET_WORKER,
+    SQW_EVENT,
+    SQW_HB_INSERT,
+    SQW_HB_SEEN,
+    SQW_RUN_BEGIN,
+    SQW_RUN_ALIVE,
+    SQW_RUN_END,
+    SQW_PRUNE_HBS,
+    SQW_PRUNE_EVENTS,
+    SQW__COUNT
+};
+
+enum sq_rstmt {
+    SQR_PING,
+    SQR_GROUPS,
+    SQR_WORKERS_ALL,
+    SQR_WORKER_ONE,
+    SQR_SESSIONS,
+    SQR_HEARTBEATS,
+    SQR_LAST_RUN,
+    SQR__COUNT
+};
+
+/* Worker list variants: one statement per filter combination, so each uses
+ * its own index instead of a catch-all "(? IS NULL OR col = ?)" that defeats
+ * the planner. */
+enum { SQ_WQ_GROUP = 1, SQ_WQ_STATE = 2, SQ_WQ_AFTER = 4, SQ_WQ__N = 8 };
+
+/* Event list variants, likewise: direction x five optional filters. */
+enum {
+    SQ_EQ_ASC = 1,
+    SQ_EQ_WORKER = 2,
+    SQ_EQ_GROUP = 4,
+    SQ_EQ_TYPE = 8,
+    SQ_EQ_FROM = 16,
+    SQ_EQ_TO = 32,
+    SQ_EQ__N = 64
+};
+
+typedef struct sq_store {
+    store base; /* first: a store * is an sq_store * */
+    sqlite3 *wdb, *rdb;
+    pthread_mutex_t wmu, rmu;
+    bool wmu_ok, rmu_ok;
+    sqlite3_stmt *w[SQW__COUNT];
+    sqlite3_stmt *r[SQR__COUNT];
+    sqlite3_stmt *wq[SQ_WQ__N];
+    sqlite3_stmt *eq[SQ_EQ__N];
+} sq_store;
+
+/* sqlite.c */
+const char *sq_thermal_name(int thermal); /* NULL for none / out of range */
+int sq_thermal_parse(const char *s);      /* HB_THERMAL_NONE when unknown */
+
+/* sqlite_read.c: prepare every read statement on q->rdb (0, or -1 with err);
+ * finalize them. */
+int sq_read_prepare(sq_store *q, char *err, size_t errlen);
+void sq_read_finalize(sq_store *q);
+
+int sq_ping(store *s);
+int sq_last_run(store *s, int64_t before_id, store_run *out);
+int sq_load_groups(store *s, int (*cb)(void *, const store_group *), void *ctx);
+int sq_load_workers(store *s, int (*cb)(void *, const store_worker *), void *ctx);
+int sq_list_workers(store *s, const store_worker_query *q, int (*cb)(void *, const store_worker *),
+                    void *ctx);
+int sq_get_worker(store *s, const char *worker_id, store_worker *out);
+int sq_list_sessions(store *s, const char *worker_id, int64_t before_opened_ms, int limit,
+                     int (*cb)(void *, const store_session *), void *ctx);
+int sq_list_heartbeats(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                       int (*cb)(void *, const store_hb *), void *ctx);
+int sq_list_events(store *s, const store_event_query *q, int (*cb)(void *, const store_event *),
+                   void *ctx);
+
+#endif

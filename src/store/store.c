@@ -1,0 +1,184 @@
+/*
+ * store: the backend-independent half of store.h.
+ *
+ * store_open picks a backend from the URL; every other store_* call is a thin
+ * dispatch through the handle's `store_backend` table, so callers never know
+ * (or #ifdef on) which database they talk to, and a new backend is one
+ * constructor plus one table. Arguments are checked here once, not in every
+ * backend.
+ */
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+store *store_open(const char *url, const char *node_id, char *err, size_t errlen)
+{
+    set_err(err, errlen, "%s", "");
+    if (!url || !*url) {
+        set_err(err, errlen, "store: empty database url");
+        return NULL;
+    }
+    if (!node_id) node_id = "";
+    if (strlen(node_id) > STORE_NODE_MAX) {
+        set_err(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
+        return NULL;
+    }
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+        set_err(err, errlen, "PostgreSQL store not built yet");
+        return NULL;
+    }
+    /* "sqlite:PATH" or a bare path; PATH is taken verbatim (no URL decoding),
+     * so any file name the shell can type works. */
+    const char *path = has_prefix(url, "sqlite:") ? url + strlen("sqlite:") : url;
+    if (!*path) {
+        set_err(err, errlen, "store: empty sqlite path in '%s'", url);
+        return NULL;
+    }
+    /* The reader and the writer are two connections to one file: a private
+     * in-memory database would be two unrelated databases. */
+    if (strcmp(path, ":memory:") == 0) {
+        set_err(err, errlen, "store: sqlite needs a plain file path, not '%s'", path);
+        return NULL;
+    }
+    return store_sqlite_open(path, node_id, err, errlen);
+}
+
+void store_close(store *s)
+{
+    if (s) s->be->close(s);
+}
+
+const char *store_backend_name(const store *s) { return s ? s->be->name : ""; }
+
+int store_ping(store *s) { return s ? s->be->ping(s) : -1; }
+
+int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
+                char *err, size_t errlen)
+{
+    if (!s || (nev && !evs) || (nhb && !hbs)) {
+        set_err(err, errlen, "store_apply: bad arguments");
+        return -1;
+    }
+    if (nev == 0 && nhb == 0) return 0;
+    return s->be->apply(s, evs, nev, hbs, nhb, err, errlen);
+}
+
+int store_run_begin(store *s, int64_t now_ms, int64_t *run_id)
+{
+    return s && run_id ? s->be->run_begin(s, now_ms, run_id) : -1;
+}
+
+int store_run_alive(store *s, int64_t run_id, int64_t now_ms)
+{
+    return s ? s->be->run_alive(s, run_id, now_ms) : -1;
+}
+
+int store_run_end(store *s, int64_t run_id, int64_t now_ms)
+{
+    return s ? s->be->run_end(s, run_id, now_ms) : -1;
+}
+
+int store_last_run(store *s, int64_t before_id, store_run *out)
+{
+    return s && out ? s->be->last_run(s, before_id, out) : -1;
+}
+
+int64_t store_prune(store *s, const char *table, int64_t before_ms, int limit)
+{
+    return s && table ? s->be->prune(s, table, before_ms, limit) : -1;
+}
+
+int store_load_groups(store *s, int (*cb)(void *ctx, const store_group *g), void *ctx)
+{
+    return s && cb ? s->be->load_groups(s, cb, ctx) : -1;
+}
+
+int store_load_workers(store *s, int (*cb)(void *ctx, const store_worker *w), void *ctx)
+{
+    return s && cb ? s->be->load_workers(s, cb, ctx) : -1;
+}
+
+int store_list_workers(store *s, const store_worker_query *q,
+                       int (*cb)(void *ctx, const store_worker *w), void *ctx)
+{
+    static const store_worker_query all = {.state = -1};
+    return s && cb ? s->be->list_workers(s, q ? q : &all, cb, ctx) : -1;
+}
+
+int store_get_worker(store *s, const char *worker_id, store_worker *out)
+{
+    return s && worker_id && out ? s->be->get_worker(s, worker_id, out) : -1;
+}
+
+int store_list_sessions(store *s, const char *worker_id, int64_t before_opened_ms, int limit,
+                        int (*cb)(void *ctx, const store_session *x), void *ctx)
+{
+    if (!s || !worker_id || !cb) return -1;
+    return s->be->list_sessions(s, worker_id, before_opened_ms, limit, cb, ctx);
+}
+
+int store_list_heartbeats(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms,
+                          int limit, int (*cb)(void *ctx, const store_hb *h), void *ctx)
+{
+    if (!s || !worker_id || !cb) return -1;
+    return s->be->list_heartbeats(s, worker_id, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store_list_events(store *s, const store_event_query *q,
+                      int (*cb)(void *ctx, const store_event *e), void *ctx)
+{
+    static const store_event_query all = {0};
+    return s && cb ? s->be->list_events(s, q ? q : &all, cb, ctx) : -1;
+}
+
+/* Bounded copy: hb.h already validated the lengths, this only guards. */
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t k = strnlen(src, n - 1);
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+}
+
+/* The sample bits a store_hb carries; group/instance/exit_code live elsewhere
+ * (workers, sessions), so their bits would only mislead a reader. */
+#define STORE_HB_BITS                                                                         \
+    (HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU | HB_HAS_MEM | HB_HAS_MEM_AVAIL |   \
+     HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG | HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT |  \
+     HB_HAS_REQUESTS | HB_HAS_TOKENS | HB_HAS_CPU_TICKS)
+
+void store_hb_from_msg(store_hb *h, const hb_msg *m, int64_t ts_ms)
+{
+    memset(h, 0, sizeof *h);
+    h->ts_ms = ts_ms;
+    h->has = m->has & STORE_HB_BITS;
+    /* Absent fields are zeroed rather than copied, so two store_hb of the
+     * same heartbeat compare equal whatever the parser left behind. */
+    if (h->has & HB_HAS_SEQ) h->seq = m->seq;
+    if (h->has & HB_HAS_TTL) h->ttl_s = m->ttl_s;
+    if (h->has & HB_HAS_THERMAL) h->thermal = m->thermal;
+    if (h->has & HB_HAS_CPU) h->cpu = (float)m->cpu;
+    if (h->has & HB_HAS_MEM) h->mem = (float)m->mem;
+    if (h->has & HB_HAS_MEM_AVAIL) h->mem_available_gb = (float)m->mem_available_gb;
+    if (h->has & HB_HAS_GPU_MEM) h->gpu_mem_active_gb = (float)m->gpu_mem_active_gb;
+    if (h->has & HB_HAS_BACKLOG) h->backlog = m->backlog;
+    if (h->has & HB_HAS_CAPACITY) h->capacity = m->capacity;
+    if (h->has & HB_HAS_IN_FLIGHT) h->in_flight = m->in_flight;
+    if (h->has & HB_HAS_REQUESTS) h->requests = m->requests;
+    if (h->has & HB_HAS_TOKENS) h->tokens = m->tokens;
+    if (h->has & HB_HAS_CPU_TICKS) h->cpu_ticks = m->cpu_ticks;
+    copy_str(h->worker_id, sizeof h->worker_id, m->worker_id);
+    if (h->has & HB_HAS_STATUS) copy_str(h->status, sizeof h->status, m->status);
+}
