@@ -68,31 +68,28 @@ static cJSON *samples_json(const store_hb *h)
     return o;
 }
 
-/* One worker: live view v (may be NULL) over stored row w (may be NULL). */
+/* One worker: its live view v, plus first_seen from its stored row w (may be
+ * NULL: not flushed yet). */
 static cJSON *worker_json(const store_worker *w, const reg_view *v, int64_t now)
 {
     cJSON *o = cJSON_CreateObject();
-    const char *id = v ? v->last.worker_id : w->worker_id;
-    cJSON_AddStringToObject(o, "worker_id", id);
-    add_str_or_null(o, "group", v ? v->last.group : w->group);
-    add_str_or_null(o, "instance", v ? v->last.instance : w->instance);
-    cJSON_AddStringToObject(o, "state", reg_wstate_name(v ? (int)v->state : w->state));
-    add_time(o, "state_since", v ? v->state_since_ms : w->state_since_ms);
-    int64_t last = v ? v->last_hb_ms : w->last_seen_ms;
-    add_time(o, "last_heartbeat", last);
-    if (last > 0)
-        cJSON_AddNumberToObject(o, "age_s", (double)(now - last) / 1000.0);
+    cJSON_AddStringToObject(o, "worker_id", v->last.worker_id);
+    add_str_or_null(o, "group", v->last.group);
+    add_str_or_null(o, "instance", v->last.instance);
+    cJSON_AddStringToObject(o, "state", reg_wstate_name(v->state));
+    add_time(o, "state_since", v->state_since_ms);
+    add_time(o, "last_heartbeat", v->last_hb_ms);
+    if (v->last_hb_ms > 0)
+        cJSON_AddNumberToObject(o, "age_s", (double)(now - v->last_hb_ms) / 1000.0);
     else
         cJSON_AddNullToObject(o, "age_s");
-    cJSON_AddNumberToObject(o, "ttl_s", v ? v->ttl_s : w->ttl_s);
-    add_time(o, "session_opened", v ? v->opened_ms : w->open_opened_ms);
+    cJSON_AddNumberToObject(o, "ttl_s", v->ttl_s);
+    add_time(o, "session_opened", v->opened_ms);
     add_time(o, "first_seen", w ? w->first_seen_ms : 0);
-    if (v) {
-        cJSON_AddNumberToObject(o, "phi", round(v->phi * 100) / 100);
-        store_hb h;
-        store_hb_from_msg(&h, &v->last, v->last_hb_ms);
-        cJSON_AddItemToObject(o, "samples", samples_json(&h));
-    }
+    cJSON_AddNumberToObject(o, "phi", round(v->phi * 100) / 100);
+    store_hb h;
+    store_hb_from_msg(&h, &v->last, v->last_hb_ms);
+    cJSON_AddItemToObject(o, "samples", samples_json(&h));
     return o;
 }
 
@@ -103,6 +100,8 @@ typedef struct list_ctx {
     int64_t now;
     char last_id[HB_ID_MAX + 1];
     int64_t last_ms;
+    int64_t skip;    /* heartbeats: rows at skip_ts already shown on earlier pages */
+    int64_t same_ts; /* heartbeats: rows shown here with ts == last_ms */
 } list_ctx;
 
 static int worker_row(void *ctx, const store_worker *w)
@@ -110,9 +109,11 @@ static int worker_row(void *ctx, const store_worker *w)
     list_ctx *c = ctx;
     if (c->n++ >= c->limit) return 1; /* the extra row only says "there is more" */
     reg_view v;
-    bool live = reg_get(c->a->reg, w->worker_id, c->now, &v);
-    cJSON_AddItemToArray(c->arr, worker_json(w, live ? &v : NULL, c->now));
     snprintf(c->last_id, sizeof c->last_id, "%s", w->worker_id);
+    /* The registry says who exists: a row it lacks was just forgotten and
+     * the store has not caught up yet. */
+    if (reg_get(c->a->reg, w->worker_id, c->now, &v))
+        cJSON_AddItemToArray(c->arr, worker_json(w, &v, c->now));
     return 0;
 }
 
@@ -195,7 +196,13 @@ static int session_row(void *ctx, const store_session *x)
 static int hb_row(void *ctx, const store_hb *h)
 {
     list_ctx *c = ctx;
+    if (c->skip > 0 && c->n == 0 && h->ts_ms == c->last_ms) {
+        c->skip--; /* shown on an earlier page */
+        c->same_ts++;
+        return 0;
+    }
     if (c->n++ >= c->limit) return 1;
+    c->same_ts = h->ts_ms == c->last_ms ? c->same_ts + 1 : 1;
     cJSON *o = samples_json(h);
     char buf[TFMT_ISO_LEN];
     cJSON_AddStringToObject(o, "ts", tfmt_iso(h->ts_ms, buf));
@@ -228,6 +235,8 @@ static enum MHD_Result worker_sessions(app *a, req *r, const char *id)
     return http_cjson(r, 200, doc);
 }
 
+/* Raw heartbeats page by "T:k": from time T on, after the first k rows at T
+ * (several samples can share a millisecond, so T alone would skip some). */
 static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
 {
     enum MHD_Result res;
@@ -236,12 +245,24 @@ static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
     if (!page_limit(r, HB_PAGE_DEFAULT, HB_PAGE_MAX, &c.limit, &res)) return res;
     if (!http_query_time(r, "from", &from, &res) || !http_query_time(r, "to", &to, &res))
         return res;
+    const char *cur = http_query(r, "cursor");
+    if (cur) {
+        long long t, k;
+        int used = 0;
+        if (sscanf(cur, "%lld:%lld%n", &t, &k, &used) != 2 || cur[used] || t < 0 || k < 0 ||
+            k > HB_PAGE_MAX * 1000LL)
+            return http_error(r, 400, "cursor", "is not a cursor this API gave out");
+        from = t;
+        c.skip = k;
+        c.last_ms = t;
+    }
     if (from >= to) return http_error(r, 400, "from", "must be before to");
     const char *resol = http_query(r, "resolution");
     if (resol && strcmp(resol, "raw") != 0)
         return http_error(r, 400, "resolution", "only raw is available (hourly comes with analytics)");
     c.arr = cJSON_CreateArray();
-    if (store_list_heartbeats(a->store, id, from, to, c.limit + 1, hb_row, &c) < 0) {
+    if (store_list_heartbeats(a->store, id, from, to, (int)(c.limit + 1 + c.skip), hb_row, &c) <
+        0) {
         cJSON_Delete(c.arr);
         return http_error(r, 503, "store", "cannot read heartbeats");
     }
@@ -249,11 +270,13 @@ static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
     cJSON_AddStringToObject(doc, "worker_id", id);
     cJSON_AddStringToObject(doc, "resolution", "raw");
     cJSON_AddItemToObject(doc, "heartbeats", c.arr);
-    /* Oldest first: the next page starts after the last one shown. */
-    if (c.n > c.limit)
-        add_time(doc, "next_from", c.last_ms + 1);
-    else
-        cJSON_AddNullToObject(doc, "next_from");
+    if (c.n > c.limit) {
+        char next[64];
+        snprintf(next, sizeof next, "%lld:%lld", (long long)c.last_ms, (long long)c.same_ts);
+        cJSON_AddStringToObject(doc, "next_cursor", next);
+    } else {
+        cJSON_AddNullToObject(doc, "next_cursor");
+    }
     return http_cjson(r, 200, doc);
 }
 
@@ -276,10 +299,9 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
             return http_error(r, 405, "method", "this endpoint takes GET, DELETE");
         reg_view v;
         store_worker w;
-        bool live = reg_get(a->reg, id, now, &v);
-        int sr = store_get_worker(a->store, id, &w);
-        if (!live && sr != 0) return unknown_worker(r);
-        return http_cjson(r, 200, worker_json(sr == 0 ? &w : NULL, live ? &v : NULL, now));
+        if (!reg_get(a->reg, id, now, &v)) return unknown_worker(r); /* the registry knows all */
+        int sr = store_get_worker(a->store, id, &w); /* first_seen; lags by a flush */
+        return http_cjson(r, 200, worker_json(sr == 0 ? &w : NULL, &v, now));
     }
     if (strcmp(sub, "sessions") == 0 || strcmp(sub, "heartbeats") == 0) {
         if (!(r->method & (HTTP_GET | HTTP_HEAD)))

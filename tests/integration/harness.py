@@ -1,0 +1,166 @@
+"""Test harness: start a real vigild on a free loopback port and talk HTTP to it.
+
+Only the standard library, so `make test` needs nothing from PyPI. Every wait
+is bounded (wait_until), every process is killed at exit.
+"""
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+VIGILD = os.environ.get("VIGILD", "build/vigild")
+VIGIL_CLI = os.environ.get("VIGIL_CLI", "build/vigil")
+_procs = []
+
+
+@atexit.register
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
+    """Poll fn() until it returns a truthy value; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (ConnectionError, OSError, http.client.HTTPException) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+class Resp:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+class Vigild:
+    """One vigild process with its own data directory."""
+
+    def __init__(self, data_dir=None, env=None, args=()):
+        self.tmp = None
+        if data_dir is None:
+            self.tmp = tempfile.mkdtemp(prefix="vigil-it-")
+            data_dir = os.path.join(self.tmp, "var")
+        self.data_dir = data_dir
+        self.env = dict(env or {})
+        self.args = list(args)
+        self.port = None
+        self.proc = None
+
+    def start(self, port=None):
+        self.port = port or free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        env.update(self.env)
+        os.makedirs(os.path.dirname(self.data_dir) or ".", exist_ok=True)
+        self.log_path = os.path.join(os.path.dirname(self.data_dir), f"vigild-{self.port}.log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [VIGILD, "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir, *self.args],
+            stdout=self.log, stderr=self.log, env=env)
+        _procs.append(self.proc)
+        wait_until(lambda: self._alive_and_healthy(), timeout=15, what="vigild /healthz")
+        return self
+
+    def _alive_and_healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"vigild exited with {self.proc.returncode}: {self.logs()}")
+        return self.request("GET", "/healthz").status == 200
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    @property
+    def token(self):
+        if "VIGIL_ADMIN_TOKEN" in self.env:
+            return self.env["VIGIL_ADMIN_TOKEN"]
+        with open(os.path.join(self.data_dir, "admin.token")) as f:
+            return f.read().strip()
+
+    def request(self, method, path, body=None, headers=None, token=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode()
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Resp(r.status, r.read().decode(errors="replace"), dict(r.getheaders()))
+        finally:
+            conn.close()
+
+    # shorthand
+    def beat(self, worker_id, **fields):
+        return self.request("POST", "/v1/heartbeat", {"worker_id": worker_id, **fields})
+
+    def bye(self, worker_id, **fields):
+        return self.request("POST", "/v1/bye", {"worker_id": worker_id, **fields})
+
+    def get(self, path):
+        r = self.request("GET", path, token=self.token)
+        assert r.status == 200, (path, r)
+        return r.json()
+
+    def worker(self, wid):
+        return self.get(f"/v1/workers/{wid}")
+
+    def sessions(self, wid):
+        return self.get(f"/v1/workers/{wid}/sessions")["sessions"]
+
+    def group(self, name):
+        for g in self.get("/v1/groups")["groups"]:
+            if g["group"] == name:
+                return g
+        return None
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.log.close()
+        return rc
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            return self.kill(signal.SIGTERM)
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
