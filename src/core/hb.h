@@ -75,8 +75,8 @@ enum {
 };
 
 typedef struct hb_msg {
-    uint32_t has;  /* HB_HAS_* bits */
-    uint8_t kind;  /* hb_kind */
+    uint32_t has;    /* HB_HAS_* bits */
+    uint8_t kind;    /* hb_kind */
     uint8_t thermal; /* hb_thermal */
     int32_t ttl_s;
     int32_t exit_code;

@@ -16,10 +16,10 @@
 
 #include <stdint.h>
 
-#define PHI_MIN_SAMPLES 3       /* intervals seen before phi may call anyone late */
-#define PHI_WEIGHT_SHIFT 4      /* EWMA weight 1/16 per new interval */
-#define PHI_MIN_STD_FRAC 0.1    /* std floor as a share of the mean: a metronome is not */
-#define PHI_MIN_STD_MS 50.0     /*   infinitely sure; also absolute floor */
+#define PHI_MIN_SAMPLES 3    /* intervals seen before phi may call anyone late */
+#define PHI_WEIGHT_SHIFT 4   /* EWMA weight 1/16 per new interval */
+#define PHI_MIN_STD_FRAC 0.1 /* std floor as a share of the mean: a metronome is not */
+#define PHI_MIN_STD_MS 50.0  /*   infinitely sure; also absolute floor */
 
 typedef struct phi_state {
     float mean_ms;

@@ -18,10 +18,10 @@
 
 #define RW_MIN_BUCKETS 64 /* per shard, at start */
 
-static const char *const wstate_names[REG_W__COUNT] = {"", "alive", "suspect", "dead", "left",
-                                                      "evicted"};
+static const char *const wstate_names[REG_W__COUNT] = {"",     "alive", "suspect",
+                                                       "dead", "left",  "evicted"};
 static const char *const gstate_names[REG_G__COUNT] = {"unknown", "alive", "scaled_down",
-                                                      "crashed"};
+                                                       "crashed"};
 static const char *const reason_names[REG_R__COUNT] = {
     "", "clean_shutdown", "failed", "timeout", "restarted", "evicted", "monitor_gap"};
 
@@ -35,12 +35,30 @@ static int parse_name(const char *const *names, int n, const char *s)
         if (names[i][0] && strcmp(names[i], s) == 0) return i;
     return -1;
 }
-const char *reg_wstate_name(int s) { return name_of(wstate_names, REG_W__COUNT, s); }
-const char *reg_gstate_name(int s) { return name_of(gstate_names, REG_G__COUNT, s); }
-const char *reg_reason_name(int r) { return name_of(reason_names, REG_R__COUNT, r); }
-int reg_wstate_parse(const char *s) { return parse_name(wstate_names, REG_W__COUNT, s); }
-int reg_gstate_parse(const char *s) { return parse_name(gstate_names, REG_G__COUNT, s); }
-int reg_reason_parse(const char *s) { return parse_name(reason_names, REG_R__COUNT, s); }
+const char *reg_wstate_name(int s)
+{
+    return name_of(wstate_names, REG_W__COUNT, s);
+}
+const char *reg_gstate_name(int s)
+{
+    return name_of(gstate_names, REG_G__COUNT, s);
+}
+const char *reg_reason_name(int r)
+{
+    return name_of(reason_names, REG_R__COUNT, r);
+}
+int reg_wstate_parse(const char *s)
+{
+    return parse_name(wstate_names, REG_W__COUNT, s);
+}
+int reg_gstate_parse(const char *s)
+{
+    return parse_name(gstate_names, REG_G__COUNT, s);
+}
+int reg_reason_parse(const char *s)
+{
+    return parse_name(reason_names, REG_R__COUNT, s);
+}
 
 /* FNV-1a, seeded per registry so ids cannot be chosen to pile into one chain
  * on every vigild alike. */
@@ -105,7 +123,8 @@ void reg_free(reg *r)
         free(sh->buckets);
         pthread_mutex_destroy(&sh->mu);
     }
-    for (uint32_t g = 0; g < r->ngroups; g++) free(r->groups[g]);
+    for (uint32_t g = 0; g < r->ngroups; g++)
+        free(r->groups[g]);
     pthread_mutex_destroy(&r->gmu);
     free(r);
 }
@@ -164,7 +183,7 @@ void rw_close_session(reg *r, rw *w, int reason, int64_t at_ms, const hb_msg *by
     ev.tokens = w->tokens;
     emit(r, &ev);
     w->opened_ms = 0;
-    w->flags &= (uint8_t)~(RW_RECOVER | RW_GAP | RW_EXPIRED);
+    w->flags &= (uint8_t) ~(RW_RECOVER | RW_GAP | RW_EXPIRED);
 }
 
 static void open_session(reg *r, rw *w, int64_t now_ms, int64_t prev_opened)
@@ -179,7 +198,7 @@ static void open_session(reg *r, rw *w, int64_t now_ms, int64_t prev_opened)
 
 static size_t rw_size(size_t id_len, size_t inst_cap)
 {
-    return sizeof(rw) + id_len + 1 + inst_cap + 1;
+    return offsetof(rw, s) + id_len + 1 + inst_cap + 1; /* no tail padding */
 }
 
 rw *rw_alloc(reg *r, const char *id, size_t id_len, const char *inst, size_t inst_len)
@@ -204,7 +223,10 @@ void rw_free(reg *r, rw *w)
     free(w);
 }
 
-static rshard *shard_of(reg *r, uint32_t h) { return &r->shards[h & (REG_SHARDS - 1)]; }
+static rshard *shard_of(reg *r, uint32_t h)
+{
+    return &r->shards[h & (REG_SHARDS - 1)];
+}
 static uint32_t bucket_of(const rshard *sh, uint32_t h)
 {
     return (h >> 6) & (sh->nbuckets - 1); /* low 6 bits chose the shard */
@@ -260,7 +282,7 @@ static rw *set_instance(reg *r, rshard *sh, rw **pp, rw *w, const char *inst, si
     rw *nw = rw_alloc(r, w->s, w->id_len, inst, n);
     if (!nw) return w; /* keep the old instance text; state stays right */
     memcpy(nw, w, offsetof(rw, id_len));
-    nw->flags &= (uint8_t)~(RW_INWHEEL | RW_ZOMBIE);
+    nw->flags &= (uint8_t) ~(RW_INWHEEL | RW_ZOMBIE);
     nw->wnext = NULL;
     *pp = nw;
     if (w->flags & RW_INWHEEL) {
@@ -272,6 +294,11 @@ static rw *set_instance(reg *r, rshard *sh, rw **pp, rw *w, const char *inst, si
     return nw;
 }
 
+static uint32_t sat32(int64_t v)
+{
+    return v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 static void take_samples(rw *w, const hb_msg *m)
 {
     w->has = m->has & RW_SAMPLE_BITS;
@@ -281,9 +308,9 @@ static void take_samples(rw *w, const hb_msg *m)
     w->mem_avail = (float)m->mem_available_gb;
     w->gpu_mem = (float)m->gpu_mem_active_gb;
     w->thermal = m->thermal;
-    w->backlog = m->backlog;
-    w->capacity = m->capacity;
-    w->in_flight = m->in_flight;
+    w->backlog = sat32(m->backlog);
+    w->capacity = sat32(m->capacity);
+    w->in_flight = sat32(m->in_flight);
     w->requests = m->requests;
     w->tokens = m->tokens;
     w->cpu_ticks = m->cpu_ticks;
@@ -330,20 +357,28 @@ static rw *upsert(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_m
     return w;
 }
 
-reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
+/* Lock m's shard, find or create its worker, and apply any deadline that
+ * passed before the sweeper got there, so outcomes never depend on the
+ * sweeper's timing. NULL (lock held either way) when the registry is full. */
+static rw *lock_upsert(reg *r, const hb_msg *m, int64_t now_ms, rshard **shout, rw ***ppout)
 {
     uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
-    rshard *sh = shard_of(r, h);
+    rshard *sh = *shout = shard_of(r, h);
     pthread_mutex_lock(&sh->mu);
+    rw *w = upsert(r, sh, h, m, now_ms, ppout);
+    if (w) rw_expire(r, w, now_ms);
+    return w;
+}
+
+reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
+{
+    rshard *sh;
     rw **pp;
-    rw *w = upsert(r, sh, h, m, now_ms, &pp);
+    rw *w = lock_upsert(r, m, now_ms, &sh, &pp);
     if (!w) {
         pthread_mutex_unlock(&sh->mu);
         return REG_W_NONE;
     }
-    /* A deadline may have passed before the sweeper got here: apply it first
-     * so the outcome does not depend on the sweeper's timing. */
-    rw_expire(r, w, now_ms);
     int has_inst = (m->has & HB_HAS_INSTANCE) != 0;
     int new_inst = has_inst && (w->inst_len != strlen(m->instance) ||
                                 memcmp(rw_inst(w), m->instance, w->inst_len) != 0);
@@ -357,7 +392,7 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
         if (w->state != REG_W_ALIVE) rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
     } else if (rw_open(w)) {
         if (w->flags & RW_RECOVER)
-            w->flags &= (uint8_t)~(RW_RECOVER | RW_GAP | RW_EXPIRED); /* the gap is vigild's */
+            w->flags &= (uint8_t) ~(RW_RECOVER | RW_GAP | RW_EXPIRED); /* the gap is vigild's */
         else if (now_ms > w->last_hb_ms)
             phi_observe(&w->phi, (double)(now_ms - w->last_hb_ms));
         if (new_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
@@ -393,14 +428,11 @@ static rw *lookup(reg *r, const char *id, rshard **shout, rw ***ppout)
 
 reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
 {
-    uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
-    rshard *sh = shard_of(r, h);
-    pthread_mutex_lock(&sh->mu);
+    rshard *sh;
     rw **pp;
-    rw *w = upsert(r, sh, h, m, now_ms, &pp);
+    rw *w = lock_upsert(r, m, now_ms, &sh, &pp);
     reg_wstate st = REG_W_NONE;
     if (!w) goto out;
-    rw_expire(r, w, now_ms);
     if (rw_open(w) && (m->has & HB_HAS_INSTANCE) && w->inst_len > 0 &&
         strcmp(rw_inst(w), m->instance) != 0)
         goto out; /* a stale bye from an instance that is no longer the live one */
@@ -512,7 +544,8 @@ size_t reg_memory(reg *r)
     }
     pthread_mutex_lock(&r->gmu);
     total += r->rec_bytes;
-    for (uint32_t g = 0; g < r->ngroups; g++) total += malloc_usable_size(r->groups[g]);
+    for (uint32_t g = 0; g < r->ngroups; g++)
+        total += malloc_usable_size(r->groups[g]);
     pthread_mutex_unlock(&r->gmu);
     return total;
 }

@@ -76,10 +76,10 @@ typedef struct reg_event {
     bool has_exit_code;
     bool has_requests, has_tokens;
     int32_t exit_code;
-    int32_t ttl_s;       /* effective TTL of the worker at the time */
-    int64_t at_ms;       /* when it happened; a timeout closes at the last heartbeat */
-    int64_t opened_ms;   /* the session's key (with worker_id) for SESSION_OPEN/CLOSE */
-    int64_t last_hb_ms;  /* last heartbeat seen in the session */
+    int32_t ttl_s;            /* effective TTL of the worker at the time */
+    int64_t at_ms;            /* when it happened; a timeout closes at the last heartbeat */
+    int64_t opened_ms;        /* the session's key (with worker_id) for SESSION_OPEN/CLOSE */
+    int64_t last_hb_ms;       /* last heartbeat seen in the session */
     int64_t requests, tokens; /* last counters reported in the session */
     char worker_id[HB_ID_MAX + 1];
     char group[HB_ID_MAX + 1];
@@ -90,9 +90,9 @@ typedef struct reg_event {
  * and must not call back into the registry. */
 typedef void (*reg_sink_fn)(void *ctx, const reg_event *ev);
 
-#define REG_SHARDS 64         /* power of two */
-#define REG_WHEEL_SLOTS 1024  /* power of two; horizon = SLOTS * SLOT_MS */
-#define REG_SLOT_MS 50        /* wheel resolution: worst extra detection lag */
+#define REG_SHARDS 64        /* power of two */
+#define REG_WHEEL_SLOTS 1024 /* power of two; horizon = SLOTS * SLOT_MS */
+#define REG_SLOT_MS 50       /* wheel resolution: worst extra detection lag */
 #define REG_DEFAULT_TTL_S 15
 #define REG_DEFAULT_PHI 8.0
 #define REG_MAX_GROUPS 65535
@@ -150,9 +150,9 @@ void reg_restore_group(reg *r, const char *group, reg_gstate state, int64_t sinc
 typedef struct reg_view {
     reg_wstate state;
     int64_t state_since_ms, last_hb_ms, opened_ms; /* opened_ms 0: no open session */
-    int32_t ttl_s;          /* effective TTL */
-    double phi;             /* at now_ms */
-    hb_msg last;            /* worker_id, group, instance and the last samples (has bits) */
+    int32_t ttl_s;                                 /* effective TTL */
+    double phi;                                    /* at now_ms */
+    hb_msg last; /* worker_id, group, instance and the last samples (has bits) */
 } reg_view;
 bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out);
 
@@ -160,7 +160,7 @@ typedef struct reg_group_view {
     char name[HB_ID_MAX + 1];
     reg_gstate state;
     int64_t state_since_ms;
-    int32_t ttl_s; /* configured, 0 = default */
+    int32_t ttl_s;                /* configured, 0 = default */
     uint32_t count[REG_W__COUNT]; /* workers by state */
 } reg_group_view;
 /* Calls fn for every group, in name order. */

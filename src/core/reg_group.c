@@ -20,7 +20,8 @@
 static uint32_t name_hash(const char *s)
 {
     uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
 }
 
@@ -49,7 +50,10 @@ int rg_intern(reg *r, const char *name)
     return i;
 }
 
-const char *rg_name(const reg *r, int idx) { return r->groups[idx]->name; }
+const char *rg_name(const reg *r, int idx)
+{
+    return r->groups[idx]->name;
+}
 
 int reg_group_set_ttl(reg *r, const char *group, int32_t ttl_s)
 {
@@ -71,7 +75,10 @@ void reg_restore_group(reg *r, const char *group, reg_gstate state, int64_t sinc
     pthread_mutex_unlock(&r->gmu);
 }
 
-static int is_up(int s) { return s == REG_W_ALIVE || s == REG_W_SUSPECT; }
+static int is_up(int s)
+{
+    return s == REG_W_ALIVE || s == REG_W_SUSPECT;
+}
 
 /* Caller holds gmu. */
 static void verdict(reg *r, int gi, int64_t now_ms, int clean, const rw *w)
@@ -137,6 +144,7 @@ void reg_groups(reg *r, void (*fn)(void *ctx, const reg_group_view *g), void *ct
     pthread_mutex_unlock(&r->gmu);
     if (!v) return;
     qsort(v, n - 1, sizeof *v, by_name);
-    for (uint32_t i = 0; i + 1 < n; i++) fn(ctx, &v[i]);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        fn(ctx, &v[i]);
     free(v);
 }

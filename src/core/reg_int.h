@@ -35,7 +35,10 @@ typedef struct rw {
     int64_t last_hb_ms;
     int64_t opened_ms; /* open session's key; 0 = none */
     int64_t since_ms;  /* current state since */
-    int64_t seq, backlog, capacity, in_flight, requests, tokens, cpu_ticks;
+    int64_t seq, requests, tokens, cpu_ticks;
+    /* Gauges saturate at 2^32-1 in memory (the raw table keeps them exact):
+     * 12 bytes a worker is worth more than backlogs of four billion. */
+    uint32_t backlog, capacity, in_flight;
     float cpu, mem, mem_avail, gpu_mem;
     phi_state phi;
     int32_t ttl_s; /* from its heartbeats; 0 = none given */
@@ -49,9 +52,18 @@ typedef struct rw {
     char s[];
 } rw;
 
-static inline const char *rw_id(const rw *w) { return w->s; }
-static inline const char *rw_inst(const rw *w) { return w->s + w->id_len + 1; }
-static inline int rw_open(const rw *w) { return w->opened_ms != 0; }
+static inline const char *rw_id(const rw *w)
+{
+    return w->s;
+}
+static inline const char *rw_inst(const rw *w)
+{
+    return w->s + w->id_len + 1;
+}
+static inline int rw_open(const rw *w)
+{
+    return w->opened_ms != 0;
+}
 
 typedef struct rshard {
     pthread_mutex_t mu;

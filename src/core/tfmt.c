@@ -60,7 +60,8 @@ int tfmt_parse(const char *s, int64_t *ms)
         for (p++; isdigit((unsigned char)*p); p++, digits++)
             if (digits < 3) frac = frac * 10 + (*p - '0');
         if (digits == 0) return -1;
-        for (; digits < 3; digits++) frac *= 10;
+        for (; digits < 3; digits++)
+            frac *= 10;
     }
     if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0) return -1;
     tm.tm_year -= 1900;

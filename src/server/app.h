@@ -38,8 +38,8 @@ typedef struct app {
     atomic_bool store_ok;                 /* last write succeeded */
 
     /* counters (later: /metrics) */
-    atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures,
-        sweeps, sweep_visits, pruned_rows;
+    atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
+        sweep_visits, pruned_rows;
 } app;
 
 int64_t app_now_ms(void); /* wall clock, epoch ms */

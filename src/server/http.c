@@ -89,7 +89,8 @@ const char *http_header(req *r, const char *key)
 static bool ct_equal(const char *given, size_t glen, const char *want, size_t wlen)
 {
     unsigned char d = (unsigned char)(glen != wlen);
-    for (size_t i = 0; i < wlen; i++) d |= (unsigned char)(want[i] ^ (glen ? given[i % glen] : 0));
+    for (size_t i = 0; i < wlen; i++)
+        d |= (unsigned char)(want[i] ^ (glen ? given[i % glen] : 0));
     return d == 0;
 }
 
@@ -200,8 +201,7 @@ static enum MHD_Result dispatch(app *a, req *r)
     const char *u = r->url;
     if (strcmp(u, "/v1/heartbeat") == 0) return ingest_post(a, r, JSON_TYPES, route_heartbeat);
     if (strcmp(u, "/v1/bye") == 0) return ingest_post(a, r, JSON_TYPES, route_bye);
-    if (strcmp(u, "/v1/heartbeats") == 0)
-        return ingest_post(a, r, NDJSON_TYPES, route_heartbeats);
+    if (strcmp(u, "/v1/heartbeats") == 0) return ingest_post(a, r, NDJSON_TYPES, route_heartbeats);
     if (strncmp(u, "/ping/", 6) == 0) {
         if (!(r->method & (HTTP_GET | HTTP_POST | HTTP_HEAD))) return bad_method(r, "GET, POST");
         if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token))
@@ -263,7 +263,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->heap = false;
         r->too_big = false;
         r->limit = strcmp(url, "/v1/heartbeats") == 0 ? (size_t)a->cfg.max_batch_bytes
-                                                       : (size_t)HB_BODY_MAX;
+                                                      : (size_t)HB_BODY_MAX;
         *con_cls = r;
         /* A declared length over the limit is refused before a byte is read. */
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -286,7 +286,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         }
         if (r->len + n + 1 > r->cap) {
             size_t nc = r->cap * 2;
-            while (nc < r->len + n + 1) nc *= 2;
+            while (nc < r->len + n + 1)
+                nc *= 2;
             if (nc > r->limit + 1) nc = r->limit + 1;
             char *nb = r->heap ? realloc(r->body, nc) : malloc(nc);
             if (!nb) return MHD_NO;
@@ -351,11 +352,10 @@ int http_start(app *a, char *err, size_t errlen)
     }
     routes_ingest_init();
     a->mhd = MHD_start_daemon(
-        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-        MHD_OPTION_END);
+        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        1, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
     if (!a->mhd) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)", a->cfg.listen);
         return -1;

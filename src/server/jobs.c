@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITER_BATCH_HB 8192         /* raw heartbeats per transaction, at most */
-#define WRITER_ALIVE_EVERY_MS 1000   /* node_runs.alive_ms resolution (downtime estimate) */
-#define WRITER_PRUNE_EVERY_MS 60000  /* retention pass period */
-#define WRITER_PRUNE_MAX_BATCHES 20  /* per pass and table: spread big backlogs over passes */
+#define WRITER_BATCH_HB 8192        /* raw heartbeats per transaction, at most */
+#define WRITER_ALIVE_EVERY_MS 1000  /* node_runs.alive_ms resolution (downtime estimate) */
+#define WRITER_PRUNE_EVERY_MS 60000 /* retention pass period */
+#define WRITER_PRUNE_MAX_BATCHES 20 /* per pass and table: spread big backlogs over passes */
 #define WRITER_BACKOFF_MIN_MS 100
 #define WRITER_BACKOFF_MAX_MS 5000
 
@@ -37,8 +37,7 @@ static void prune(app *a, int64_t now)
     struct {
         const char *table;
         int days;
-    } t[] = {{"heartbeats", a->cfg.retention_raw_days},
-             {"events", a->cfg.retention_events_days}};
+    } t[] = {{"heartbeats", a->cfg.retention_raw_days}, {"events", a->cfg.retention_events_days}};
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         int64_t before = now - (int64_t)t[i].days * 86400000LL;
         for (int b = 0; b < WRITER_PRUNE_MAX_BATCHES; b++) {

@@ -24,10 +24,10 @@ void routes_ingest_init(void)
     for (int s = 0; s < REG_W__COUNT; s++) {
         if (ok_resp[s]) continue;
         char body[64];
-        int n = s == REG_W_NONE
-                    ? snprintf(body, sizeof body, "{\"ok\":true,\"state\":null,\"ignored\":true}")
-                    : snprintf(body, sizeof body, "{\"ok\":true,\"state\":\"%s\"}",
-                               reg_wstate_name(s));
+        int n =
+            s == REG_W_NONE
+                ? snprintf(body, sizeof body, "{\"ok\":true,\"state\":null,\"ignored\":true}")
+                : snprintf(body, sizeof body, "{\"ok\":true,\"state\":\"%s\"}", reg_wstate_name(s));
         ok_resp[s] = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(ok_resp[s], MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     }
@@ -133,7 +133,8 @@ enum MHD_Result route_heartbeats(app *a, req *r)
     if (accepted == 0 && first) {
         cJSON *e = cJSON_AddObjectToObject(doc, "error");
         char why[256];
-        snprintf(why, sizeof why, "line %d: %s", (int)cJSON_GetObjectItem(first, "line")->valuedouble,
+        snprintf(why, sizeof why, "line %d: %s",
+                 (int)cJSON_GetObjectItem(first, "line")->valuedouble,
                  cJSON_GetObjectItem(first, "reason")->valuestring);
         cJSON_AddStringToObject(e, "field", cJSON_GetObjectItem(first, "field")->valuestring);
         cJSON_AddStringToObject(e, "reason", why);

@@ -41,7 +41,10 @@ static void add_str_or_null(cJSON *o, const char *key, const char *s)
 
 /* Samples are kept as floats; print them as the 6 digits they carry, not as
  * binary noise (0.31, not 0.31000000238418579). */
-static double tidy(float v) { return round((double)v * 1e6) / 1e6; }
+static double tidy(float v)
+{
+    return round((double)v * 1e6) / 1e6;
+}
 
 static cJSON *samples_json(const store_hb *h)
 {
@@ -128,9 +131,8 @@ static bool page_limit(req *r, int64_t def, int64_t max, int *out, enum MHD_Resu
 enum MHD_Result route_workers(app *a, req *r)
 {
     enum MHD_Result res;
-    store_worker_query q = {.group = http_query(r, "group"),
-                            .state = -1,
-                            .after_id = http_query(r, "cursor")};
+    store_worker_query q = {
+        .group = http_query(r, "group"), .state = -1, .after_id = http_query(r, "cursor")};
     if (!page_limit(r, PAGE_DEFAULT, PAGE_MAX, &q.limit, &res)) return res;
     const char *st = http_query(r, "state");
     if (st && (q.state = reg_wstate_parse(st)) < 0)
@@ -165,7 +167,8 @@ static cJSON *session_json(const store_session *x, const reg_view *v, int64_t no
     /* The store's last heartbeat of an open session lags; the registry's does not. */
     if (open && v && v->opened_ms == x->opened_ms) last = v->last_hb_ms;
     cJSON_AddBoolToObject(o, "open", open);
-    cJSON_AddNumberToObject(o, "duration_s", (double)((open ? now : x->closed_ms) - x->opened_ms) / 1000.0);
+    cJSON_AddNumberToObject(o, "duration_s",
+                            (double)((open ? now : x->closed_ms) - x->opened_ms) / 1000.0);
     add_str_or_null(o, "reason", open ? NULL : reg_reason_name(x->reason));
     if (x->has_exit_code)
         cJSON_AddNumberToObject(o, "exit_code", x->exit_code);
@@ -259,7 +262,8 @@ static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
     if (from >= to) return http_error(r, 400, "from", "must be before to");
     const char *resol = http_query(r, "resolution");
     if (resol && strcmp(resol, "raw") != 0)
-        return http_error(r, 400, "resolution", "only raw is available (hourly comes with analytics)");
+        return http_error(r, 400, "resolution",
+                          "only raw is available (hourly comes with analytics)");
     c.arr = cJSON_CreateArray();
     if (store_list_heartbeats(a->store, id, from, to, (int)(c.limit + 1 + c.skip), hb_row, &c) <
         0) {

@@ -89,7 +89,8 @@ typedef struct store_session {
 
 typedef struct store_event {
     int64_t id, ts_ms;
-    char type[32]; /* session_opened, session_closed, worker_<state>, group_<state>, worker_forgotten */
+    char type[32]; /* session_opened, session_closed, worker_<state>, group_<state>,
+                      worker_forgotten */
     char worker_id[HB_ID_MAX + 1];
     char group[HB_ID_MAX + 1];
     char instance[HB_INSTANCE_MAX + 1];
@@ -113,8 +114,8 @@ typedef struct store_worker_query {
 } store_worker_query;
 
 typedef struct store_event_query {
-    int64_t after_id;  /* > 0: ascending, ids strictly after it */
-    int64_t before_id; /* > 0 (and after_id 0): descending, ids strictly before it */
+    int64_t after_id;       /* > 0: ascending, ids strictly after it */
+    int64_t before_id;      /* > 0 (and after_id 0): descending, ids strictly before it */
     int64_t from_ms, to_ms; /* 0 = unbounded; ts_ms in [from, to) */
     const char *worker_id, *group, *type; /* NULL = any */
     int limit;
@@ -193,8 +194,8 @@ typedef struct store_backend {
                          int (*cb)(void *, const store_session *), void *ctx);
     int (*list_heartbeats)(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms,
                            int limit, int (*cb)(void *, const store_hb *), void *ctx);
-    int (*list_events)(store *s, const store_event_query *q,
-                       int (*cb)(void *, const store_event *), void *ctx);
+    int (*list_events)(store *s, const store_event_query *q, int (*cb)(void *, const store_event *),
+                       void *ctx);
 } store_backend;
 
 /* Every backend's handle starts with this. */

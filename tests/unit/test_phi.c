@@ -29,7 +29,8 @@ static void test_monotone_and_consistent_with_inverse(void **state)
     (void)state;
     phi_state p;
     phi_reset(&p);
-    for (int i = 0; i < 50; i++) phi_observe(&p, 900 + (i % 5) * 50); /* 900..1100 */
+    for (int i = 0; i < 50; i++)
+        phi_observe(&p, 900 + (i % 5) * 50); /* 900..1100 */
     assert_true(fabs(p.mean_ms - 1000) < 60);
     double prev = -1;
     for (double t = 0; t < 5000; t += 100) {
@@ -51,13 +52,15 @@ static void test_std_floor_and_adaptation(void **state)
     (void)state;
     phi_state p;
     phi_reset(&p);
-    for (int i = 0; i < 100; i++) phi_observe(&p, 1000); /* a perfect metronome */
+    for (int i = 0; i < 100; i++)
+        phi_observe(&p, 1000); /* a perfect metronome */
     double z = phi_threshold_z(8.0);
     double t = phi_suspect_after_ms(&p, z);
     /* floor: std >= 10 % of the mean, so not suspect the instant it is late */
     assert_true(t > 1400 && t < 1700);
     /* the worker slows to 5 s: the detector follows within a few dozen beats */
-    for (int i = 0; i < 80; i++) phi_observe(&p, 5000);
+    for (int i = 0; i < 80; i++)
+        phi_observe(&p, 5000);
     assert_true(phi_suspect_after_ms(&p, z) > 5000);
     assert_true(phi_value(&p, 5000) < 1.0);
 }
@@ -71,7 +74,8 @@ static void test_bad_input(void **state)
     phi_observe(&p, NAN);
     assert_int_equal(p.n, 0);
     assert_true(isnan(phi_threshold_z(0)));
-    for (int i = 0; i < 5; i++) phi_observe(&p, 1000);
+    for (int i = 0; i < 5; i++)
+        phi_observe(&p, 1000);
     assert_true(phi_suspect_after_ms(&p, NAN) < 0);
     assert_true(phi_value(&p, 1e12) <= 300.0);
 }

@@ -89,7 +89,8 @@ static int find_ev(const sink *s, size_t from, int kind, int nth)
 static int count_ev(const sink *s, size_t from, int kind)
 {
     int c = 0;
-    for (size_t i = from; i < s->n; i++) c += s->v[i].kind == kind;
+    for (size_t i = from; i < s->n; i++)
+        c += s->v[i].kind == kind;
     return c;
 }
 
@@ -254,7 +255,8 @@ static void test_suspect_by_phi_then_recover(void **state)
     fx *f = *state;
     hb_msg m = beat("w", NULL, NULL);
     int64_t t = 0;
-    for (int i = 0; i < 20; i++, t += 1000) reg_heartbeat(f->r, &m, t);
+    for (int i = 0; i < 20; i++, t += 1000)
+        reg_heartbeat(f->r, &m, t);
     int64_t last = t - 1000;
     size_t n = f->s.n;
     reg_sweep(f->r, last + 1000); /* on time */
@@ -275,7 +277,8 @@ static void test_suspect_then_dead(void **state)
 {
     fx *f = *state;
     hb_msg m = beat("w", NULL, NULL);
-    for (int64_t t = 0; t <= 5000; t += 1000) reg_heartbeat(f->r, &m, t);
+    for (int64_t t = 0; t <= 5000; t += 1000)
+        reg_heartbeat(f->r, &m, t);
     reg_sweep(f->r, 8000);
     assert_int_equal(state_of(f, "w", 8000), REG_W_SUSPECT);
     reg_sweep(f->r, 5000 + 15000 + REG_SLOT_MS);
@@ -389,8 +392,13 @@ static void test_clock_backwards(void **state)
 
 static reg_restore_rec rec_open(const char *id, int64_t last_hb, int64_t opened)
 {
-    reg_restore_rec r = {.worker_id = id, .group = "g", .instance = "i1", .state = REG_W_ALIVE,
-                         .state_since_ms = opened, .last_hb_ms = last_hb, .opened_ms = opened};
+    reg_restore_rec r = {.worker_id = id,
+                         .group = "g",
+                         .instance = "i1",
+                         .state = REG_W_ALIVE,
+                         .state_since_ms = opened,
+                         .last_hb_ms = last_hb,
+                         .opened_ms = opened};
     return r;
 }
 
