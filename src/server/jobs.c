@@ -48,13 +48,35 @@ static void prune(app *a, int64_t now)
     }
 }
 
+/* Append src[0..n) to the pending events (taking ownership of src). */
+static void append_events(reg_event **evs, size_t *nev, reg_event *src, size_t n)
+{
+    if (!*evs) {
+        *evs = src;
+        *nev = n;
+        return;
+    }
+    if (n) {
+        reg_event *m = realloc(*evs, (*nev + n) * sizeof *m);
+        if (!m) abort(); /* a state change must not be lost: nothing sane is left */
+        memcpy(m + *nev, src, n * sizeof *m);
+        *evs = m;
+        *nev += n;
+    }
+    free(src);
+}
+
+/* The batch in hand (events then samples) is applied whole or kept whole:
+ * a failed batch is retried as it was, so order holds and nothing is
+ * written twice (store_apply is all or nothing). While it fails, new work
+ * stays in the queue, where raw samples overflow and are counted. */
 static void *writer_main(void *arg)
 {
     app *a = arg;
     pthread_setname_np(pthread_self(), "vigil-writer");
     store_hb *hbs = malloc(WRITER_BATCH_HB * sizeof *hbs);
-    reg_event *evs = NULL, *pend_evs = NULL;
-    size_t nev = 0, nhb = 0, pend_nev = 0;
+    reg_event *evs = NULL;
+    size_t nev = 0, nhb = 0;
     int backoff = 0;
     int64_t last_alive = 0, last_prune = app_now_ms();
     char err[256];
@@ -62,24 +84,17 @@ static void *writer_main(void *arg)
         atomic_store(&a->writer_alive_ms, app_now_ms());
         bool closing = wq_closed(a->wq);
         if (backoff == 0 || closing) {
-            wq_take(a->wq, &evs, &nev, hbs + nhb, WRITER_BATCH_HB - nhb, &nhb,
+            reg_event *ne;
+            size_t nne, nnh;
+            wq_take(a->wq, &ne, &nne, hbs + nhb, WRITER_BATCH_HB - nhb, &nnh,
                     a->cfg.flush_interval_ms);
-            /* Events from a failed batch go first: order is the contract. */
-            if (pend_nev) {
-                reg_event *m = realloc(pend_evs, (pend_nev + nev) * sizeof *m);
-                if (!m) abort();
-                if (nev) memcpy(m + pend_nev, evs, nev * sizeof *m);
-                free(evs);
-                evs = m;
-                nev += pend_nev;
-                pend_evs = NULL;
-                pend_nev = 0;
-            }
+            append_events(&evs, &nev, ne, nne);
+            nhb += nnh;
         }
         if (nev || nhb) {
             if (store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err) == 0) {
                 a->flushes++;
-                atomic_store(&a->store_ok, true);
+                if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
                 free(evs);
                 evs = NULL;
                 nev = nhb = 0;
@@ -87,16 +102,12 @@ static void *writer_main(void *arg)
             } else {
                 a->flush_failures++;
                 if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);
-                pend_evs = evs;
-                pend_nev = nev;
-                evs = NULL;
-                nev = 0;
                 backoff = backoff ? backoff * 2 : WRITER_BACKOFF_MIN_MS;
                 if (backoff > WRITER_BACKOFF_MAX_MS) backoff = WRITER_BACKOFF_MAX_MS;
-                /* On the way out, keep trying briefly but never forever. */
+                /* On the way out, keep trying for a while but never forever. */
                 if (closing && backoff >= WRITER_BACKOFF_MAX_MS) {
                     vlog("error", "store unavailable at shutdown: %zu events, %zu samples lost",
-                         pend_nev, nhb);
+                         nev, nhb);
                     break;
                 }
                 sleep_ms(backoff);
@@ -118,7 +129,6 @@ static void *writer_main(void *arg)
             if (st.hb_depth == 0 && st.ev_depth == 0) break;
         }
     }
-    free(pend_evs);
     free(evs);
     free(hbs);
     return NULL;
