@@ -1,6 +1,6 @@
 /*
- * sqlite_int: what sqlite.c (open, schema, writes) and sqlite_read.c (reads)
- * share. Private to the SQLite backend.
+ * sqlite_int: what sqlite.c (open, writes), sqlite_schema.c (migrations) and
+ * sqlite_read.c (reads) share. Private to the SQLite backend.
  *
  * The handle owns two connections and every prepared statement. The write
  * side is for the writer thread; `wmu` only turns a misuse (a second writing
@@ -79,8 +79,14 @@ typedef struct sq_store {
 } sq_store;
 
 /* sqlite.c */
+void sq_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *sq_thermal_name(int thermal); /* NULL for none / out of range */
 int sq_thermal_parse(const char *s);      /* HB_THERMAL_NONE when unknown */
+
+/* sqlite_schema.c: create or migrate the schema on the write connection;
+ * 0, or -1 with err. */
+int sq_migrate(sqlite3 *db, char *err, size_t errlen);
 
 /* sqlite_read.c: prepare every read statement on q->rdb (0, or -1 with err);
  * finalize them. */

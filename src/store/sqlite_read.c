@@ -9,25 +9,24 @@
  * the index that fits instead of scanning with "(? IS NULL OR ...)" terms.
  *
  * The open session's last heartbeat is read as max(session.last_hb_ms,
- * worker.last_seen_ms): the writer advances only the worker row per heartbeat
- * (one update instead of two on the hot path), and a worker's newest
+ * worker.last_seen_ms): the writer advances only the worker row on the hot
+ * path (one update per worker per batch, not two), and a worker's newest
  * heartbeat always belongs to its open session.
  */
 #include "store/sqlite_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define WORKER_SELECT                                                                          \
-    "SELECT w.worker_id, w.group_name, w.instance, w.state, w.state_since_ms,"                 \
-    " w.first_seen_ms, w.last_seen_ms, w.ttl_s, s.opened_ms,"                                  \
-    " max(s.last_hb_ms, w.last_seen_ms), s.node_id"                                            \
-    " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"            \
+#define WORKER_SELECT                                                                              \
+    "SELECT w.worker_id, w.group_name, w.instance, w.state, w.state_since_ms,"                     \
+    " w.first_seen_ms, w.last_seen_ms, w.ttl_s, s.opened_ms,"                                      \
+    " max(s.last_hb_ms, w.last_seen_ms), s.node_id"                                                \
+    " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                \
     "  WHERE worker_id = w.worker_id AND closed_ms IS NULL ORDER BY opened_ms DESC LIMIT 1)"
 
-#define EVENT_SELECT                                                                           \
-    "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"      \
+#define EVENT_SELECT                                                                               \
+    "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
     " exit_code, opened_ms, node_id FROM events"
 
 static const char *const rsql[SQR__COUNT] = {
@@ -50,15 +49,6 @@ static const char *const rsql[SQR__COUNT] = {
                      " WHERE node_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Append to a fixed buffer; the fragments are ours, so overflow is a bug we
  * would see at open as a prepare error on the truncated text. */
 static void cat(char *buf, size_t n, const char *s)
@@ -71,7 +61,7 @@ static int prepare(sq_store *q, const char *sql, sqlite3_stmt **st, char *err, s
 {
     if (sqlite3_prepare_v3(q->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
         return 0;
-    set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->rdb));
+    sq_set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->rdb));
     return -1;
 }
 
@@ -96,7 +86,8 @@ int sq_read_prepare(sq_store *q, char *err, size_t errlen)
         if (m & SQ_EQ_TYPE) cat(sql, sizeof sql, " AND type = ?5");
         if (m & SQ_EQ_FROM) cat(sql, sizeof sql, " AND ts_ms >= ?6");
         if (m & SQ_EQ_TO) cat(sql, sizeof sql, " AND ts_ms < ?7");
-        cat(sql, sizeof sql, (m & SQ_EQ_ASC) ? " ORDER BY id LIMIT ?8" : " ORDER BY id DESC LIMIT ?8");
+        cat(sql, sizeof sql,
+            (m & SQ_EQ_ASC) ? " ORDER BY id LIMIT ?8" : " ORDER BY id DESC LIMIT ?8");
         if (prepare(q, sql, &q->eq[m], err, errlen) != 0) return -1;
     }
     return 0;
@@ -123,7 +114,10 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
     dst[len] = '\0';
 }
 
-static bool col_null(sqlite3_stmt *st, int i) { return sqlite3_column_type(st, i) == SQLITE_NULL; }
+static bool col_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
 
 /* Enum names back to values; NULL, "" or a name this build does not know
  * (a newer vigild wrote it) read as the enum's zero. */
@@ -237,27 +231,33 @@ static void finish(sq_store *q, sqlite3_stmt *st)
 }
 
 /* SQLite reads LIMIT -1 as "no limit". */
-static int lim(int limit) { return limit > 0 ? limit : -1; }
+static int lim(int limit)
+{
+    return limit > 0 ? limit : -1;
+}
 
 /* Bounds of [from, to): 0 means open-ended. */
-static int64_t upper(int64_t v) { return v > 0 ? v : INT64_MAX; }
+static int64_t upper(int64_t v)
+{
+    return v > 0 ? v : INT64_MAX;
+}
 
 /* One loop shape for every list call: convert, hand over, count, stop when
  * asked. Returns rows handed over, or -1. */
-#define ROWS(q, st, T, conv, cb, ctx)                                                          \
-    do {                                                                                       \
-        int n_ = 0, rc_;                                                                       \
-        while ((rc_ = sqlite3_step(st)) == SQLITE_ROW) {                                       \
-            T row_;                                                                            \
-            conv(st, &row_);                                                                   \
-            n_++;                                                                              \
-            if (cb(ctx, &row_) != 0) {                                                         \
-                rc_ = SQLITE_DONE;                                                             \
-                break;                                                                         \
-            }                                                                                  \
-        }                                                                                      \
-        finish(q, st);                                                                         \
-        return rc_ == SQLITE_DONE ? n_ : -1;                                                   \
+#define ROWS(q, st, T, conv, cb, ctx)                                                              \
+    do {                                                                                           \
+        int n_ = 0, rc_;                                                                           \
+        while ((rc_ = sqlite3_step(st)) == SQLITE_ROW) {                                           \
+            T row_;                                                                                \
+            conv(st, &row_);                                                                       \
+            n_++;                                                                                  \
+            if (cb(ctx, &row_) != 0) {                                                             \
+                rc_ = SQLITE_DONE;                                                                 \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        finish(q, st);                                                                             \
+        return rc_ == SQLITE_DONE ? n_ : -1;                                                       \
     } while (0)
 
 /* ---- backend entry points ----------------------------------------------- */
@@ -314,8 +314,8 @@ int sq_load_workers(store *s, int (*cb)(void *, const store_worker *), void *ctx
     ROWS(q, st, store_worker, worker_row, cb, ctx);
 }
 
-int sq_list_workers(store *s, const store_worker_query *wq,
-                    int (*cb)(void *, const store_worker *), void *ctx)
+int sq_list_workers(store *s, const store_worker_query *wq, int (*cb)(void *, const store_worker *),
+                    void *ctx)
 {
     sq_store *q = (sq_store *)s;
     int m = (wq->group ? SQ_WQ_GROUP : 0) | (wq->state >= 0 ? SQ_WQ_STATE : 0) |

@@ -22,7 +22,10 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
 
 store *store_open(const char *url, const char *node_id, char *err, size_t errlen)
 {
@@ -61,9 +64,15 @@ void store_close(store *s)
     if (s) s->be->close(s);
 }
 
-const char *store_backend_name(const store *s) { return s ? s->be->name : ""; }
+const char *store_backend_name(const store *s)
+{
+    return s ? s->be->name : "";
+}
 
-int store_ping(store *s) { return s ? s->be->ping(s) : -1; }
+int store_ping(store *s)
+{
+    return s ? s->be->ping(s) : -1;
+}
 
 int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                 char *err, size_t errlen)
@@ -154,9 +163,9 @@ static void copy_str(char *dst, size_t n, const char *src)
 
 /* The sample bits a store_hb carries; group/instance/exit_code live elsewhere
  * (workers, sessions), so their bits would only mislead a reader. */
-#define STORE_HB_BITS                                                                         \
-    (HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU | HB_HAS_MEM | HB_HAS_MEM_AVAIL |   \
-     HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG | HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT |  \
+#define STORE_HB_BITS                                                                              \
+    (HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU | HB_HAS_MEM | HB_HAS_MEM_AVAIL |        \
+     HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG | HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT |       \
      HB_HAS_REQUESTS | HB_HAS_TOKENS | HB_HAS_CPU_TICKS)
 
 void store_hb_from_msg(store_hb *h, const hb_msg *m, int64_t ts_ms)

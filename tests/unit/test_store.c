@@ -154,10 +154,9 @@ static store_hb hb(const char *w, int64_t ts)
 static store_hb hb_full(const char *w, int64_t ts)
 {
     store_hb h = hb(w, ts);
-    h.has = HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU | HB_HAS_MEM |
-            HB_HAS_MEM_AVAIL | HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG |
-            HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT | HB_HAS_REQUESTS | HB_HAS_TOKENS |
-            HB_HAS_CPU_TICKS;
+    h.has = HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU | HB_HAS_MEM | HB_HAS_MEM_AVAIL |
+            HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG | HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT |
+            HB_HAS_REQUESTS | HB_HAS_TOKENS | HB_HAS_CPU_TICKS;
     h.seq = 1;
     h.ttl_s = 20;
     snprintf(h.status, sizeof h.status, "serving");
@@ -205,13 +204,13 @@ typedef struct glist {
     store_group r[MAXROWS];
 } glist;
 
-#define COLLECTOR(name, L, T)                                                                  \
-    static int name(void *ctx, const T *row)                                                   \
-    {                                                                                          \
-        L *l = ctx;                                                                            \
-        assert_true(l->n < MAXROWS);                                                           \
-        l->r[l->n++] = *row;                                                                   \
-        return 0;                                                                              \
+#define COLLECTOR(name, L, T)                                                                      \
+    static int name(void *ctx, const T *row)                                                       \
+    {                                                                                              \
+        L *l = ctx;                                                                                \
+        assert_true(l->n < MAXROWS);                                                               \
+        l->r[l->n++] = *row;                                                                       \
+        return 0;                                                                                  \
     }
 COLLECTOR(got_w, wlist, store_worker)
 COLLECTOR(got_s, slist, store_session)
@@ -585,8 +584,8 @@ static void test_events_query(void **state)
     const char *ws[] = {"a", "b", "c"}, *gs[] = {"g1", "g1", "g2"};
     for (int i = 0; i < 3; i++) {
         e[i] = ev_open(ws[i], gs[i], "x", 100 * (i + 1), 10);
-        e[3 + i] = ev_state(REG_EV_WORKER_STATE, ws[i], gs[i], REG_W_SUSPECT, REG_W_ALIVE,
-                            100 * (i + 4));
+        e[3 + i] =
+            ev_state(REG_EV_WORKER_STATE, ws[i], gs[i], REG_W_SUSPECT, REG_W_ALIVE, 100 * (i + 4));
         e[6 + i] = ev_close(ws[i], gs[i], 100 * (i + 1), 100 * (i + 7), REG_R_TIMEOUT, 0);
     }
     apply_ok(f->s, e, 9, NULL, 0);
@@ -629,8 +628,8 @@ static void test_events_query(void **state)
     assert_int_equal(el.r[0].ts_ms, 600);
     assert_int_equal(el.r[3].ts_ms, 300);
     el.n = 0;
-    q = (store_event_query){.after_id = first, .type = "session_closed", .worker_id = "c",
-                            .from_ms = 900};
+    q = (store_event_query){
+        .after_id = first, .type = "session_closed", .worker_id = "c", .from_ms = 900};
     assert_int_equal(store_list_events(f->s, &q, got_e, &el), 1);
     assert_int_equal(el.r[0].ts_ms, 900);
     el.n = 0;
@@ -741,6 +740,41 @@ static void test_hb_absent_and_from_msg(void **state)
     assert_int_equal(store_list_heartbeats(f->s, "w1", 0, 0, 2, got_h, &hl), 2);
     hl.n = 0;
     assert_int_equal(store_list_heartbeats(f->s, "w2", 0, 0, 0, got_h, &hl), 0);
+}
+
+/* Several heartbeats of one worker in one batch, out of timestamp order:
+ * last_seen is the newest, the ttl is the last one given, equal timestamps
+ * keep their arrival order, and other workers' rows are unaffected. */
+static void test_hb_batch_order(void **state)
+{
+    fx *f = *state;
+    reg_event e[] = {ev_open("a", "g", "i", 1000, 10), ev_open("b", "g", "i", 1000, 10)};
+    store_hb h[6] = {hb("b", 1500), hb("a", 3000), hb("a", 2000),
+                     hb("b", 1400), hb("a", 2000), hb("a", 2500)};
+    h[1].has = h[2].has = HB_HAS_TTL;
+    h[1].ttl_s = 30;
+    h[2].ttl_s = 40; /* given after h[1]'s in the batch: wins although older */
+    h[4].has = HB_HAS_SEQ;
+    h[4].seq = 7;
+    apply_ok(f->s, e, 2, h, 6);
+    store_worker w;
+    assert_int_equal(store_get_worker(f->s, "a", &w), 0);
+    assert_int_equal(w.last_seen_ms, 3000);
+    assert_int_equal(w.ttl_s, 40);
+    assert_int_equal(store_get_worker(f->s, "b", &w), 0);
+    assert_int_equal(w.last_seen_ms, 1500);
+    assert_int_equal(w.ttl_s, 10);
+    hlist hl = {0};
+    assert_int_equal(store_list_heartbeats(f->s, "a", 0, 0, 0, got_h, &hl), 4);
+    assert_int_equal(hl.r[0].ts_ms, 2000);
+    assert_int_equal(hl.r[0].has, 0); /* h[2]: first of the two at 2000 */
+    assert_int_equal(hl.r[1].ts_ms, 2000);
+    assert_int_equal(hl.r[1].seq, 7); /* h[4] */
+    assert_int_equal(hl.r[2].ts_ms, 2500);
+    assert_int_equal(hl.r[3].ts_ms, 3000);
+    hl.n = 0;
+    assert_int_equal(store_list_heartbeats(f->s, "b", 0, 0, 0, got_h, &hl), 2);
+    assert_int_equal(hl.r[0].ts_ms, 1400);
 }
 
 static void test_atomic(void **state)
@@ -886,29 +920,59 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One timed run on a fresh database of its own: FLEET workers, each beating
+ * once per round; `shuffled` gives every round a new random order (as a real
+ * fleet arrives), otherwise workers come in id order, which flatters the
+ * (worker_id, ts_ms) index: a batch then touches a few adjacent pages instead
+ * of one page per worker. Returns rows per second. */
+static double timed_run(const fx *f, bool shuffled)
+{
+    enum { FLEET = 10000, BATCH = 2000, BATCHES = 100 };
+    char path[160];
+    snprintf(path, sizeof path, "%s/rate-%d.db", f->dir, shuffled);
+    store *s = open_at(path, "node-a");
+    open_workers(s, FLEET);
+    store_hb *h = calloc(BATCH, sizeof *h);
+    int *order = malloc(FLEET * sizeof *order);
+    for (int i = 0; i < FLEET; i++)
+        order[i] = i;
+    uint64_t rnd = 42;
+    double t0 = now_s();
+    for (int b = 0; b < BATCHES; b++) {
+        for (int i = 0; i < BATCH; i++) {
+            int k = (b * BATCH + i) % FLEET;
+            for (int j = FLEET - 1; shuffled && k == 0 && j > 0; j--) { /* Fisher-Yates */
+                rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+                int r = (int)((rnd >> 33) % (uint64_t)(j + 1)), t = order[j];
+                order[j] = order[r];
+                order[r] = t;
+            }
+            char id[16];
+            snprintf(id, sizeof id, "w%05d", order[k]);
+            h[i] = hb_full(id, 10000 + b * BATCH + i);
+        }
+        apply_ok(s, NULL, 0, h, BATCH);
+    }
+    double rate = BATCH * BATCHES / (now_s() - t0);
+    print_message("store: %d full heartbeats, %d workers %s, batches of %d: %.0f rows/s\n",
+                  BATCH * BATCHES, FLEET, shuffled ? "in random order" : "in id order", BATCH,
+                  rate);
+    store_worker w;
+    assert_int_equal(store_get_worker(s, "w00000", &w), 0);
+    assert_true(w.last_seen_ms >= 10000 + BATCH * BATCHES - 2 * FLEET);
+    store_close(s);
+    free(h);
+    free(order);
+    return rate;
+}
+
 /* Reports the writer's raw heartbeat rate; asserts only correctness, since
  * timing depends on the machine (and on sanitizers). */
 static void test_throughput(void **state)
 {
     fx *f = *state;
-    enum { FLEET = 10000, BATCH = 2000, BATCHES = 100 };
-    open_workers(f->s, FLEET);
-    store_hb *h = calloc(BATCH, sizeof *h);
-    double t0 = now_s();
-    for (int b = 0; b < BATCHES; b++) {
-        for (int i = 0; i < BATCH; i++) {
-            char id[16];
-            int k = (b * BATCH + i) % FLEET;
-            snprintf(id, sizeof id, "w%05d", k);
-            h[i] = hb_full(id, 10000 + b * 1000 + i);
-        }
-        apply_ok(f->s, NULL, 0, h, BATCH);
-    }
-    double dt = now_s() - t0;
-    free(h);
-    print_message("store: %d heartbeats in batches of %d: %.3f s, %.0f rows/s\n",
-                  BATCH * BATCHES, BATCH, dt, BATCH * BATCHES / dt);
-    assert_int_equal(q_int(f, "SELECT count(*) FROM heartbeats"), BATCH * BATCHES);
+    assert_true(timed_run(f, false) > 0);
+    assert_true(timed_run(f, true) > 0);
 }
 
 int main(void)
@@ -923,6 +987,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hb_absent_and_from_msg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hb_batch_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),

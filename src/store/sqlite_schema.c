@@ -1,0 +1,112 @@
+/*
+ * sqlite_schema: the SQLite schema, as a list of migration steps.
+ *
+ * schema_version holds the step the database is at. Each step runs in its
+ * own BEGIN IMMEDIATE transaction, and only while the version is below it:
+ * opening an up-to-date database writes nothing, a crash mid-migration leaves
+ * the previous version whole, and two processes opening one file at once
+ * cannot both apply a step (the second re-reads the version under the lock).
+ * A database from a newer vigild (a step we do not know) is refused rather
+ * than half understood.
+ */
+#include "store/sqlite_int.h"
+
+/* Bump only by appending a step; never edit a step that has shipped. */
+static const char *const migrations[] = {
+    /* 1: initial schema (store.h banner). */
+    "CREATE TABLE workers("
+    " worker_id TEXT PRIMARY KEY NOT NULL, group_name TEXT NOT NULL,"
+    " instance TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
+    " state_since_ms INTEGER NOT NULL, first_seen_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL, ttl_s INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX workers_group ON workers(group_name, worker_id);"
+    "CREATE INDEX workers_state ON workers(state, worker_id);"
+    "CREATE TABLE \"groups\"(name TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL,"
+    " state_since_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sessions("
+    " id INTEGER PRIMARY KEY, worker_id TEXT NOT NULL, opened_ms INTEGER NOT NULL,"
+    " group_name TEXT NOT NULL, instance TEXT NOT NULL DEFAULT '', node_id TEXT NOT NULL,"
+    " closed_ms INTEGER, reason TEXT, exit_code INTEGER, last_hb_ms INTEGER NOT NULL,"
+    " requests INTEGER, tokens INTEGER, ttl_s INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(worker_id, opened_ms));"
+    /* Boot and the worker pages look up each worker's open session: a
+     * partial index keeps that lookup off the (ever growing) closed ones. */
+    "CREATE INDEX sessions_open ON sessions(worker_id, opened_ms) WHERE closed_ms IS NULL;"
+    "CREATE TABLE heartbeats("
+    " worker_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, seq INTEGER, status TEXT,"
+    " cpu REAL, mem REAL, mem_available_gb REAL, gpu_mem_active_gb REAL, thermal TEXT,"
+    " backlog INTEGER, capacity INTEGER, in_flight INTEGER, requests INTEGER,"
+    " tokens INTEGER, cpu_ticks INTEGER);"
+    "CREATE INDEX heartbeats_worker ON heartbeats(worker_id, ts_ms);"
+    "CREATE INDEX heartbeats_ts ON heartbeats(ts_ms);"
+    /* AUTOINCREMENT: ids are API cursors, so they must never be reused after
+     * the newest rows are pruned or forgotten. */
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,"
+    " worker_id TEXT, group_name TEXT, instance TEXT, state TEXT, prev_state TEXT,"
+    " reason TEXT, exit_code INTEGER, opened_ms INTEGER, node_id TEXT NOT NULL);"
+    "CREATE INDEX events_ts ON events(ts_ms);"
+    "CREATE INDEX events_worker ON events(worker_id, id);"
+    "CREATE INDEX events_group ON events(group_name, id);"
+    "CREATE TABLE node_runs("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL,"
+    " started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER);"
+    "CREATE INDEX node_runs_node ON node_runs(node_id, id);",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int set_schema_version(sqlite3 *db, int v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_exec(db, "DELETE FROM schema_version", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO schema_version(version) VALUES(?1)", -1, &st, NULL) !=
+            SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(st, 1, v);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sq_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    int v = schema_version(db);
+    if (v < 0) goto fail;
+    for (int step = v + 1; step <= N_MIGRATIONS; step++) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+        /* Re-read under the write lock: another process may have migrated. */
+        v = schema_version(db);
+        if (v < 0) goto fail_tx;
+        if (v < step && (sqlite3_exec(db, migrations[step - 1], NULL, NULL, NULL) != SQLITE_OK ||
+                         set_schema_version(db, step) != 0))
+            goto fail_tx;
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail_tx;
+    }
+    if (v > N_MIGRATIONS) {
+        sq_set_err(err, errlen, "sqlite: database schema version %d is newer than this vigild (%d)",
+                   v, N_MIGRATIONS);
+        return -1;
+    }
+    return 0;
+fail_tx:
+    sq_set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+fail:
+    sq_set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    return -1;
+}
