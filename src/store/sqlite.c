@@ -24,7 +24,6 @@
  */
 #include "store/sqlite_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,27 +83,17 @@ static const char *const wsql[SQW__COUNT] = {
                          " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
 };
 
-static const char *const thermal_names[] = {NULL, "nominal", "fair", "serious", "critical"};
-
+/* Names come from hb.c, so the store and the wire spell them alike. */
 const char *sq_thermal_name(int t)
 {
-    return t > 0 && t <= HB_THERMAL_CRITICAL ? thermal_names[t] : NULL;
+    return t > 0 && t <= HB_THERMAL_CRITICAL ? hb_thermal_name(t) : NULL;
 }
 
 int sq_thermal_parse(const char *s)
 {
     for (int t = 1; s && t <= HB_THERMAL_CRITICAL; t++)
-        if (strcmp(s, thermal_names[t]) == 0) return t;
+        if (strcmp(s, hb_thermal_name(t)) == 0) return t;
     return HB_THERMAL_NONE;
-}
-
-void sq_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -354,7 +343,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
             rc = event_forget(q, e);
             break;
         default:
-            sq_set_err(err, errlen, "store_apply: unknown event kind %d", e->kind);
+            store_set_err(err, errlen, "store_apply: unknown event kind %d", e->kind);
             goto rollback;
         }
         if (rc != 0) goto fail;
@@ -362,7 +351,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     what = "heartbeat";
     rc = nhb ? apply_hbs(q, hbs, nhb, evs, nev) : 0;
     if (rc == -2) {
-        sq_set_err(err, errlen, "store_apply: out of memory");
+        store_set_err(err, errlen, "store_apply: out of memory");
         goto rollback;
     }
     if (rc != 0) goto fail;
@@ -373,7 +362,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
 
 fail:
     /* Take the message before ROLLBACK replaces it. */
-    sq_set_err(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
+    store_set_err(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
 rollback:
     if (!sqlite3_get_autocommit(q->wdb)) exec_stmt(q->w[SQW_ROLLBACK]);
     pthread_mutex_unlock(&q->wmu);
@@ -446,8 +435,8 @@ static int open_conn(const char *path, int flags, sqlite3 **db, char *err, size_
 {
     /* NOMUTEX: each connection is only ever used under our own mutex. */
     if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        sq_set_err(err, errlen, "sqlite: open %s: %s", path,
-                   *db ? sqlite3_errmsg(*db) : "out of memory");
+        store_set_err(err, errlen, "sqlite: open %s: %s", path,
+                      *db ? sqlite3_errmsg(*db) : "out of memory");
         return -1;
     }
     /* Short: the writer retries a failed batch with its own backoff and must
@@ -494,7 +483,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
 {
     sq_store *q = calloc(1, sizeof *q);
     if (!q) {
-        sq_set_err(err, errlen, "sqlite: out of memory");
+        store_set_err(err, errlen, "sqlite: out of memory");
         return NULL;
     }
     q->base.be = &sqlite_backend;
@@ -502,7 +491,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     q->wmu_ok = pthread_mutex_init(&q->wmu, NULL) == 0;
     q->rmu_ok = pthread_mutex_init(&q->rmu, NULL) == 0;
     if (!q->wmu_ok || !q->rmu_ok) {
-        sq_set_err(err, errlen, "sqlite: mutex init failed");
+        store_set_err(err, errlen, "sqlite: mutex init failed");
         goto fail;
     }
     if (open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->wdb, err, errlen) != 0)
@@ -510,8 +499,8 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     char mode[16] = "";
     if (sqlite3_exec(q->wdb, "PRAGMA journal_mode=WAL", first_col, mode, NULL) != SQLITE_OK ||
         strcmp(mode, "wal") != 0) {
-        sq_set_err(err, errlen, "sqlite: %s: cannot use WAL mode: %s", path,
-                   *mode ? mode : sqlite3_errmsg(q->wdb));
+        store_set_err(err, errlen, "sqlite: %s: cannot use WAL mode: %s", path,
+                      *mode ? mode : sqlite3_errmsg(q->wdb));
         goto fail;
     }
     /* 8 MiB of cache keeps the heartbeat indexes' hot pages in memory
@@ -526,14 +515,14 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
                      " PRAGMA wal_autocheckpoint=10000; PRAGMA temp_store=MEMORY;"
                      " PRAGMA journal_size_limit=67108864",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        sq_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
+        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
         goto fail;
     }
     if (sq_migrate(q->wdb, err, errlen) != 0) goto fail;
     for (int i = 0; i < SQW__COUNT; i++) {
         if (sqlite3_prepare_v3(q->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->w[i], NULL) !=
             SQLITE_OK) {
-            sq_set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->wdb));
+            store_set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->wdb));
             goto fail;
         }
     }
@@ -541,7 +530,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     if (open_conn(path, SQLITE_OPEN_READWRITE, &q->rdb, err, errlen) != 0) goto fail;
     if (sqlite3_exec(q->rdb, "PRAGMA query_only=1; PRAGMA cache_size=-4096", NULL, NULL, NULL) !=
         SQLITE_OK) {
-        sq_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->rdb));
+        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->rdb));
         goto fail;
     }
     if (sq_read_prepare(q, err, errlen) != 0) goto fail;

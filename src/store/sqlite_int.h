@@ -79,8 +79,6 @@ typedef struct sq_store {
 } sq_store;
 
 /* sqlite.c */
-void sq_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 const char *sq_thermal_name(int thermal); /* NULL for none / out of range */
 int sq_thermal_parse(const char *s);      /* HB_THERMAL_NONE when unknown */
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0) return;
     va_list ap;
@@ -29,31 +29,31 @@ static bool has_prefix(const char *s, const char *p)
 
 store *store_open(const char *url, const char *node_id, char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
+    store_set_err(err, errlen, "%s", "");
     if (!url || !*url) {
-        set_err(err, errlen, "store: empty database url");
+        store_set_err(err, errlen, "store: empty database url");
         return NULL;
     }
     if (!node_id) node_id = "";
     if (strlen(node_id) > STORE_NODE_MAX) {
-        set_err(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
+        store_set_err(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
         return NULL;
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
-        set_err(err, errlen, "PostgreSQL store not built yet");
+        store_set_err(err, errlen, "PostgreSQL store not built yet");
         return NULL;
     }
     /* "sqlite:PATH" or a bare path; PATH is taken verbatim (no URL decoding),
      * so any file name the shell can type works. */
     const char *path = has_prefix(url, "sqlite:") ? url + strlen("sqlite:") : url;
     if (!*path) {
-        set_err(err, errlen, "store: empty sqlite path in '%s'", url);
+        store_set_err(err, errlen, "store: empty sqlite path in '%s'", url);
         return NULL;
     }
     /* The reader and the writer are two connections to one file: a private
      * in-memory database would be two unrelated databases. */
     if (strcmp(path, ":memory:") == 0) {
-        set_err(err, errlen, "store: sqlite needs a plain file path, not '%s'", path);
+        store_set_err(err, errlen, "store: sqlite needs a plain file path, not '%s'", path);
         return NULL;
     }
     return store_sqlite_open(path, node_id, err, errlen);
@@ -78,7 +78,7 @@ int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs,
                 char *err, size_t errlen)
 {
     if (!s || (nev && !evs) || (nhb && !hbs)) {
-        set_err(err, errlen, "store_apply: bad arguments");
+        store_set_err(err, errlen, "store_apply: bad arguments");
         return -1;
     }
     if (nev == 0 && nhb == 0) return 0;

@@ -198,6 +198,10 @@ typedef struct store_backend {
                        void *ctx);
 } store_backend;
 
+/* Format an error into err (NULL or 0 length: nothing), for backends. */
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Every backend's handle starts with this. */
 struct store {
     const store_backend *be;
