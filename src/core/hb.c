@@ -7,12 +7,9 @@
  * double and hand it to the same two validators, so the two doors cannot
  * drift apart in what they accept or in the words they refuse with.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
 #include "core/hb.h"
+#include "core/hb_json.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -181,11 +178,21 @@ static bool text_valid(const char *str, size_t n)
 
 /* ---- the shared validators --------------------------------------------- */
 
-static const field_spec *find_field(const char *key)
+/* Called once per key of every heartbeat: the first-byte test skips the
+ * compare for nearly every row of the table. A key with an embedded NUL
+ * (from \u0000) has the wrong length and matches nothing. */
+static const field_spec *find_field_n(const char *key, size_t n)
 {
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp(fields[i].key, key) == 0) return &fields[i];
+        if (n && fields[i].key[0] == key[0] && strlen(fields[i].key) == n &&
+            memcmp(fields[i].key, key, n) == 0)
+            return &fields[i];
     return NULL;
+}
+
+static const field_spec *find_field(const char *key)
+{
+    return find_field_n(key, strlen(key));
 }
 
 /* A string value from either door. `s` may hold no NUL within n bytes. */
@@ -241,33 +248,27 @@ static bool is_string_type(const field_spec *f)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-/* cJSON decodes \u0000 into a NUL and keeps no length, so "ab\u0000cd" would
- * silently arrive as "ab". Rewriting the escape to \u0001 before parsing keeps
- * every offset and makes the string fail its own field's check (U+0001 is
- * neither an id character, nor allowed text, nor a thermal name) instead of
- * being truncated into a valid one. Only bodies that contain the escape pay
- * for the copy. */
-static char *mask_nul_escapes(const char *s, size_t n)
-{
-    char *d = malloc(n);
-    if (!d) return NULL;
-    memcpy(d, s, n);
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (d[i] != '\\') continue;
-        if (n - i >= 6 && memcmp(d + i + 1, "u0000", 5) == 0) d[i + 5] = '1';
-        i++; /* the escaped character: keeps "\\u0000" (a literal backslash) as is */
-    }
-    return d;
-}
+typedef struct member_ctx {
+    hb_msg *m;
+    hb_err *err;
+    bool bye;
+    int rc; /* first field error; later members are still scanned for syntax */
+} member_ctx;
 
-static int apply_json(hb_msg *m, const field_spec *f, const cJSON *v, hb_err *err)
+/* Each top-level member, in document order, so a repeated key ends with its
+ * last value (every copy is still validated). */
+static void on_member(void *ctx, const char *key, size_t klen, const hbj_value *v)
 {
-    if (is_string_type(f)) {
-        if (!cJSON_IsString(v) || !v->valuestring) return hb_fail(err, f->key, f->reason);
-        return set_string(m, f, v->valuestring, strlen(v->valuestring), err);
-    }
-    if (!cJSON_IsNumber(v)) return hb_fail(err, f->key, f->reason);
-    return set_number(m, f, v->valuedouble, err);
+    member_ctx *c = ctx;
+    if (c->rc) return;
+    const field_spec *f = find_field_n(key, klen);
+    if (!f || (f->bye_only && !c->bye) || v->type == HBJ_NULL) return;
+    if (is_string_type(f))
+        c->rc = v->type == HBJ_STRING ? set_string(c->m, f, v->str, v->len, c->err)
+                                      : hb_fail(c->err, f->key, f->reason);
+    else
+        c->rc = v->type == HBJ_NUMBER ? set_number(c->m, f, v->num, c->err)
+                                      : hb_fail(c->err, f->key, f->reason);
 }
 
 static int parse_json(const char *json, size_t n, bool bye, hb_msg *out, hb_err *err)
@@ -275,55 +276,23 @@ static int parse_json(const char *json, size_t n, bool bye, hb_msg *out, hb_err 
     if (n > HB_BODY_MAX) return hb_fail(err, "body", "is larger than the 64 KiB limit");
     if (!json) n = 0;
     if (!hb_utf8_valid(json, n)) return hb_fail(err, "body", "invalid UTF-8");
-    /* A raw NUL is invalid JSON, but cJSON would copy it into a string and
-     * truncate there, exactly like \u0000 above. */
+    /* A raw NUL is never valid JSON; say so plainly rather than by offset. */
     if (n && memchr(json, '\0', n)) return hb_fail(err, "json", "contains a NUL byte");
 
-    char *masked = NULL;
-    const char *src = json;
-    if (n >= 6 && memmem(json, n, "\\u0000", 6)) {
-        if (!(masked = mask_nul_escapes(json, n)))
-            return hb_fail(err, "body", "could not be copied (out of memory)");
-        src = masked;
-    }
-    const char *end = NULL;
-    cJSON *root = n ? cJSON_ParseWithLengthOpts(src, n, &end, false) : NULL;
-    size_t at = root || !end ? 0 : (size_t)(end - src);
-    /* cJSON stops after the first value; anything but whitespace after it
-     * means the body was not one JSON document. */
-    if (root) {
-        for (const char *p = end; p < src + n; p++) {
-            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-                at = (size_t)(p - src);
-                cJSON_Delete(root);
-                root = NULL;
-                break;
-            }
-        }
-    }
-    free(masked); /* cJSON copied what it kept */
-    if (!root) {
+    hb_msg m;
+    hb_init(&m);
+    member_ctx c = {&m, err, bye, 0};
+    size_t at = 0;
+    int rc = hbj_parse_object(json ? json : "", n, on_member, &c, &at);
+    /* Syntax first: a body that is not one JSON document is refused as such,
+     * whatever its fields held. */
+    if (rc == -1) {
         hb_fail(err, "json", NULL);
         if (err) snprintf(err->reason, sizeof err->reason, "is not valid JSON (at byte %zu)", at);
         return -1;
     }
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return hb_fail(err, "json", "must be a JSON object");
-    }
-
-    hb_msg m;
-    hb_init(&m);
-    int rc = 0;
-    /* Document order, so a repeated key ends with its last value (each copy is
-     * still validated). */
-    for (const cJSON *c = root->child; c && rc == 0; c = c->next) {
-        const field_spec *f = c->string ? find_field(c->string) : NULL;
-        if (!f || (f->bye_only && !bye) || cJSON_IsNull(c)) continue;
-        rc = apply_json(&m, f, c, err);
-    }
-    cJSON_Delete(root);
-    if (rc) return rc;
+    if (rc == -2) return hb_fail(err, "json", "must be a JSON object");
+    if (c.rc) return c.rc;
     if (!m.worker_id[0]) return hb_fail(err, "worker_id", "is required");
     m.kind = bye ? HB_BYE : HB_BEAT;
     *out = m;

@@ -14,6 +14,7 @@
 #include "core/tfmt.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,50 @@
 
 #define HTTP_CONN_TIMEOUT_S 30 /* idle keep-alive connections are closed after this */
 #define HTTP_CONN_LIMIT 4096
+/* Per-connection pool (headers + read buffer; bodies stream through it).
+ * libmicrohttpd zeroes the pool between requests, so its 32 KiB default
+ * cost a 32 KiB memset per heartbeat; 8 KiB still holds any sane header set. */
+#define HTTP_CONN_POOL_BYTES 8192
+#define HTTP_REQ_CACHE 64 /* request contexts kept per thread for reuse */
+
+/* Request contexts are ~2 KiB (the inline body): big enough that malloc
+ * treats each as a large request and consolidates its fast bins every time.
+ * Each MHD thread keeps a few for reuse instead. */
+static __thread req *req_cache[HTTP_REQ_CACHE];
+static __thread int req_cached;
+
+static pthread_key_t req_key;
+static pthread_once_t req_once = PTHREAD_ONCE_INIT;
+
+/* Runs in each MHD thread as it exits, while its thread-locals still exist. */
+static void req_cache_drop(void *unused)
+{
+    (void)unused;
+    while (req_cached)
+        free(req_cache[--req_cached]);
+}
+
+static void req_key_make(void)
+{
+    pthread_key_create(&req_key, req_cache_drop);
+}
+
+static req *req_get(void)
+{
+    if (req_cached) return req_cache[--req_cached];
+    pthread_once(&req_once, req_key_make);
+    pthread_setspecific(req_key, (void *)1); /* arms the destructor for this thread */
+    return malloc(sizeof(req));
+}
+
+static void req_put(req *r)
+{
+    if (r->heap) free(r->body);
+    if (req_cached < HTTP_REQ_CACHE)
+        req_cache[req_cached++] = r;
+    else
+        free(r);
+}
 
 static const char INDEX_HTML[] =
     "<!doctype html><meta charset=utf-8><title>vigil</title>"
@@ -252,7 +297,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     app *a = cls;
     req *r = *con_cls;
     if (!r) {
-        r = malloc(sizeof *r);
+        r = req_get();
         if (!r) return MHD_NO;
         r->conn = conn;
         r->url = url;
@@ -318,8 +363,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     req *r = *con_cls;
     if (!r) return;
-    if (r->heap) free(r->body);
-    free(r);
+    req_put(r);
     *con_cls = NULL;
 }
 
@@ -355,7 +399,8 @@ int http_start(app *a, char *err, size_t errlen)
         flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
+        1, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
     if (!a->mhd) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)", a->cfg.listen);
         return -1;
