@@ -77,8 +77,12 @@ static const char *const wsql[SQW__COUNT] = {
     [SQW_RUN_END] = "UPDATE node_runs SET alive_ms = ?2, stopped_ms = ?2 WHERE id = ?1",
     /* Bounded, oldest first: one prune call is one short transaction however
      * far behind retention is, so the writer never stalls on it. */
-    [SQW_PRUNE_HBS] = "DELETE FROM heartbeats WHERE rowid IN (SELECT rowid FROM heartbeats"
-                      " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+    /* Raw samples arrive in time order, so rowid order is age order: look at
+     * the oldest ?2 rows only and delete those past retention. No index on
+     * ts_ms is kept for this (one less b-tree insert per heartbeat). */
+    [SQW_PRUNE_HBS] = "DELETE FROM heartbeats WHERE rowid IN (SELECT rowid FROM"
+                      " (SELECT rowid, ts_ms FROM heartbeats ORDER BY rowid LIMIT ?2)"
+                      " WHERE ts_ms < ?1)",
     [SQW_PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events"
                          " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
 };

@@ -38,7 +38,6 @@ static const char *const migrations[] = {
     " backlog INTEGER, capacity INTEGER, in_flight INTEGER, requests INTEGER,"
     " tokens INTEGER, cpu_ticks INTEGER);"
     "CREATE INDEX heartbeats_worker ON heartbeats(worker_id, ts_ms);"
-    "CREATE INDEX heartbeats_ts ON heartbeats(ts_ms);"
     /* AUTOINCREMENT: ids are API cursors, so they must never be reused after
      * the newest rows are pruned or forgotten. */
     "CREATE TABLE events("

@@ -21,7 +21,7 @@
  *   heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,
  *            gpu_mem_active_gb, thermal, backlog, capacity, in_flight,
  *            requests, tokens, cpu_ticks; absent samples are NULL;
- *            index (worker_id, ts_ms), index (ts_ms))
+ *            index (worker_id, ts_ms); rowid order = arrival order)
  *   events(id autoincrement PK, ts_ms, type, worker_id, group_name, instance,
  *            state, prev_state, reason, exit_code, opened_ms, node_id; index ts_ms)
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
@@ -150,7 +150,10 @@ int store_run_end(store *s, int64_t run_id, int64_t now_ms);
 int store_last_run(store *s, int64_t before_id, store_run *out);
 
 /* Retention: delete at most `limit` rows of `table` ("heartbeats" or
- * "events") older than before_ms. Returns rows deleted, -1 on error. */
+ * "events") older than before_ms, oldest first. For heartbeats "oldest"
+ * means first arrived (they arrive in time order; no time index is kept):
+ * only the `limit` first-arrived rows are looked at, so each call is
+ * bounded. Returns rows deleted, -1 on error. */
 int64_t store_prune(store *s, const char *table, int64_t before_ms, int limit);
 
 /* Boot: every group, and every worker with its open session (any node). */

@@ -648,7 +648,7 @@ static void test_prune(void **state)
     store_hb h[100];
     reg_event e[10];
     for (int i = 0; i < 100; i++)
-        h[i] = hb("w1", 100 - i); /* newest first: pruning must still go oldest first */
+        h[i] = hb("w1", i + 1); /* raw samples arrive in time order */
     for (int i = 0; i < 10; i++)
         e[i] = ev_state(REG_EV_GROUP_STATE, "", "g", REG_G_ALIVE, REG_G_UNKNOWN, 10 * (i + 1));
     apply_ok(f->s, e, 10, h, 100);
@@ -666,6 +666,14 @@ static void test_prune(void **state)
     assert_int_equal(store_prune(f->s, "events", 55, 100), 2);
     assert_int_equal(q_int(f, "SELECT count(*) FROM events"), 5);
     assert_int_equal(q_int(f, "SELECT min(ts_ms) FROM events"), 60);
+
+    /* Bounded work: only the oldest-arrived `limit` rows are looked at, so a
+     * row that arrived out of time order waits for a later pass. */
+    store_hb late[3] = {hb("w1", 200), hb("w1", 5), hb("w1", 6)};
+    assert_int_equal(store_prune(f->s, "heartbeats", 1000, 1000), 50);
+    apply_ok(f->s, NULL, 0, late, 3);
+    assert_int_equal(store_prune(f->s, "heartbeats", 100, 1), 0);
+    assert_int_equal(store_prune(f->s, "heartbeats", 100, 3), 2);
 
     assert_int_equal(store_prune(f->s, "workers", 1000, 10), -1);
     assert_int_equal(store_prune(f->s, "heartbeats; DROP TABLE events", 1000, 10), -1);
