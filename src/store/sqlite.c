@@ -315,6 +315,18 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
     return rc;
 }
 
+/* How each registry event kind is written (and named in errors). */
+static const struct {
+    const char *what;
+    int (*apply)(sq_store *q, const reg_event *e);
+} event_ops[] = {
+    [REG_EV_SESSION_OPEN] = {"session open", event_open},
+    [REG_EV_SESSION_CLOSE] = {"session close", event_close},
+    [REG_EV_WORKER_STATE] = {"worker state", event_worker_state},
+    [REG_EV_GROUP_STATE] = {"group state", event_group_state},
+    [REG_EV_WORKER_FORGET] = {"worker forget", event_forget},
+};
+
 static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                     char *err, size_t errlen)
 {
@@ -325,31 +337,12 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     if (exec_stmt(q->w[SQW_BEGIN]) != 0) goto fail;
     for (size_t i = 0; i < nev; i++) {
         const reg_event *e = &evs[i];
-        switch (e->kind) {
-        case REG_EV_SESSION_OPEN:
-            what = "session open";
-            rc = event_open(q, e);
-            break;
-        case REG_EV_SESSION_CLOSE:
-            what = "session close";
-            rc = event_close(q, e);
-            break;
-        case REG_EV_WORKER_STATE:
-            what = "worker state";
-            rc = event_worker_state(q, e);
-            break;
-        case REG_EV_GROUP_STATE:
-            what = "group state";
-            rc = event_group_state(q, e);
-            break;
-        case REG_EV_WORKER_FORGET:
-            what = "worker forget";
-            rc = event_forget(q, e);
-            break;
-        default:
+        if (e->kind < REG_EV_SESSION_OPEN || e->kind > REG_EV_WORKER_FORGET) {
             store_set_err(err, errlen, "store_apply: unknown event kind %d", e->kind);
             goto rollback;
         }
+        what = event_ops[e->kind].what;
+        rc = event_ops[e->kind].apply(q, e);
         if (rc != 0) goto fail;
     }
     what = "heartbeat";

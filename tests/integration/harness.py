@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 VIGILD = os.environ.get("VIGILD", "build/vigild")
 VIGIL_CLI = os.environ.get("VIGIL_CLI", "build/vigil")
@@ -164,3 +165,15 @@ class Vigild:
         self.stop()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class SharedVigild(unittest.TestCase):
+    """A test class whose tests share one vigild (self.v), started once for the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.v = Vigild().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.v.cleanup()

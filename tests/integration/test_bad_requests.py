@@ -4,7 +4,7 @@ import json
 import socket
 import unittest
 
-from harness import Vigild
+from harness import SharedVigild
 
 J = {"Content-Type": "application/json"}
 ND = {"Content-Type": "application/x-ndjson"}
@@ -115,14 +115,7 @@ def raw_request(port, data, read=65536):
         return status, body
 
 
-class BadRequests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.v = Vigild().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.v.cleanup()
+class BadRequests(SharedVigild):
 
     def assert_still_serving(self, after):
         r = self.v.beat("good-after", cpu=0.1)

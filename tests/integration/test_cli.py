@@ -4,18 +4,14 @@ import os
 import subprocess
 import unittest
 
-from harness import VIGIL_CLI, Vigild, free_port, wait_until
+from harness import VIGIL_CLI, SharedVigild, free_port, wait_until
 
 
-class Cli(unittest.TestCase):
+class Cli(SharedVigild):
     @classmethod
     def setUpClass(cls):
-        cls.v = Vigild().start()
+        super().setUpClass()
         cls.url = f"http://127.0.0.1:{cls.v.port}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.v.cleanup()
 
     def vigil(self, *args, env=None):
         e = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}

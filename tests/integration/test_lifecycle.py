@@ -1,17 +1,10 @@
 """Worker and group lifecycles through a real vigild over HTTP."""
 import unittest
 
-from harness import Vigild, wait_until
+from harness import SharedVigild, Vigild, wait_until
 
 
-class Lifecycle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.v = Vigild().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.v.cleanup()
+class Lifecycle(SharedVigild):
 
     def closed_sessions(self, wid, n=1):
         return wait_until(lambda: [s for s in self.v.sessions(wid) if not s["open"]][:n]
