@@ -4,6 +4,7 @@ ASAN_BUILD ?= build-asan
 DATA       ?= ./var
 LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
+MAKEFLAGS  += --no-print-directory
 
 .PHONY: all deps build run test test-asan bench clean format
 
@@ -19,7 +20,7 @@ build: deps
 run: build
 	@mkdir -p $(DATA)
 	@echo "vigild: starting on http://$(LISTEN)/ with SQLite in $(DATA) (Ctrl-C stops it)"
-	@exec $(BUILD)/vigild --listen $(LISTEN) --data $(DATA)
+	@exec $(BUILD)/vigild --listen $(LISTEN) --data $(DATA) --print-token
 
 test: build
 	@scripts/deps.sh test

@@ -235,7 +235,8 @@ static enum MHD_Result ingest_post(app *a, req *r, const char *const *types,
     if (!content_type_ok(r, types)) {
         a->hb_rejected++;
         char why[160];
-        snprintf(why, sizeof why, "must be %s", types[0]);
+        snprintf(why, sizeof why, "must be %s (with curl: -H 'Content-Type: %s')", types[0],
+                 types[0]);
         return http_error(r, 415, "content-type", why);
     }
     return fn(a, r);

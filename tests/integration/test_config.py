@@ -61,6 +61,16 @@ class Config(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_print_token_for_make_run(self):
+        v = Vigild(args=["--print-token"]).start()
+        try:
+            out = wait_until(lambda: "admin token:" in v.logs() and v.logs(), what="banner")
+            self.assertIn(f"admin token: {v.token}", out)
+            self.assertIn(f"token file:  {v.data_dir}/admin.token", out)
+            self.assertIn(f"dashboard:   http://127.0.0.1:{v.port}/", out)
+        finally:
+            v.cleanup()
+
     def test_token_file(self):
         v = Vigild().start()
         try:
