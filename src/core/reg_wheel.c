@@ -16,26 +16,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* First millisecond at which rw_expire would act on w; INT64_MAX = never. */
-static int64_t due_ms(const reg *r, const rw *w)
+#define NEVER INT64_MAX
+
+/* w's deadlines: the last millisecond at which each still holds (it fires
+ * once now is past it), NEVER when it does not apply. The sweeper files a
+ * worker by the earliest; rw_expire acts on them in priority order. */
+typedef struct deadlines {
+    int64_t recover; /* end of the post-restart grace (RW_RECOVER only) */
+    int64_t dead;    /* last heartbeat + TTL */
+    int64_t suspect; /* last heartbeat + phi's suspect-after (alive only) */
+} deadlines;
+
+static deadlines deadlines_of(const reg *r, const rw *w)
 {
-    if (!rw_open(w)) return INT64_MAX;
-    if (w->flags & RW_RECOVER)
-        return (w->flags & RW_EXPIRED ? r->boot_ms : r->boot_ms + rw_ttl_ms(r, w)) + 1;
-    int64_t d = w->last_hb_ms + rw_ttl_ms(r, w);
+    deadlines d = {NEVER, NEVER, NEVER};
+    if (!rw_open(w)) return d;
+    int64_t ttl = rw_ttl_ms(r, w);
+    if (w->flags & RW_RECOVER) {
+        d.recover = w->flags & RW_EXPIRED ? r->boot_ms : r->boot_ms + ttl;
+        return d; /* the gap was vigild's: neither TTL nor phi apply until it beats */
+    }
+    d.dead = w->last_hb_ms + ttl;
     if (w->state == REG_W_ALIVE) {
         double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
-        if (sa >= 0 && w->last_hb_ms + (int64_t)sa < d) d = w->last_hb_ms + (int64_t)sa;
+        if (sa >= 0) d.suspect = w->last_hb_ms + (int64_t)sa;
     }
-    return d + 1;
+    return d;
 }
 
 int rw_expire(reg *r, rw *w, int64_t now_ms)
 {
-    if (!rw_open(w)) return 0;
-    if (w->flags & RW_RECOVER) {
-        int64_t end = w->flags & RW_EXPIRED ? r->boot_ms : r->boot_ms + rw_ttl_ms(r, w);
-        if (now_ms <= end) return 0;
+    deadlines d = deadlines_of(r, w);
+    if (now_ms > d.recover) {
         /* Nobody saw it end: if vigild was down longer than the TTL the end
          * fell in our blind spot (monitor_gap), else it would have timed
          * out while we watched. Either way it last lived at its last beat. */
@@ -44,26 +56,26 @@ int rw_expire(reg *r, rw *w, int64_t now_ms)
         rw_set_state(r, w, REG_W_DEAD, now_ms, 0);
         return 1;
     }
-    if (now_ms > w->last_hb_ms + rw_ttl_ms(r, w)) {
+    /* Dead before suspect: a worker past both is dead, not merely late. */
+    if (now_ms > d.dead) {
         rw_close_session(r, w, REG_R_TIMEOUT, w->last_hb_ms, NULL);
         rw_set_state(r, w, REG_W_DEAD, now_ms, 0);
         return 1;
     }
-    if (w->state == REG_W_ALIVE) {
-        double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
-        if (sa >= 0 && now_ms > w->last_hb_ms + (int64_t)sa) {
-            rw_set_state(r, w, REG_W_SUSPECT, now_ms, 0);
-            return 1;
-        }
+    if (now_ms > d.suspect) {
+        rw_set_state(r, w, REG_W_SUSPECT, now_ms, 0);
+        return 1;
     }
     return 0;
 }
 
 void wheel_insert(reg *r, rshard *sh, rw *w)
 {
-    int64_t due = due_ms(r, w);
-    if (due == INT64_MAX) return;
-    int64_t tick = due / REG_SLOT_MS;
+    deadlines d = deadlines_of(r, w);
+    int64_t first = d.recover < d.dead ? d.recover : d.dead;
+    if (d.suspect < first) first = d.suspect;
+    if (first == NEVER) return;
+    int64_t tick = (first + 1) / REG_SLOT_MS; /* the first ms at which rw_expire acts */
     /* Never into a slot already passed (or being processed): it would wait a
      * whole turn of the wheel. */
     if (sh->last_tick >= 0 && tick <= sh->last_tick) tick = sh->last_tick + 1;

@@ -118,8 +118,9 @@ static int restore_worker(void *ctx, const store_worker *w)
 {
     app *a = ctx;
     bool ours = w->open_opened_ms && strcmp(w->open_node_id, a->cfg.node_id) == 0;
-    int64_t last = w->last_seen_ms;
-    if (ours && w->open_last_hb_ms > last) last = w->open_last_hb_ms;
+    /* The store already reports an open session's last heartbeat as the later
+     * of the session's and the worker's (raw samples advance only the latter). */
+    int64_t last = ours ? w->open_last_hb_ms : w->last_seen_ms;
     reg_restore_rec rec = {.worker_id = w->worker_id,
                            .group = w->group,
                            .instance = w->instance,

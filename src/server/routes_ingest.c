@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define NDJSON_MAX_ERRORS 100 /* listed in a batch answer; the count stays exact */
+#define REGISTRY_FULL "registry full (memory or group limit)"
 
 static struct MHD_Response *ok_resp[REG_W__COUNT];
 
@@ -61,7 +62,7 @@ static int apply(app *a, const hb_msg *m, int64_t now)
 static enum MHD_Result answer(app *a, req *r, const hb_msg *m)
 {
     int st = apply(a, m, app_now_ms());
-    if (st < 0) return http_error(r, 503, "worker_id", "registry full (memory or group limit)");
+    if (st < 0) return http_error(r, 503, "worker_id", REGISTRY_FULL);
     return http_static(r, 200, ok_resp[st]);
 }
 
@@ -92,11 +93,10 @@ enum MHD_Result route_heartbeats(app *a, req *r)
 {
     size_t pos = 0, len;
     const char *line;
-    int lineno = 0;
+    int lineno = 0, first_line = 0;
     uint64_t accepted = 0, rejected = 0;
-    cJSON *doc = cJSON_CreateObject();
+    hb_err first;
     cJSON *errs = cJSON_CreateArray();
-    cJSON *first = NULL;
     int64_t now = app_now_ms();
     while (hb_ndjson_next(r->body, r->len, &pos, &line, &len, &lineno)) {
         hb_msg m;
@@ -104,7 +104,7 @@ enum MHD_Result route_heartbeats(app *a, req *r)
         int st = -1;
         if (hb_parse_heartbeat(line, len, &m, &e) == 0) {
             st = apply(a, &m, now);
-            if (st < 0) hb_fail(&e, "worker_id", "registry full (memory or group limit)");
+            if (st < 0) hb_fail(&e, "worker_id", REGISTRY_FULL);
         }
         if (st >= 0) {
             accepted++;
@@ -112,31 +112,32 @@ enum MHD_Result route_heartbeats(app *a, req *r)
         }
         rejected++;
         a->hb_rejected++;
+        if (!first_line) {
+            first = e;
+            first_line = lineno;
+        }
         if (rejected <= NDJSON_MAX_ERRORS) {
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "line", lineno);
             cJSON_AddStringToObject(x, "field", e.field);
             cJSON_AddStringToObject(x, "reason", e.reason);
             cJSON_AddItemToArray(errs, x);
-            if (!first) first = x;
         }
     }
     if (accepted + rejected == 0) {
-        cJSON_Delete(doc);
         cJSON_Delete(errs);
         return http_error(r, 400, "body", "holds no heartbeat lines");
     }
+    cJSON *doc = cJSON_CreateObject();
     cJSON_AddNumberToObject(doc, "accepted", (double)accepted);
     cJSON_AddNumberToObject(doc, "rejected", (double)rejected);
     /* With nothing accepted the request as a whole failed: say why up front,
      * in the same shape as every other error. */
-    if (accepted == 0 && first) {
+    if (accepted == 0) {
         cJSON *e = cJSON_AddObjectToObject(doc, "error");
         char why[256];
-        snprintf(why, sizeof why, "line %d: %s",
-                 (int)cJSON_GetObjectItem(first, "line")->valuedouble,
-                 cJSON_GetObjectItem(first, "reason")->valuestring);
-        cJSON_AddStringToObject(e, "field", cJSON_GetObjectItem(first, "field")->valuestring);
+        snprintf(why, sizeof why, "line %d: %s", first_line, first.reason);
+        cJSON_AddStringToObject(e, "field", first.field);
         cJSON_AddStringToObject(e, "reason", why);
     }
     cJSON_AddItemToObject(doc, "errors", errs);

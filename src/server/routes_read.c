@@ -103,7 +103,7 @@ typedef struct list_ctx {
     int64_t now;
     char last_id[HB_ID_MAX + 1];
     int64_t last_ms;
-    int64_t skip;    /* heartbeats: rows at skip_ts already shown on earlier pages */
+    int64_t skip;    /* heartbeats: rows at the cursor's time already shown on earlier pages */
     int64_t same_ts; /* heartbeats: rows shown here with ts == last_ms */
 } list_ctx;
 

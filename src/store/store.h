@@ -62,7 +62,8 @@ typedef struct store_worker {
     int state; /* reg_wstate */
     int64_t state_since_ms, first_seen_ms, last_seen_ms;
     int32_t ttl_s;
-    /* Its open session, if any (opened_ms 0 = none). */
+    /* Its open session, if any (opened_ms 0 = none); open_last_hb_ms is the
+     * later of the session's last_hb_ms and last_seen_ms. */
     int64_t open_opened_ms, open_last_hb_ms;
     char open_node_id[STORE_NODE_MAX + 1];
 } store_worker;
