@@ -67,7 +67,8 @@ typedef struct vigil_field {
     const char *value;
 } vigil_field;
 
-/* An HTTP answer, owned by the caller after vigil_get(); free with vigil_response_free(). */
+/* An HTTP answer, owned by the caller after vigil_get() or vigil_post(); free it with
+ * vigil_response_free(). */
 typedef struct vigil_response {
     long http_status; /* 0 when no answer arrived */
     char *body;       /* NUL-terminated (the body may hold no NUL of its own); NULL if none */
@@ -169,7 +170,28 @@ VIGIL_API int vigil_bye(vigil_client *c, const char *worker_id, const vigil_fiel
 VIGIL_API int vigil_get(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
                         vigil_response *out);
 
-/* Free what vigil_get() put in `r` and zero it. NULL is a no-op. */
+/*
+ * Raw POST of `len` bytes of `body` to `path` (e.g. "/v1/import/sessions",
+ * appended to the client's URL), sent as given with "Content-Type:
+ * content_type" ("text/csv", "application/x-ndjson"; NULL or "" means
+ * "application/json"). body may be NULL when len is 0 (an empty POST, e.g.
+ * "/v1/admin/rollup"). The body is not copied and must stay valid during the
+ * call. Large bodies take time: raise the whole-request timeout with
+ * vigil_client_set_timeouts() first.
+ * On return `out` holds the HTTP status and the body whenever an answer
+ * arrived, whatever its status; free it with vigil_response_free().
+ * Returns as vigil_get(): VIGIL_OK on 2xx; VIGIL_ERR_REFUSED on any other
+ * status (the server's error words in vigil_last_error; its full answer, e.g.
+ * the row number of a refused import, in out->body); VIGIL_ERR_TRANSPORT when
+ * no answer arrived (out->http_status is then 0 and out->body NULL);
+ * VIGIL_ERR_INVALID for a path not starting with '/', a NULL body with a
+ * non-zero len, or a content type holding control characters;
+ * VIGIL_ERR_NOMEM.
+ */
+VIGIL_API int vigil_post(vigil_client *c, const char *path, const char *content_type,
+                         const char *body, size_t len, vigil_response *out);
+
+/* Free what vigil_get() or vigil_post() put in `r` and zero it. NULL is a no-op. */
 VIGIL_API void vigil_response_free(vigil_response *r);
 
 /*

@@ -42,7 +42,8 @@ static const cli_flag global_flags[] = {
 };
 #define N_GLOBAL (sizeof global_flags / sizeof global_flags[0])
 
-static const cli_cmd *const commands[] = {&cli_cmd_beat, &cli_cmd_bye, &cli_cmd_status};
+static const cli_cmd *const commands[] = {&cli_cmd_beat, &cli_cmd_bye, &cli_cmd_status,
+                                          &cli_cmd_reliability, &cli_cmd_import};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 void cli_err(const char *fmt, ...)
@@ -91,8 +92,8 @@ static void global_help(FILE *f)
     fprintf(f, "usage: vigil [--url URL] [--token T] [--data DIR] COMMAND [ARGS]\n\n"
                "Talk to vigild, the fleet liveness service.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "  %-8s %s\n", "help", "show help for a command");
+        fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "  %-12s %s\n", "help", "show help for a command");
     fprintf(f, "\nGlobal options (before or after the command):\n");
     print_flags(f, global_flags, N_GLOBAL);
     fprintf(f, "\n%s\nRun 'vigil help COMMAND' for a command's options.\n", exit_codes_help);

@@ -3,9 +3,11 @@
  *
  * cli.c owns argv parsing, help, global options, token lookup and the
  * mapping of libvigil outcomes to exit codes; each command (cli_post.c for
- * beat/bye, cli_status.c for status) is a cli_cmd: a table of its flags and a
- * run function that receives the parsed arguments. Commands see the server
- * only through the public libvigil API (vigil.h).
+ * beat/bye, cli_status.c for status, cli_rel.c for reliability and import)
+ * is a cli_cmd: a table of its flags and a run function that receives the
+ * parsed arguments. Commands see the server only through the public libvigil
+ * API (vigil.h); they may use the pure parsers of src/core (tfmt) so that a
+ * value is checked by the same code the server runs.
  */
 #ifndef VIGIL_CLI_H
 #define VIGIL_CLI_H
@@ -68,7 +70,7 @@ typedef struct cli_cmd {
     int (*run)(cli_ctx *ctx);
 } cli_cmd;
 
-extern const cli_cmd cli_cmd_beat, cli_cmd_bye, cli_cmd_status;
+extern const cli_cmd cli_cmd_beat, cli_cmd_bye, cli_cmd_status, cli_cmd_reliability, cli_cmd_import;
 
 /* Resolve URL and token (flags, environment, DATA/admin.token) and create
  * ctx->client. Returns CLI_EXIT_OK, or prints why and returns an exit code. */

@@ -1,10 +1,13 @@
 /*
- * libvigil: the client handle, HTTP transport and heartbeat/bye calls.
+ * libvigil: the client handle, HTTP transport, heartbeat/bye and raw GET/POST.
  *
  * Mechanism: a vigil_client owns one libcurl easy handle for its whole life.
  * libcurl keeps the TCP (or TLS) connection of an easy handle alive between
  * transfers, so a worker beating every few seconds pays one connect, not one
- * per beat. Headers (auth, content type) are built once at creation.
+ * per beat. Headers (auth, JSON content type) are built once at creation;
+ * only vigil_post() with another content type builds a list per call. Every
+ * call ends in one request() -> perform(), so GET and POST share the URL
+ * building, error mapping and body handling.
  *
  * Messages are not serialized here: the text fields go through hb_set_kv
  * (the validation vigild runs on ping query strings and UDP lines) into an
@@ -365,10 +368,11 @@ static void refusal_text(vigil_client *c, const char *body, size_t len)
     cJSON_Delete(doc);
 }
 
-/* One transfer. body == NULL means GET. On any answer, *resp (if given) gets
- * the body; otherwise the body is dropped after refusal_text has read it. */
-static int perform(vigil_client *c, const char *url, const char *body, size_t body_len,
-                   vigil_response *resp)
+/* One transfer. body == NULL means GET, anything else (even "") a POST of
+ * body_len bytes with `hdrs`. On any answer, *resp (if given) gets the body;
+ * otherwise the body is dropped after refusal_text has read it. */
+static int perform(vigil_client *c, const char *url, const struct curl_slist *hdrs,
+                   const char *body, size_t body_len, vigil_response *resp)
 {
     CURL *h = c->h;
     growbuf b = {0};
@@ -378,17 +382,19 @@ static int perform(vigil_client *c, const char *url, const char *body, size_t bo
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->total_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     if (body) {
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdr_post);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+        /* _LARGE: an import body may pass 2 GiB on a 32-bit long. */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     } else {
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdr_get);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
     CURLcode rc = curl_easy_perform(h);
-    /* POSTFIELDS points at the caller's stack: do not let the handle keep it. */
+    /* POSTFIELDS and HTTPHEADER may point at the caller's memory: do not let
+     * the handle keep them past this call. */
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 
     int status = VIGIL_OK;
@@ -425,15 +431,54 @@ static int perform(vigil_client *c, const char *url, const char *body, size_t bo
     return status;
 }
 
-static char *join_url(const char *base, const char *path)
+/* base + path + "?k=v&…" into *url (malloc'd), keys and values
+ * percent-encoded by curl; a NULL value skips its parameter. */
+static int make_url(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
+                    char **url_out)
 {
-    size_t bn = strlen(base), pn = strlen(path);
-    char *u = malloc(bn + pn + 1);
-    if (u) {
-        memcpy(u, base, bn);
-        memcpy(u + bn, path, pn + 1);
+    size_t cap = strlen(c->base) + strlen(path) + 1, len = 0;
+    char *url = malloc(cap);
+    if (!url) return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+    len = (size_t)snprintf(url, cap, "%s%s", c->base, path);
+    char sep = strchr(path, '?') ? '&' : '?';
+    for (size_t i = 0; i < nquery; i++) {
+        if (!query[i].key || !query[i].value) continue;
+        char *k = curl_easy_escape(c->h, query[i].key, 0);
+        char *v = curl_easy_escape(c->h, query[i].value, 0);
+        size_t need = len + 1 + (k ? strlen(k) : 0) + 1 + (v ? strlen(v) : 0) + 1;
+        char *grown = k && v ? realloc(url, need) : NULL;
+        if (!grown) {
+            curl_free(k);
+            curl_free(v);
+            free(url);
+            return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+        }
+        url = grown;
+        len += (size_t)snprintf(url + len, need - len, "%c%s=%s", sep, k, v);
+        sep = '&';
+        curl_free(k);
+        curl_free(v);
     }
-    return u;
+    *url_out = url;
+    return VIGIL_OK;
+}
+
+/* Every request goes through here: the checks all calls share, the URL,
+ * and the transfer. body == NULL means GET (see perform). */
+static int request(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
+                   const struct curl_slist *hdrs, const char *body, size_t body_len,
+                   vigil_response *out)
+{
+    if (!path || path[0] != '/')
+        return set_err(c, VIGIL_ERR_INVALID, NULL, "path must start with '/'");
+    if (nquery > 0 && !query)
+        return set_err(c, VIGIL_ERR_INVALID, NULL, "query is NULL but nquery is %zu", nquery);
+    char *url = NULL;
+    int rc = make_url(c, path, query, nquery, &url);
+    if (rc != VIGIL_OK) return rc;
+    rc = perform(c, url, hdrs, body, body_len, out);
+    free(url);
+    return rc;
 }
 
 static int post_msg(vigil_client *c, const char *path, const hb_msg *m)
@@ -441,11 +486,7 @@ static int post_msg(vigil_client *c, const char *path, const hb_msg *m)
     char wire[WIRE_MAX];
     size_t n = hb_write_json(m, wire, sizeof wire);
     if (n == 0) return set_err(c, VIGIL_ERR_INVALID, NULL, "message cannot be written as JSON");
-    char *url = join_url(c->base, path);
-    if (!url) return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
-    int rc = perform(c, url, wire, n, NULL);
-    free(url);
-    return rc;
+    return request(c, path, NULL, 0, c->hdr_post, wire, n, NULL);
 }
 
 int vigil_heartbeat(vigil_client *c, const char *worker_id, const vigil_field *fields, size_t n)
@@ -472,37 +513,47 @@ int vigil_get(vigil_client *c, const char *path, const vigil_field *query, size_
     if (!c || !out) return VIGIL_ERR_INVALID;
     memset(out, 0, sizeof *out);
     clear_err(c);
-    if (!path || path[0] != '/')
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "path must start with '/'");
-    if (nquery > 0 && !query)
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "query is NULL but nquery is %zu", nquery);
+    return request(c, path, query, nquery, c->hdr_get, NULL, 0, out);
+}
 
-    /* base + path + "?k=v&…", values percent-encoded by curl. */
-    size_t cap = strlen(c->base) + strlen(path) + 1, len = 0;
-    char *url = malloc(cap);
-    if (!url) return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
-    len = (size_t)snprintf(url, cap, "%s%s", c->base, path);
-    char sep = strchr(path, '?') ? '&' : '?';
-    for (size_t i = 0; i < nquery; i++) {
-        if (!query[i].key || !query[i].value) continue;
-        char *k = curl_easy_escape(c->h, query[i].key, 0);
-        char *v = curl_easy_escape(c->h, query[i].value, 0);
-        size_t need = len + 1 + (k ? strlen(k) : 0) + 1 + (v ? strlen(v) : 0) + 1;
-        char *grown = k && v ? realloc(url, need) : NULL;
-        if (!grown) {
-            curl_free(k);
-            curl_free(v);
-            free(url);
-            return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
-        }
-        url = grown;
-        len += (size_t)snprintf(url + len, need - len, "%c%s=%s", sep, k, v);
-        sep = '&';
-        curl_free(k);
-        curl_free(v);
-    }
-    int rc = perform(c, url, NULL, 0, out);
-    free(url);
+/* The copies hold the bearer token: wipe them before they go back to the heap. */
+static void free_headers(struct curl_slist *l)
+{
+    for (struct curl_slist *i = l; i; i = i->next)
+        memset(i->data, 0, strlen(i->data));
+    curl_slist_free_all(l);
+}
+
+int vigil_post(vigil_client *c, const char *path, const char *content_type, const char *body,
+               size_t len, vigil_response *out)
+{
+    if (!c || !out) return VIGIL_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    clear_err(c);
+    if (!body && len > 0)
+        return set_err(c, VIGIL_ERR_INVALID, NULL, "body is NULL but len is %zu", len);
+    if (!content_type || !*content_type || !strcasecmp(content_type, "application/json"))
+        return request(c, path, NULL, 0, c->hdr_post, body ? body : "", len, out);
+
+    /* Spaces are fine ("text/csv; charset=utf-8"); CR/LF would start a new header. */
+    for (const unsigned char *p = (const unsigned char *)content_type; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            return set_err(c, VIGIL_ERR_INVALID, "content_type",
+                           "content type holds control or non-ASCII characters");
+    char ct[256];
+    if ((size_t)snprintf(ct, sizeof ct, "Content-Type: %s", content_type) >= sizeof ct)
+        return set_err(c, VIGIL_ERR_INVALID, "content_type", "content type is too long");
+    /* The GET headers (Accept, Authorization) plus this content type; built
+     * per call because a curl_slist cannot share a tail with c->hdr_get. */
+    bool ok = true;
+    struct curl_slist *hdrs = add_header(NULL, ct, &ok);
+    for (const struct curl_slist *i = c->hdr_get; i; i = i->next)
+        hdrs = add_header(hdrs, i->data, &ok);
+    /* No 100-continue round trip: curl would wait up to a second for it. */
+    hdrs = add_header(hdrs, "Expect:", &ok);
+    int rc = ok ? request(c, path, NULL, 0, hdrs, body ? body : "", len, out)
+                : set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+    free_headers(hdrs);
     return rc;
 }
 

@@ -70,6 +70,8 @@ static const field_spec fields[] = {
     COUNTER(requests, HB_HAS_REQUESTS),
     COUNTER(tokens, HB_HAS_TOKENS),
     COUNTER(cpu_ticks, HB_HAS_CPU_TICKS),
+    {"task_ms", F_REAL, false, HB_HAS_TASK_MS, offsetof(hb_msg, task_ms), 0, HB_TASK_MS_MAX,
+     "must be a number of milliseconds between 0 and 1000000000"},
     {"exit_code", F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN, INT32_MAX,
      "must be an integer between -2147483648 and 2147483647"},
 };

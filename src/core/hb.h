@@ -19,6 +19,7 @@
  *   backlog, capacity, in_flight, requests, tokens, cpu_ticks
  *                      integer 0..2^53
  *   exit_code (bye)    integer -2^31..2^31-1
+ *   task_ms            number 0..1e9 (a finished task's duration, ms)
  * JSON null counts as absent. Unknown keys are ignored. A JSON integer field
  * accepts a number with no fractional part (3.0) but not 3.5 or "3".
  */
@@ -37,6 +38,7 @@
 #define HB_TTL_MAX_S 86400
 #define HB_COUNTER_MAX 9007199254740992LL /* 2^53: exact in a JSON double */
 #define HB_GB_MAX 1e6
+#define HB_TASK_MS_MAX 1e9 /* ms (11.6 days): longer is a clock error, not a task */
 
 typedef enum hb_thermal {
     HB_THERMAL_NONE = 0,
@@ -72,6 +74,7 @@ enum {
     HB_HAS_TOKENS = 1u << 14,
     HB_HAS_CPU_TICKS = 1u << 15,
     HB_HAS_EXIT_CODE = 1u << 16,
+    HB_HAS_TASK_MS = 1u << 17,
 };
 
 typedef struct hb_msg {
@@ -82,6 +85,7 @@ typedef struct hb_msg {
     int32_t exit_code;
     int64_t seq;
     double cpu, mem, mem_available_gb, gpu_mem_active_gb;
+    double task_ms; /* one finished task's duration (task latency, per group) */
     int64_t backlog, capacity, in_flight, requests, tokens, cpu_ticks;
     char worker_id[HB_ID_MAX + 1];
     char group[HB_ID_MAX + 1];

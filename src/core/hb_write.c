@@ -149,6 +149,7 @@ static const field fields[] = {
     {HB_HAS_REQUESTS, "requests", F_INT64, offsetof(hb_msg, requests)},
     {HB_HAS_TOKENS, "tokens", F_INT64, offsetof(hb_msg, tokens)},
     {HB_HAS_CPU_TICKS, "cpu_ticks", F_INT64, offsetof(hb_msg, cpu_ticks)},
+    {HB_HAS_TASK_MS, "task_ms", F_DOUBLE, offsetof(hb_msg, task_ms)},
     {HB_HAS_EXIT_CODE, "exit_code", F_INT32, offsetof(hb_msg, exit_code)},
 };
 

@@ -5,7 +5,9 @@
 #ifndef VIGIL_APP_H
 #define VIGIL_APP_H
 
+#include "core/rank.h"
 #include "core/reg.h"
+#include "core/tlat.h"
 #include "server/cfg.h"
 #include "server/wq.h"
 #include "store/store.h"
@@ -17,6 +19,16 @@
 
 #define APP_TOKEN_MAX 512
 #define APP_WRITER_STALE_MS 5000 /* readyz: writer silent this long = not ready */
+
+/* What one analytics rollup did (POST /v1/admin/rollup answers with it). */
+typedef struct rollup_stats {
+    int64_t at_ms;                   /* when it ran (its `now`) */
+    int64_t rel_workers, rel_ms;     /* reliability: workers computed, time taken */
+    int64_t hourly_rows, hourly_ms;  /* raw rows folded into heartbeats_hourly */
+    int64_t task_rows;               /* task latency buckets written */
+    int64_t total_ms;
+    bool ok;
+} rollup_stats;
 
 typedef struct app {
     cfg cfg;
@@ -37,9 +49,20 @@ typedef struct app {
     atomic_int_least64_t writer_alive_ms; /* last time the writer loop turned */
     atomic_bool store_ok;                 /* last write succeeded */
 
+    /* analytics (rollup.c) */
+    tlat *tlat;
+    pthread_rwlock_t rank_lock; /* guards the pointer and rank_forget */
+    rank *rank;                 /* last rollup's ranking; NULL before the first */
+    pthread_t rollup_th;
+    pthread_mutex_t rollup_mu;
+    pthread_cond_t rollup_cv;
+    uint64_t rollup_asked, rollup_done; /* generations, under rollup_mu */
+    rollup_stats rollup_last;           /* under rollup_mu */
+    bool rollup_running;                /* thread started */
+
     /* counters (later: /metrics) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
-        sweep_visits, pruned_rows;
+        sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
 } app;
 
 int64_t app_now_ms(void); /* wall clock, epoch ms */
@@ -52,6 +75,24 @@ void app_shutdown(app *a);                      /* drain and close, in order */
 int jobs_start(app *a, char *err, size_t errlen);
 void jobs_stop_sweeper(app *a);
 void jobs_stop_writer(app *a); /* drains the queue first */
+
+/* rollup.c: the analytics thread (reliability, hourly fold, task buckets) */
+int rollup_init(app *a, char *err, size_t errlen); /* tlat, locks, rank from the store */
+int rollup_start(app *a, char *err, size_t errlen);
+void rollup_stop(app *a); /* flushes open task buckets */
+void rollup_free(app *a);
+/* Ask for a full rollup now and wait for it (at most timeout_ms). 0 done
+ * (stats filled), -1 failed or timed out. */
+int rollup_now(app *a, int timeout_ms, rollup_stats *out);
+/* Record task durations for a group (HTTP threads). TLAT_* result. */
+int rollup_task(app *a, const char *group, int64_t now_ms, const double *ms, size_t n);
+/* vigild's downtime as gaps between its runs (all nodes), this run up
+ * until now. *gaps is malloc'd. 0, or -1 on a store error. */
+int rollup_gaps(app *a, int64_t now, rel_gap **gaps, size_t *ngaps, int64_t *first_run_ms);
+/* Sessions as the store gave them, made ready for rel_compute (imports). */
+void rollup_prepare(rel_session *s, size_t n);
+/* Drop a forgotten worker from the in-memory ranking. */
+void rollup_forget(app *a, const char *worker_id);
 
 /* http.c */
 int http_start(app *a, char *err, size_t errlen);

@@ -145,6 +145,7 @@ int app_boot(app *a, char *err, size_t errlen)
     cfg_store_url(&a->cfg, url, sizeof url);
     a->store = store_open(url, a->cfg.node_id, err, errlen);
     if (!a->store) return -1;
+    if (rollup_init(a, err, errlen) != 0) return -1;
     a->wq = wq_new((size_t)a->cfg.queue_size);
     reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
     a->reg = reg_new(&rc, wq_push_event, a->wq);
@@ -177,12 +178,14 @@ int app_boot(app *a, char *err, size_t errlen)
 void app_shutdown(app *a)
 {
     http_stop(a);
+    rollup_stop(a);
     jobs_stop_sweeper(a);
     jobs_stop_writer(a);
     if (a->store) {
         store_run_end(a->store, a->run_id, app_now_ms());
         store_close(a->store);
     }
+    rollup_free(a);
     reg_free(a->reg);
     wq_free(a->wq);
 }

@@ -85,6 +85,11 @@ static const cfg_key keys[] = {
     {"store", SAME(retention_raw_days), K_INT, "7", 1, 3650, NULL},
     {"store", SAME(retention_events_days), K_INT, "30", 1, 3650, NULL},
     {"store", SAME(prune_batch), K_INT, "5000", 100, 1000000, NULL},
+    {"store", SAME(retention_hourly_days), K_INT, "400", 1, 36500, NULL},
+    {"store", SAME(retention_sessions_days), K_INT, "400", 1, 36500, NULL},
+    {"store", SAME(retention_tasks_days), K_INT, "30", 1, 36500, NULL},
+    {"analytics", SAME(rollup_interval_s), K_INT, "300", 5, 86400, NULL},
+    {"analytics", SAME(window_days), K_INT, "14", 1, 400, NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

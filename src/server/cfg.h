@@ -23,6 +23,12 @@
  *   retention_raw_days = 7         ; VIGIL_RETENTION_RAW_DAYS
  *   retention_events_days = 30     ; VIGIL_RETENTION_EVENTS_DAYS
  *   prune_batch = 5000             ; VIGIL_PRUNE_BATCH (rows per retention delete)
+ *   retention_hourly_days = 400    ; VIGIL_RETENTION_HOURLY_DAYS
+ *   retention_sessions_days = 400  ; VIGIL_RETENTION_SESSIONS_DAYS (closed ones)
+ *   retention_tasks_days = 30      ; VIGIL_RETENTION_TASKS_DAYS (task latency buckets)
+ *   [analytics]
+ *   rollup_interval_s = 300        ; VIGIL_ROLLUP_INTERVAL_S (reliability + hourly rollups)
+ *   window_days = 14               ; VIGIL_WINDOW_DAYS (reliability window)
  *   [group "inference"]
  *   ttl_s = 30
  *
@@ -62,6 +68,12 @@ typedef struct cfg {
     int retention_raw_days;
     int retention_events_days;
     int prune_batch;
+    int retention_hourly_days;
+    int retention_sessions_days;
+    int retention_tasks_days;
+
+    int rollup_interval_s;
+    int window_days;
 
     size_t ngroups;
     cfg_group groups[CFG_MAX_GROUPS];

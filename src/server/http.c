@@ -181,6 +181,63 @@ bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res
     return true;
 }
 
+bool http_query_num(req *r, const char *key, double lo, double hi, double *out,
+                    enum MHD_Result *res)
+{
+    const char *v = http_query(r, key);
+    if (!v) return true;
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= lo && x <= hi)) { /* !(>=) also refuses NaN */
+        char why[96];
+        snprintf(why, sizeof why, "must be a number between %g and %g", lo, hi);
+        *res = http_error(r, 400, key, why);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+bool http_query_duration(req *r, const char *key, int64_t *out_ms, enum MHD_Result *res)
+{
+    const char *v = http_query(r, key);
+    if (!v) return true;
+    if (tfmt_parse_duration(v, out_ms) != 0 || *out_ms <= 0) {
+        *res = http_error(r, 400, key, "must be a positive duration (90s, 30m, 6h, 7d)");
+        return false;
+    }
+    return true;
+}
+
+void http_add_time(cJSON *o, const char *key, int64_t ms)
+{
+    char buf[TFMT_ISO_LEN];
+    if (ms > 0)
+        cJSON_AddStringToObject(o, key, tfmt_iso(ms, buf));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+enum MHD_Result http_error_row(req *r, unsigned status, size_t row, const char *field,
+                               const char *reason)
+{
+    cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "reason", reason);
+    cJSON_AddNumberToObject(e, "row", (double)row);
+    return http_cjson(r, status, doc);
+}
+
+enum MHD_Result http_text(req *r, unsigned status, const char *type, char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Media type of the body, compared without parameters; absent is allowed
  * (curl --data-binary sends none with -H ''), anything else must match. */
 static bool content_type_ok(req *r, const char *const *allowed)
@@ -248,6 +305,7 @@ static enum MHD_Result dispatch(app *a, req *r)
     if (strcmp(u, "/v1/heartbeat") == 0) return ingest_post(a, r, JSON_TYPES, route_heartbeat);
     if (strcmp(u, "/v1/bye") == 0) return ingest_post(a, r, JSON_TYPES, route_bye);
     if (strcmp(u, "/v1/heartbeats") == 0) return ingest_post(a, r, NDJSON_TYPES, route_heartbeats);
+    if (strcmp(u, "/v1/tasks") == 0) return ingest_post(a, r, JSON_TYPES, route_tasks);
     if (strncmp(u, "/ping/", 6) == 0) {
         if (!(r->method & (HTTP_GET | HTTP_POST | HTTP_HEAD))) return bad_method(r, "GET, POST");
         if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token))
@@ -277,6 +335,24 @@ static enum MHD_Result dispatch(app *a, req *r)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_groups(a, r) : bad_method(r, "GET");
     if (strcmp(u, "/v1/events") == 0)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_events(a, r) : bad_method(r, "GET");
+    static const struct {
+        const char *path;
+        int methods;
+        enum MHD_Result (*fn)(app *, req *);
+    } admin_routes[] = {
+        {"/v1/fleet/availability", HTTP_GET | HTTP_HEAD, route_fleet_availability},
+        {"/v1/tasks/latency", HTTP_GET | HTTP_HEAD, route_tasks_latency},
+        {"/v1/import/sessions", HTTP_POST, route_import_sessions},
+        {"/v1/admin/rollup", HTTP_POST, route_admin_rollup},
+    };
+    for (size_t i = 0; i < sizeof admin_routes / sizeof admin_routes[0]; i++)
+        if (strcmp(u, admin_routes[i].path) == 0)
+            return r->method & admin_routes[i].methods
+                       ? admin_routes[i].fn(a, r)
+                       : bad_method(r, admin_routes[i].methods & HTTP_POST ? "POST" : "GET");
+    if (strcmp(u, "/v1/reliability") == 0 || strcmp(u, "/v1/reliability.csv") == 0)
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_reliability(a, r, u[15] == '.')
+                                                  : bad_method(r, "GET");
     if (strncmp(u, "/v1/workers/", 12) == 0) {
         char id[HB_ID_MAX + 2];
         const char *p = u + 12, *slash = strchr(p, '/');
@@ -308,8 +384,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->cap = sizeof r->inline_body;
         r->heap = false;
         r->too_big = false;
-        r->limit = strcmp(url, "/v1/heartbeats") == 0 ? (size_t)a->cfg.max_batch_bytes
-                                                      : (size_t)HB_BODY_MAX;
+        r->limit = strcmp(url, "/v1/heartbeats") == 0        ? (size_t)a->cfg.max_batch_bytes
+                   : strcmp(url, "/v1/import/sessions") == 0 ? (size_t)HTTP_IMPORT_MAX
+                                                             : (size_t)HB_BODY_MAX;
         *con_cls = r;
         /* A declared length over the limit is refused before a byte is read. */
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);

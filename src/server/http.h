@@ -15,7 +15,8 @@
 
 struct cJSON;
 
-#define HTTP_INLINE_BODY 2048 /* most heartbeats fit: no heap body buffer */
+#define HTTP_INLINE_BODY 2048           /* most heartbeats fit: no heap body buffer */
+#define HTTP_IMPORT_MAX (64 << 20)      /* bytes: POST /v1/import/sessions body */
 
 typedef enum http_method {
     HTTP_GET = 1,
@@ -59,6 +60,21 @@ bool http_query_int(req *r, const char *key, int64_t lo, int64_t hi, int64_t *ou
 /* Same for a timestamp (ISO-8601 or epoch ms). */
 bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res);
 
+/* Same for a number in [lo, hi] (NaN refused). */
+bool http_query_num(req *r, const char *key, double lo, double hi, double *out,
+                    enum MHD_Result *res);
+/* Same for a positive duration ("6h", "90s", "7d"; tfmt_parse_duration). */
+bool http_query_duration(req *r, const char *key, int64_t *out_ms, enum MHD_Result *res);
+
+/* {"error":{"field":F,"reason":R,"row":N}}: a bad row of an uploaded file. */
+enum MHD_Result http_error_row(req *r, unsigned status, size_t row, const char *field,
+                               const char *reason);
+/* A malloc'd body of another type (CSV); takes ownership of body. */
+enum MHD_Result http_text(req *r, unsigned status, const char *type, char *body, size_t len);
+
+/* ISO-8601 time under key, or null for ms <= 0. */
+void http_add_time(struct cJSON *o, const char *key, int64_t ms);
+
 /* routes_ingest.c */
 enum MHD_Result route_heartbeat(app *a, req *r);
 enum MHD_Result route_bye(app *a, req *r);
@@ -66,6 +82,22 @@ enum MHD_Result route_heartbeats(app *a, req *r);
 enum MHD_Result route_ping(app *a, req *r, const char *rest);
 void routes_ingest_init(void);
 void routes_ingest_free(void);
+
+/* routes_rel.c: analytics (reliability, liveness, fleet, tasks, import, rollup) */
+enum MHD_Result route_reliability(app *a, req *r, bool csv);
+enum MHD_Result route_fleet_availability(app *a, req *r);
+enum MHD_Result route_tasks(app *a, req *r);
+enum MHD_Result route_tasks_latency(app *a, req *r);
+enum MHD_Result route_import_sessions(app *a, req *r);
+enum MHD_Result route_admin_rollup(app *a, req *r);
+enum MHD_Result route_worker_liveness(app *a, req *r, const char *id);
+enum MHD_Result route_worker_sessions_csv(app *a, req *r, const char *id);
+enum MHD_Result route_worker_hourly(app *a, req *r, const char *id);
+/* Shared JSON of the figures: fractions to 6 decimals, seconds to 3, NAN null. */
+void routes_add_frac(struct cJSON *o, const char *k, double v);
+void routes_add_secs(struct cJSON *o, const char *k, double v);
+/* Every rel_features field under its API name; p_stays NAN = not asked. */
+void routes_features_json(struct cJSON *o, const rel_features *f, double p_stays);
 
 /* routes_read.c */
 enum MHD_Result route_workers(app *a, req *r);

@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "vigild: %s\n", err);
         return 1;
     }
-    if (jobs_start(&a, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0) {
+    if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
+        http_start(&a, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
         return 1;

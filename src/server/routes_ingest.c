@@ -42,6 +42,20 @@ void routes_ingest_free(void)
     }
 }
 
+/* A heartbeat's task_ms joins its group's latency bucket. Without a group in
+ * the message, the registry says which (the heartbeat was just applied). A
+ * full bucket table drops the figure (counted), never the heartbeat. */
+static void task(app *a, const hb_msg *m, int64_t now)
+{
+    const char *group = m->group;
+    reg_view v;
+    if (!(m->has & HB_HAS_GROUP)) {
+        if (!reg_get(a->reg, m->worker_id, now, &v)) return;
+        group = v.last.group;
+    }
+    if (rollup_task(a, group, now, &m->task_ms, 1) != TLAT_OK) a->tasks_dropped++;
+}
+
 /* Apply one validated message. Returns the worker's state, or -1 when the
  * registry could not take it (memory or group table exhausted). */
 static int apply(app *a, const hb_msg *m, int64_t now)
@@ -56,6 +70,7 @@ static int apply(app *a, const hb_msg *m, int64_t now)
     if (st == REG_W_NONE) return -1;
     wq_push_hb(a->wq, m, now);
     a->hb_accepted++;
+    if (m->has & HB_HAS_TASK_MS) task(a, m, now);
     return st;
 }
 

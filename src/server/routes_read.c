@@ -22,14 +22,6 @@
 #define HB_PAGE_MAX 10000
 #define HB_RANGE_DEFAULT_MS 3600000 /* heartbeats: last hour unless told */
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-    char buf[TFMT_ISO_LEN];
-    if (ms > 0)
-        cJSON_AddStringToObject(o, key, tfmt_iso(ms, buf));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 static void add_str_or_null(cJSON *o, const char *key, const char *s)
 {
@@ -80,15 +72,15 @@ static cJSON *worker_json(const store_worker *w, const reg_view *v, int64_t now)
     add_str_or_null(o, "group", v->last.group);
     add_str_or_null(o, "instance", v->last.instance);
     cJSON_AddStringToObject(o, "state", reg_wstate_name(v->state));
-    add_time(o, "state_since", v->state_since_ms);
-    add_time(o, "last_heartbeat", v->last_hb_ms);
+    http_add_time(o, "state_since", v->state_since_ms);
+    http_add_time(o, "last_heartbeat", v->last_hb_ms);
     if (v->last_hb_ms > 0)
         cJSON_AddNumberToObject(o, "age_s", (double)(now - v->last_hb_ms) / 1000.0);
     else
         cJSON_AddNullToObject(o, "age_s");
     cJSON_AddNumberToObject(o, "ttl_s", v->ttl_s);
-    add_time(o, "session_opened", v->opened_ms);
-    add_time(o, "first_seen", w ? w->first_seen_ms : 0);
+    http_add_time(o, "session_opened", v->opened_ms);
+    http_add_time(o, "first_seen", w ? w->first_seen_ms : 0);
     cJSON_AddNumberToObject(o, "phi", round(v->phi * 100) / 100);
     store_hb h;
     store_hb_from_msg(&h, &v->last, v->last_hb_ms);
@@ -160,8 +152,8 @@ static cJSON *session_json(const store_session *x, const reg_view *v, int64_t no
     add_str_or_null(o, "group", x->group);
     add_str_or_null(o, "instance", x->instance);
     cJSON_AddStringToObject(o, "node_id", x->node_id);
-    add_time(o, "opened", x->opened_ms);
-    add_time(o, "closed", x->closed_ms);
+    http_add_time(o, "opened", x->opened_ms);
+    http_add_time(o, "closed", x->closed_ms);
     bool open = x->closed_ms == 0;
     int64_t last = x->last_hb_ms;
     /* The store's last heartbeat of an open session lags; the registry's does not. */
@@ -174,7 +166,7 @@ static cJSON *session_json(const store_session *x, const reg_view *v, int64_t no
         cJSON_AddNumberToObject(o, "exit_code", x->exit_code);
     else
         cJSON_AddNullToObject(o, "exit_code");
-    add_time(o, "last_heartbeat", last);
+    http_add_time(o, "last_heartbeat", last);
     if (x->has_requests) cJSON_AddNumberToObject(o, "requests", (double)x->requests);
     if (x->has_tokens) cJSON_AddNumberToObject(o, "tokens", (double)x->tokens);
     cJSON_AddNumberToObject(o, "ttl_s", x->ttl_s);
@@ -232,7 +224,7 @@ static enum MHD_Result worker_sessions(app *a, req *r, const char *id)
     cJSON_AddStringToObject(doc, "worker_id", id);
     cJSON_AddItemToObject(doc, "sessions", c.l.arr);
     if (c.l.n > c.l.limit)
-        add_time(doc, "next_cursor", c.l.last_ms);
+        http_add_time(doc, "next_cursor", c.l.last_ms);
     else
         cJSON_AddNullToObject(doc, "next_cursor");
     return http_cjson(r, 200, doc);
@@ -242,6 +234,10 @@ static enum MHD_Result worker_sessions(app *a, req *r, const char *id)
  * (several samples can share a millisecond, so T alone would skip some). */
 static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
 {
+    const char *resol = http_query(r, "resolution");
+    if (resol && strcmp(resol, "hour") == 0) return route_worker_hourly(a, r, id);
+    if (resol && strcmp(resol, "raw") != 0)
+        return http_error(r, 400, "resolution", "must be raw or hour");
     enum MHD_Result res;
     list_ctx c = {.a = a, .now = app_now_ms()};
     int64_t from = c.now - HB_RANGE_DEFAULT_MS, to = c.now + 1;
@@ -260,10 +256,6 @@ static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
         c.last_ms = t;
     }
     if (from >= to) return http_error(r, 400, "from", "must be before to");
-    const char *resol = http_query(r, "resolution");
-    if (resol && strcmp(resol, "raw") != 0)
-        return http_error(r, 400, "resolution",
-                          "only raw is available (hourly comes with analytics)");
     c.arr = cJSON_CreateArray();
     if (store_list_heartbeats(a->store, id, from, to, (int)(c.limit + 1 + c.skip), hb_row, &c) <
         0) {
@@ -295,6 +287,7 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
     if (!*sub) {
         if (r->method == HTTP_DELETE) {
             if (reg_forget(a->reg, id, now) != 0) return unknown_worker(r);
+            rollup_forget(a, id);
             char body[256];
             int n = snprintf(body, sizeof body, "{\"ok\":true,\"forgotten\":\"%s\"}", id);
             return http_json(r, 200, body, (size_t)n);
@@ -312,6 +305,12 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
             return http_error(r, 405, "method", "this endpoint takes GET");
         return sub[0] == 's' ? worker_sessions(a, r, id) : worker_heartbeats(a, r, id);
     }
+    if (strcmp(sub, "liveness") == 0 || strcmp(sub, "sessions.csv") == 0) {
+        if (!(r->method & (HTTP_GET | HTTP_HEAD)))
+            return http_error(r, 405, "method", "this endpoint takes GET");
+        return sub[0] == 'l' ? route_worker_liveness(a, r, id)
+                             : route_worker_sessions_csv(a, r, id);
+    }
     if (strcmp(sub, "evict") == 0) {
         if (r->method != HTTP_POST) return http_error(r, 405, "method", "this endpoint takes POST");
         if (reg_evict(a->reg, id, now) != 0) return unknown_worker(r);
@@ -326,7 +325,7 @@ static void group_row(void *ctx, const reg_group_view *g)
     cJSON *arr = ctx, *o = cJSON_CreateObject(), *ws = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "group", g->name);
     cJSON_AddStringToObject(o, "state", reg_gstate_name(g->state));
-    add_time(o, "state_since", g->state_since_ms);
+    http_add_time(o, "state_since", g->state_since_ms);
     if (g->ttl_s)
         cJSON_AddNumberToObject(o, "ttl_s", g->ttl_s);
     else
@@ -354,7 +353,7 @@ static int event_row(void *ctx, const store_event *e)
     if (c->n++ >= c->limit) return 1;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)e->id);
-    add_time(o, "ts", e->ts_ms);
+    http_add_time(o, "ts", e->ts_ms);
     cJSON_AddStringToObject(o, "type", e->type);
     add_str_or_null(o, "worker_id", e->worker_id);
     add_str_or_null(o, "group", e->group);
@@ -363,7 +362,7 @@ static int event_row(void *ctx, const store_event *e)
     add_str_or_null(o, "prev_state", e->prev_state);
     add_str_or_null(o, "reason", reg_reason_name(e->reason));
     if (e->has_exit_code) cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
-    if (e->opened_ms) add_time(o, "session_opened", e->opened_ms);
+    if (e->opened_ms) http_add_time(o, "session_opened", e->opened_ms);
     cJSON_AddStringToObject(o, "node_id", e->node_id);
     cJSON_AddItemToArray(c->arr, o);
     c->last_ms = e->id;

@@ -60,7 +60,13 @@ static const char *const wsql[SQW__COUNT] = {
     [SQW_GROUP_STATE] = "INSERT INTO \"groups\"(name, state, state_since_ms) VALUES(?1, ?2, ?3)"
                         " ON CONFLICT(name) DO UPDATE SET state = excluded.state,"
                         " state_since_ms = excluded.state_since_ms",
+    /* The newest raw row is never deleted (store.h: rowids stay unique for
+     * the hourly watermark); a forgotten worker's newest becomes a tombstone. */
+    [SQW_FORGET_TOMB] = "UPDATE heartbeats SET worker_id = '' WHERE worker_id = ?1"
+                        " AND rowid = (SELECT max(rowid) FROM heartbeats)",
     [SQW_FORGET_HBS] = "DELETE FROM heartbeats WHERE worker_id = ?1",
+    [SQW_FORGET_HOURLY] = "DELETE FROM heartbeats_hourly WHERE worker_id = ?1",
+    [SQW_FORGET_REL] = "DELETE FROM reliability WHERE worker_id = ?1",
     [SQW_FORGET_SESSIONS] = "DELETE FROM sessions WHERE worker_id = ?1",
     [SQW_FORGET_WORKER] = "DELETE FROM workers WHERE worker_id = ?1",
     [SQW_EVENT] = "INSERT INTO events(ts_ms, type, worker_id, group_name, instance, state,"
@@ -82,7 +88,17 @@ static const char *const wsql[SQW__COUNT] = {
      * ts_ms is kept for this (one less b-tree insert per heartbeat). */
     [SQW_PRUNE_HBS] = "DELETE FROM heartbeats WHERE rowid IN (SELECT rowid FROM"
                       " (SELECT rowid, ts_ms FROM heartbeats ORDER BY rowid LIMIT ?2)"
-                      " WHERE ts_ms < ?1)",
+                      " WHERE ts_ms < ?1 AND rowid < (SELECT max(rowid) FROM heartbeats)"
+                      " AND rowid <= coalesce((SELECT value FROM rollup_state"
+                      "  WHERE name = 'hourly_rowid'), 0))",
+    [SQW_PRUNE_HOURLY] = "DELETE FROM heartbeats_hourly WHERE (worker_id, hour_ms) IN (SELECT"
+                         " worker_id, hour_ms FROM heartbeats_hourly WHERE hour_ms < ?1"
+                         " ORDER BY hour_ms LIMIT ?2)",
+    [SQW_PRUNE_SESSIONS] = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+                           " WHERE closed_ms < ?1 ORDER BY closed_ms LIMIT ?2)",
+    [SQW_PRUNE_TASKS] = "DELETE FROM task_latency WHERE (group_name, bucket_ms) IN (SELECT"
+                        " group_name, bucket_ms FROM task_latency WHERE bucket_ms < ?1"
+                        " ORDER BY bucket_ms LIMIT ?2)",
     [SQW_PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events"
                          " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
 };
@@ -232,7 +248,9 @@ static int event_group_state(sq_store *q, const reg_event *e)
 
 static int event_forget(sq_store *q, const reg_event *e)
 {
-    static const enum sq_wstmt del[] = {SQW_FORGET_HBS, SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
+    static const enum sq_wstmt del[] = {SQW_FORGET_TOMB,    SQW_FORGET_HBS,
+                                        SQW_FORGET_HOURLY,  SQW_FORGET_REL,
+                                        SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
     for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
         sqlite3_stmt *st = q->w[del[i]];
         if (bind_text(st, 1, e->worker_id) || exec_stmt(st)) return -1;
@@ -403,13 +421,18 @@ static int sq_run_end(store *s, int64_t run_id, int64_t now_ms)
 static int64_t sq_prune(store *s, const char *table, int64_t before_ms, int limit)
 {
     sq_store *q = (sq_store *)s;
-    enum sq_wstmt k;
-    if (strcmp(table, "heartbeats") == 0)
-        k = SQW_PRUNE_HBS;
-    else if (strcmp(table, "events") == 0)
-        k = SQW_PRUNE_EVENTS;
-    else
-        return -1;
+    static const struct {
+        const char *table;
+        enum sq_wstmt k;
+    } by_table[] = {{"heartbeats", SQW_PRUNE_HBS},
+                    {"events", SQW_PRUNE_EVENTS},
+                    {"heartbeats_hourly", SQW_PRUNE_HOURLY},
+                    {"sessions", SQW_PRUNE_SESSIONS},
+                    {"task_latency", SQW_PRUNE_TASKS}};
+    int k = -1;
+    for (size_t i = 0; i < sizeof by_table / sizeof by_table[0]; i++)
+        if (strcmp(table, by_table[i].table) == 0) k = by_table[i].k;
+    if (k < 0) return -1;
     if (limit <= 0) return 0;
     sqlite3_stmt *st = q->w[k];
     pthread_mutex_lock(&q->wmu);
@@ -448,12 +471,15 @@ static void sq_close(store *s)
 {
     sq_store *q = (sq_store *)s;
     sq_read_finalize(q);
+    sq_rel_finalize(q);
     for (int i = 0; i < SQW__COUNT; i++)
         sqlite3_finalize(q->w[i]);
+    sqlite3_close(q->adb);
     sqlite3_close(q->rdb);
     sqlite3_close(q->wdb);
     if (q->wmu_ok) pthread_mutex_destroy(&q->wmu);
     if (q->rmu_ok) pthread_mutex_destroy(&q->rmu);
+    if (q->amu_ok) pthread_mutex_destroy(&q->amu);
     free(q);
 }
 
@@ -474,6 +500,15 @@ static const store_backend sqlite_backend = {
     .list_sessions = sq_list_sessions,
     .list_heartbeats = sq_list_heartbeats,
     .list_events = sq_list_events,
+    .rel_scan = sq_rel_scan,
+    .rel_put = sq_rel_put,
+    .rel_load = sq_rel_load,
+    .hourly_rollup = sq_hourly_rollup,
+    .list_hourly = sq_list_hourly,
+    .tasks_put = sq_tasks_put,
+    .list_tasks = sq_list_tasks,
+    .list_runs = sq_list_runs,
+    .import_sessions = sq_import_sessions,
 };
 
 store *store_sqlite_open(const char *path, const char *node_id, char *err, size_t errlen)
@@ -487,7 +522,8 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     snprintf(q->base.node_id, sizeof q->base.node_id, "%s", node_id ? node_id : "");
     q->wmu_ok = pthread_mutex_init(&q->wmu, NULL) == 0;
     q->rmu_ok = pthread_mutex_init(&q->rmu, NULL) == 0;
-    if (!q->wmu_ok || !q->rmu_ok) {
+    q->amu_ok = pthread_mutex_init(&q->amu, NULL) == 0;
+    if (!q->wmu_ok || !q->rmu_ok || !q->amu_ok) {
         store_set_err(err, errlen, "sqlite: mutex init failed");
         goto fail;
     }
@@ -532,6 +568,16 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
         goto fail;
     }
     if (sq_read_prepare(q, err, errlen) != 0) goto fail;
+    /* Analytics: its writes are short transactions that may wait behind the
+     * writer's batches, so it can afford to wait longer for the lock. */
+    if (open_conn(path, SQLITE_OPEN_READWRITE, &q->adb, err, errlen) != 0) goto fail;
+    sqlite3_busy_timeout(q->adb, SQ_ANALYTICS_BUSY_MS);
+    if (sqlite3_exec(q->adb, "PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->adb));
+        goto fail;
+    }
+    if (sq_rel_prepare(q, err, errlen) != 0) goto fail;
     return &q->base;
 fail:
     sq_close(&q->base);

@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#define SQ_ANALYTICS_BUSY_MS 10000 /* rollup/import wait for SQLite's write lock */
+
 enum sq_wstmt {
     SQW_BEGIN,
     SQW_COMMIT,
@@ -26,7 +28,10 @@ enum sq_wstmt {
     SQW_SESSION_EXISTS,
     SQW_WORKER_STATE,
     SQW_GROUP_STATE,
+    SQW_FORGET_TOMB,
     SQW_FORGET_HBS,
+    SQW_FORGET_HOURLY,
+    SQW_FORGET_REL,
     SQW_FORGET_SESSIONS,
     SQW_FORGET_WORKER,
     SQW_EVENT,
@@ -37,6 +42,9 @@ enum sq_wstmt {
     SQW_RUN_END,
     SQW_PRUNE_HBS,
     SQW_PRUNE_EVENTS,
+    SQW_PRUNE_HOURLY,
+    SQW_PRUNE_SESSIONS,
+    SQW_PRUNE_TASKS,
     SQW__COUNT
 };
 
@@ -48,6 +56,10 @@ enum sq_rstmt {
     SQR_SESSIONS,
     SQR_HEARTBEATS,
     SQR_LAST_RUN,
+    SQR_RUNS,
+    SQR_HOURLY,
+    SQR_TASKS_ALL,
+    SQR_TASKS_GROUP,
     SQR__COUNT
 };
 
@@ -67,13 +79,35 @@ enum {
     SQ_EQ__N = 64
 };
 
+/* Analytics connection statements (sqlite_rel.c). */
+enum sq_astmt {
+    SQA_BEGIN,
+    SQA_COMMIT,
+    SQA_ROLLBACK,
+    SQA_WORKERS,
+    SQA_SESSIONS,
+    SQA_REL_PUT,
+    SQA_REL_LOAD,
+    SQA_STATE_GET,
+    SQA_STATE_SET,
+    SQA_MAX_ROWID,
+    SQA_HOURLY_FOLD,
+    SQA_TASK_GET,
+    SQA_TASK_PUT,
+    SQA_IMP_FIND,
+    SQA_IMP_INSERT,
+    SQA_IMP_WORKER,
+    SQA__COUNT
+};
+
 typedef struct sq_store {
     store base; /* first: a store * is an sq_store * */
-    sqlite3 *wdb, *rdb;
-    pthread_mutex_t wmu, rmu;
-    bool wmu_ok, rmu_ok;
+    sqlite3 *wdb, *rdb, *adb;
+    pthread_mutex_t wmu, rmu, amu;
+    bool wmu_ok, rmu_ok, amu_ok;
     sqlite3_stmt *w[SQW__COUNT];
     sqlite3_stmt *r[SQR__COUNT];
+    sqlite3_stmt *a[SQA__COUNT];
     sqlite3_stmt *wq[SQ_WQ__N];
     sqlite3_stmt *eq[SQ_EQ__N];
 } sq_store;
@@ -104,5 +138,22 @@ int sq_list_heartbeats(store *s, const char *worker_id, int64_t from_ms, int64_t
                        int (*cb)(void *, const store_hb *), void *ctx);
 int sq_list_events(store *s, const store_event_query *q, int (*cb)(void *, const store_event *),
                    void *ctx);
+int sq_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                   int (*cb)(void *, const store_hourly *), void *ctx);
+int sq_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
+                  int (*cb)(void *, const tlat_row *), void *ctx);
+int sq_list_runs(store *s, int (*cb)(void *, const store_run *), void *ctx);
+
+/* sqlite_rel.c: the analytics connection (rollups, imports). Open prepares
+ * its statements on q->adb (opened by the caller); 0 or -1 with err. */
+int sq_rel_prepare(sq_store *q, char *err, size_t errlen);
+void sq_rel_finalize(sq_store *q);
+int sq_rel_scan(store *s, int64_t from_ms, int (*cb)(void *, const store_rel_worker *), void *ctx);
+int sq_rel_put(store *s, const store_rel_row *rows, size_t n);
+int sq_rel_load(store *s, int (*cb)(void *, const store_rel_row *), void *ctx);
+int64_t sq_hourly_rollup(store *s, int64_t max_rows);
+int sq_tasks_put(store *s, const tlat_row *rows, size_t n);
+int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
+                       size_t *skipped, size_t *bad, char *err, size_t errlen);
 
 #endif

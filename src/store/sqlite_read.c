@@ -23,11 +23,16 @@
     " w.first_seen_ms, w.last_seen_ms, w.ttl_s, s.opened_ms,"                                      \
     " max(s.last_hb_ms, w.last_seen_ms), s.node_id"                                                \
     " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                \
-    "  WHERE worker_id = w.worker_id AND closed_ms IS NULL ORDER BY opened_ms DESC LIMIT 1)"
+    "  WHERE worker_id = w.worker_id AND closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE "'"   \
+    "  ORDER BY opened_ms DESC LIMIT 1)"
 
 #define EVENT_SELECT                                                                               \
     "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
     " exit_code, opened_ms, node_id FROM events"
+
+#define TASK_SELECT                                                                                \
+    "SELECT group_name, bucket_ms, count, mean_ms, min_ms, max_ms, p50_ms, p90_ms, p95_ms,"        \
+    " p99_ms FROM task_latency"
 
 static const char *const rsql[SQR__COUNT] = {
     [SQR_PING] = "SELECT version FROM schema_version LIMIT 1",
@@ -47,6 +52,14 @@ static const char *const rsql[SQR__COUNT] = {
         " WHERE worker_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, rowid LIMIT ?4",
     [SQR_LAST_RUN] = "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
                      " WHERE node_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
+    [SQR_RUNS] = "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs ORDER BY id",
+    [SQR_HOURLY] = "SELECT hour_ms, n, cpu_sum, cpu_n, mem_sum, mem_n, mema_sum, mema_n,"
+                   " thermal_max FROM heartbeats_hourly WHERE worker_id = ?1 AND hour_ms >= ?2"
+                   " AND hour_ms < ?3 ORDER BY hour_ms LIMIT ?4",
+    [SQR_TASKS_ALL] = TASK_SELECT " WHERE bucket_ms >= ?2 AND bucket_ms < ?3"
+                                  " ORDER BY bucket_ms, group_name LIMIT ?4",
+    [SQR_TASKS_GROUP] = TASK_SELECT " WHERE group_name = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3"
+                                    " ORDER BY bucket_ms LIMIT ?4",
 };
 
 /* Append to a fixed buffer; the fragments are ours, so overflow is a bug we
@@ -401,4 +414,86 @@ int sq_list_events(store *s, const store_event_query *eq, int (*cb)(void *, cons
         return -1;
     }
     ROWS(q, st, store_event, event_row, cb, ctx);
+}
+
+static void run_row(sqlite3_stmt *st, store_run *r)
+{
+    r->id = sqlite3_column_int64(st, 0);
+    r->started_ms = sqlite3_column_int64(st, 1);
+    r->alive_ms = sqlite3_column_int64(st, 2);
+    r->stopped_ms = sqlite3_column_int64(st, 3);
+}
+
+int sq_list_runs(store *s, int (*cb)(void *, const store_run *), void *ctx)
+{
+    sq_store *q = (sq_store *)s;
+    pthread_mutex_lock(&q->rmu);
+    sqlite3_stmt *st = q->r[SQR_RUNS];
+    ROWS(q, st, store_run, run_row, cb, ctx);
+}
+
+/* An average over the samples that carried the field; none: absent. */
+static double avg_col(sqlite3_stmt *st, int sum, int n, bool *has)
+{
+    int64_t k = sqlite3_column_int64(st, n);
+    *has = k > 0;
+    return k > 0 ? sqlite3_column_double(st, sum) / (double)k : 0;
+}
+
+static void hourly_row(sqlite3_stmt *st, store_hourly *h)
+{
+    memset(h, 0, sizeof *h);
+    h->hour_ms = sqlite3_column_int64(st, 0);
+    h->count = sqlite3_column_int64(st, 1);
+    h->cpu = avg_col(st, 2, 3, &h->has_cpu);
+    h->mem = avg_col(st, 4, 5, &h->has_mem);
+    h->mem_available_gb = avg_col(st, 6, 7, &h->has_mem_available);
+    h->thermal_max = (uint8_t)sqlite3_column_int(st, 8); /* NULL reads 0 = none */
+}
+
+int sq_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                   int (*cb)(void *, const store_hourly *), void *ctx)
+{
+    sq_store *q = (sq_store *)s;
+    pthread_mutex_lock(&q->rmu);
+    sqlite3_stmt *st = q->r[SQR_HOURLY];
+    int rc = sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC) |
+             sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
+             sqlite3_bind_int(st, 4, lim(limit));
+    if (rc != SQLITE_OK) {
+        finish(q, st);
+        return -1;
+    }
+    ROWS(q, st, store_hourly, hourly_row, cb, ctx);
+}
+
+static void task_row(sqlite3_stmt *st, tlat_row *t)
+{
+    memset(t, 0, sizeof *t);
+    col_text(st, 0, t->group, sizeof t->group);
+    t->bucket_ms = sqlite3_column_int64(st, 1);
+    t->count = (uint64_t)sqlite3_column_int64(st, 2);
+    t->mean_ms = sqlite3_column_double(st, 3);
+    t->min_ms = sqlite3_column_double(st, 4);
+    t->max_ms = sqlite3_column_double(st, 5);
+    t->p50_ms = sqlite3_column_double(st, 6);
+    t->p90_ms = sqlite3_column_double(st, 7);
+    t->p95_ms = sqlite3_column_double(st, 8);
+    t->p99_ms = sqlite3_column_double(st, 9);
+}
+
+int sq_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
+                  int (*cb)(void *, const tlat_row *), void *ctx)
+{
+    sq_store *q = (sq_store *)s;
+    pthread_mutex_lock(&q->rmu);
+    sqlite3_stmt *st = q->r[group ? SQR_TASKS_GROUP : SQR_TASKS_ALL];
+    int rc = sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
+             sqlite3_bind_int(st, 4, lim(limit));
+    if (group) rc |= sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        finish(q, st);
+        return -1;
+    }
+    ROWS(q, st, tlat_row, task_row, cb, ctx);
 }

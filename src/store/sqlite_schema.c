@@ -51,6 +51,40 @@ static const char *const migrations[] = {
     " id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL,"
     " started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER);"
     "CREATE INDEX node_runs_node ON node_runs(node_id, id);",
+    /* 2: analytics (issue 4). */
+    "CREATE TABLE reliability("
+    " worker_id TEXT PRIMARY KEY NOT NULL, group_name TEXT NOT NULL,"
+    " computed_ms INTEGER NOT NULL, window_ms INTEGER NOT NULL, uptime_pct REAL NOT NULL,"
+    " up_ms INTEGER NOT NULL, observed_ms INTEGER NOT NULL, sessions_count INTEGER NOT NULL,"
+    " closed_count INTEGER NOT NULL, failures INTEGER NOT NULL, mtbf_s REAL NOT NULL,"
+    " p10_session_s REAL, p50_session_s REAL, p90_session_s REAL,"
+    " p_stays_4h REAL NOT NULL, p_stays_8h REAL NOT NULL, score REAL NOT NULL,"
+    " last_disconnect_ms INTEGER, last_failure_ms INTEGER, last_session_s REAL,"
+    " n_clean_shutdown INTEGER NOT NULL, n_failed INTEGER NOT NULL,"
+    " n_timeout INTEGER NOT NULL, n_restarted INTEGER NOT NULL, n_evicted INTEGER NOT NULL,"
+    " n_monitor_gap INTEGER NOT NULL, km_t_max_s REAL NOT NULL, km BLOB) WITHOUT ROWID;"
+    /* Sums and counts, not averages: folding a new batch into an hour is
+     * then one addition, exactly as if the hour had been read in one go. */
+    "CREATE TABLE heartbeats_hourly("
+    " worker_id TEXT NOT NULL, hour_ms INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " cpu_sum REAL NOT NULL, cpu_n INTEGER NOT NULL, mem_sum REAL NOT NULL,"
+    " mem_n INTEGER NOT NULL, mema_sum REAL NOT NULL, mema_n INTEGER NOT NULL,"
+    " thermal_max INTEGER, PRIMARY KEY(worker_id, hour_ms)) WITHOUT ROWID;"
+    "CREATE INDEX heartbeats_hourly_hour ON heartbeats_hourly(hour_ms);"
+    "CREATE TABLE task_latency("
+    " group_name TEXT NOT NULL, bucket_ms INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " mean_ms REAL NOT NULL, min_ms REAL NOT NULL, max_ms REAL NOT NULL, p50_ms REAL NOT NULL,"
+    " p90_ms REAL NOT NULL, p95_ms REAL NOT NULL, p99_ms REAL NOT NULL,"
+    " PRIMARY KEY(group_name, bucket_ms)) WITHOUT ROWID;"
+    "CREATE INDEX task_latency_bucket ON task_latency(bucket_ms);"
+    "CREATE TABLE rollup_state(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    /* The rollup reads every worker's recent sessions in worker order: a
+     * covering index makes that one ordered walk with no table lookups.
+     * Retention of closed sessions goes by closed_ms. */
+    "CREATE INDEX sessions_rel ON sessions(worker_id, opened_ms, closed_ms, last_hb_ms, reason,"
+    " node_id);"
+    "CREATE INDEX sessions_closed ON sessions(closed_ms) WHERE closed_ms IS NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

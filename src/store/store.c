@@ -153,6 +153,62 @@ int store_list_events(store *s, const store_event_query *q,
     return s && cb ? s->be->list_events(s, q ? q : &all, cb, ctx) : -1;
 }
 
+int store_rel_scan(store *s, int64_t from_ms, int (*cb)(void *ctx, const store_rel_worker *w),
+                   void *ctx)
+{
+    return s && cb ? s->be->rel_scan(s, from_ms, cb, ctx) : -1;
+}
+
+int store_rel_put(store *s, const store_rel_row *rows, size_t n)
+{
+    if (!s || (n && !rows)) return -1;
+    return n ? s->be->rel_put(s, rows, n) : 0;
+}
+
+int store_rel_load(store *s, int (*cb)(void *ctx, const store_rel_row *r), void *ctx)
+{
+    return s && cb ? s->be->rel_load(s, cb, ctx) : -1;
+}
+
+int64_t store_hourly_rollup(store *s, int64_t max_rows)
+{
+    return s && max_rows > 0 ? s->be->hourly_rollup(s, max_rows) : -1;
+}
+
+int store_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                      int (*cb)(void *ctx, const store_hourly *h), void *ctx)
+{
+    if (!s || !worker_id || !cb) return -1;
+    return s->be->list_hourly(s, worker_id, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store_tasks_put(store *s, const tlat_row *rows, size_t n)
+{
+    if (!s || (n && !rows)) return -1;
+    return n ? s->be->tasks_put(s, rows, n) : 0;
+}
+
+int store_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
+                     int (*cb)(void *ctx, const tlat_row *r), void *ctx)
+{
+    return s && cb ? s->be->list_tasks(s, group, from_ms, to_ms, limit, cb, ctx) : -1;
+}
+
+int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ctx)
+{
+    return s && cb ? s->be->list_runs(s, cb, ctx) : -1;
+}
+
+int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms,
+                          size_t *inserted, size_t *skipped, size_t *bad, char *err,
+                          size_t errlen)
+{
+    store_set_err(err, errlen, "%s", "");
+    if (!s || (n && !rows) || !inserted || !skipped || !bad) return -1;
+    *inserted = *skipped = *bad = 0;
+    return n ? s->be->import_sessions(s, rows, n, now_ms, inserted, skipped, bad, err, errlen) : 0;
+}
+
 /* Bounded copy: hb.h already validated the lengths, this only guards. */
 static void copy_str(char *dst, size_t n, const char *src)
 {

@@ -25,13 +25,30 @@
  *   events(id autoincrement PK, ts_ms, type, worker_id, group_name, instance,
  *            state, prev_state, reason, exit_code, opened_ms, node_id; index ts_ms)
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
+ *   reliability(worker_id PK, group_name, computed_ms, the rel_features,
+ *            reason counts, Kaplan–Meier curve as a blob)      -- rollup, current
+ *   heartbeats_hourly(worker_id, hour_ms, n, sums and counts of cpu, mem,
+ *            mem_available_gb, max thermal rank; PK(worker_id, hour_ms))
+ *   task_latency(group_name, bucket_ms, count, mean/min/max/p50/p90/p95/p99
+ *            ms; PK(group_name, bucket_ms))
+ *   rollup_state(name PK, value)   -- watermarks (hourly: last raw rowid)
  *   schema_version(version)
+ *
+ * Raw heartbeats are rolled into heartbeats_hourly by rowid watermark
+ * (arrival order, no time index needed). For that, a rowid must never be
+ * handed out twice: SQLite reuses rowids only when the newest row is
+ * deleted, so neither retention nor forget ever deletes the newest row (a
+ * forgotten worker's newest row stays as a tombstone with worker_id '').
+ * Retention deletes raw rows only once they are rolled up.
  */
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
 
 #include "core/hb.h"
+#include "core/imp.h"
 #include "core/reg.h"
+#include "core/rel.h"
+#include "core/tlat.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,6 +124,37 @@ typedef struct store_run {
     int64_t id, started_ms, alive_ms, stopped_ms; /* stopped_ms 0 = did not stop cleanly */
 } store_run;
 
+/* --- analytics rows --------------------------------------------------- */
+
+#define STORE_IMPORT_NODE "import" /* sessions.node_id of imported history */
+
+/* One worker as the reliability rollup sees it: its sessions overlapping the
+ * window, oldest first (imported ones flagged). Valid during the callback. */
+typedef struct store_rel_worker {
+    const char *worker_id, *group;
+    int64_t first_seen_ms;
+    const rel_session *s;
+    size_t n;
+} store_rel_worker;
+
+/* A reliability row: the features at computed_ms and the survival curve. */
+typedef struct store_rel_row {
+    char worker_id[HB_ID_MAX + 1];
+    char group[HB_ID_MAX + 1];
+    int64_t computed_ms, window_ms;
+    rel_features f;
+    const rel_km_step *km; /* f.km_t_max_s closes it */
+    size_t nkm;
+} store_rel_row;
+
+/* One hour of a worker's samples (averages over the samples that had the field). */
+typedef struct store_hourly {
+    int64_t hour_ms, count;
+    bool has_cpu, has_mem, has_mem_available;
+    double cpu, mem, mem_available_gb;
+    uint8_t thermal_max; /* hb_thermal, NONE when no sample had one */
+} store_hourly;
+
 typedef struct store_worker_query {
     const char *group;    /* NULL = any */
     int state;            /* reg_wstate, -1 = any */
@@ -150,11 +198,13 @@ int store_run_end(store *s, int64_t run_id, int64_t now_ms);
  * Returns 0 and fills out, 1 when there is none, -1 on error. */
 int store_last_run(store *s, int64_t before_id, store_run *out);
 
-/* Retention: delete at most `limit` rows of `table` ("heartbeats" or
- * "events") older than before_ms, oldest first. For heartbeats "oldest"
+/* Retention: delete at most `limit` rows of `table` ("heartbeats",
+ * "events", "heartbeats_hourly", "sessions" (closed ones, by closed_ms) or
+ * "task_latency") older than before_ms, oldest first. For heartbeats "oldest"
  * means first arrived (they arrive in time order; no time index is kept):
  * only the `limit` first-arrived rows are looked at, so each call is
- * bounded. Returns rows deleted, -1 on error. */
+ * bounded; and only rows already rolled up into heartbeats_hourly, never
+ * the newest. Returns rows deleted, -1 on error. */
 int64_t store_prune(store *s, const char *table, int64_t before_ms, int limit);
 
 /* Boot: every group, and every worker with its open session (any node). */
@@ -174,6 +224,50 @@ int store_list_heartbeats(store *s, const char *worker_id, int64_t from_ms, int6
                           int limit, int (*cb)(void *ctx, const store_hb *h), void *ctx);
 int store_list_events(store *s, const store_event_query *q,
                       int (*cb)(void *ctx, const store_event *e), void *ctx);
+
+/* --- analytics (rollup thread and imports; a connection of their own, so a
+ * long scan never holds up the HTTP reads or the writer's batches) -------- */
+
+/* Every worker, worker_id order, with its sessions whose end is at or after
+ * from_ms (closed_ms >= from_ms, or open). 0 ok, -1 error. */
+int store_rel_scan(store *s, int64_t from_ms, int (*cb)(void *ctx, const store_rel_worker *w),
+                   void *ctx);
+/* Upsert rows in one transaction; rows of workers no longer in `workers`
+ * (forgotten meanwhile) are skipped. 0 ok, -1 error. */
+int store_rel_put(store *s, const store_rel_row *rows, size_t n);
+/* Every stored reliability row (boot: serve rankings before the first rollup). */
+int store_rel_load(store *s, int (*cb)(void *ctx, const store_rel_row *r), void *ctx);
+
+/* Fold raw heartbeats that arrived since the last call into
+ * heartbeats_hourly, at most max_rows raw rows, in one transaction that also
+ * advances the watermark (so it is exactly once: re-running changes
+ * nothing). Returns raw rows folded (0: caught up), -1 on error. */
+int64_t store_hourly_rollup(store *s, int64_t max_rows);
+/* Hourly rows of a worker with hour_ms in [from, to), oldest first. */
+int store_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                      int (*cb)(void *ctx, const store_hourly *h), void *ctx);
+
+/* Task latency buckets (tlat.h): upsert; a bucket already stored (a restart
+ * within its 30 s) is merged: count, mean, min and max exactly, percentiles
+ * from the larger part. */
+int store_tasks_put(store *s, const tlat_row *rows, size_t n);
+/* Buckets with bucket_ms in [from, to), group NULL = all, oldest first. */
+int store_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
+                     int (*cb)(void *ctx, const tlat_row *r), void *ctx);
+
+/* Every node run (all nodes), for vigild's downtime in uptime figures. */
+int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ctx);
+
+/* Import sessions (imp.h rows, already validated) in one transaction,
+ * idempotent on (worker_id, opened): a row already there with the same
+ * instance is skipped; one there with another instance is a conflict and
+ * nothing is written. Workers are created or their first_seen moved back.
+ * An open imported session gets last_hb_ms = now_ms: the other system saw it
+ * up until the export, nobody has seen it since.
+ * 0 ok (counts filled), 1 conflict (*bad = row index, err says why), -1 error. */
+int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms,
+                          size_t *inserted, size_t *skipped, size_t *bad, char *err,
+                          size_t errlen);
 
 /* --- backends ---------------------------------------------------------- */
 
@@ -200,6 +294,20 @@ typedef struct store_backend {
                            int limit, int (*cb)(void *, const store_hb *), void *ctx);
     int (*list_events)(store *s, const store_event_query *q, int (*cb)(void *, const store_event *),
                        void *ctx);
+    int (*rel_scan)(store *s, int64_t from_ms, int (*cb)(void *, const store_rel_worker *),
+                    void *ctx);
+    int (*rel_put)(store *s, const store_rel_row *rows, size_t n);
+    int (*rel_load)(store *s, int (*cb)(void *, const store_rel_row *), void *ctx);
+    int64_t (*hourly_rollup)(store *s, int64_t max_rows);
+    int (*list_hourly)(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
+                       int (*cb)(void *, const store_hourly *), void *ctx);
+    int (*tasks_put)(store *s, const tlat_row *rows, size_t n);
+    int (*list_tasks)(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
+                      int (*cb)(void *, const tlat_row *), void *ctx);
+    int (*list_runs)(store *s, int (*cb)(void *, const store_run *), void *ctx);
+    int (*import_sessions)(store *s, const imp_row *rows, size_t n, int64_t now_ms,
+                           size_t *inserted, size_t *skipped, size_t *bad, char *err,
+                           size_t errlen);
 } store_backend;
 
 /* Format an error into err (NULL or 0 length: nothing), for backends. */

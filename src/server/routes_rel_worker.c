@@ -1,0 +1,268 @@
+/*
+ * routes_rel_worker: one worker's analytics: its liveness figures computed
+ * fresh (GET /v1/workers/{id}/liveness), its sessions as CSV, and its hourly
+ * heartbeat rollup (GET /v1/workers/{id}/heartbeats?resolution=hour).
+ *
+ * Liveness is exact at the moment asked: the store's sessions plus, when the
+ * store is a flush behind, the open session the registry already knows.
+ */
+#include "server/http.h"
+
+#include "core/tfmt.h"
+#include "server/csv.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIVENESS_MAX_SESSIONS 100000 /* sessions read for one worker's figures */
+#define SURVIVAL_POINTS_MAX 200      /* Kaplan–Meier steps listed (evenly thinned past it) */
+#define EXPORT_MAX_SESSIONS 1000000  /* rows in one sessions.csv */
+#define HOURLY_RANGE_DEFAULT_MS (7LL * 86400000)
+#define HOURLY_LIMIT_DEFAULT 1000
+#define HOURLY_LIMIT_MAX 10000
+
+static const char *const DAY_NAMES[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+static enum MHD_Result unknown(req *r)
+{
+    return http_error(r, 404, "worker_id", "unknown worker");
+}
+
+typedef struct live_ctx {
+    rel_session *s;
+    size_t n, cap;
+    int64_t from;
+    bool oom;
+} live_ctx;
+
+static int on_session(void *ctx, const store_session *x)
+{
+    live_ctx *c = ctx;
+    if (x->closed_ms && x->closed_ms < c->from) return 0; /* ended before the window */
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        rel_session *ns = realloc(c->s, nc * sizeof *ns);
+        if (!ns) {
+            c->oom = true;
+            return 1;
+        }
+        c->s = ns;
+        c->cap = nc;
+    }
+    c->s[c->n++] = (rel_session){.opened_ms = x->opened_ms,
+                                 .closed_ms = x->closed_ms,
+                                 .last_hb_ms = x->last_hb_ms,
+                                 .reason = (uint8_t)x->reason,
+                                 .imported = strcmp(x->node_id, STORE_IMPORT_NODE) == 0};
+    return 0;
+}
+
+static void survival_json(cJSON *o, const rel_km_step *km, size_t n, double t_max)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "survival");
+    size_t step = n > SURVIVAL_POINTS_MAX ? (n + SURVIVAL_POINTS_MAX - 1) / SURVIVAL_POINTS_MAX : 1;
+    for (size_t i = 0; i < n; i += step) {
+        /* Thinning keeps the last step of each stride: the curve's lower envelope. */
+        size_t k = i + step - 1 < n ? i + step - 1 : n - 1;
+        cJSON *p = cJSON_CreateObject();
+        routes_add_secs(p, "t_s", km[k].t_s);
+        routes_add_frac(p, "p", km[k].s);
+        cJSON_AddItemToArray(arr, p);
+    }
+    routes_add_secs(o, "survival_t_max_s", t_max);
+}
+
+static void hourly_json(cJSON *o, double h[7][24])
+{
+    cJSON *ha = cJSON_AddObjectToObject(o, "hourly_availability");
+    cJSON *days = cJSON_AddArrayToObject(ha, "days");
+    cJSON *m = cJSON_AddArrayToObject(ha, "matrix");
+    for (int d = 0; d < 7; d++) {
+        cJSON_AddItemToArray(days, cJSON_CreateString(DAY_NAMES[d]));
+        cJSON *row = cJSON_CreateArray();
+        for (int k = 0; k < 24; k++)
+            cJSON_AddItemToArray(row, h[d][k] == h[d][k] ? cJSON_CreateNumber(
+                                                               round(h[d][k] * 1e6) / 1e6)
+                                                         : cJSON_CreateNull());
+        cJSON_AddItemToArray(m, row);
+    }
+}
+
+enum MHD_Result route_worker_liveness(app *a, req *r, const char *id)
+{
+    enum MHD_Result res;
+    int64_t now = app_now_ms(), window = (int64_t)a->cfg.window_days * 86400000LL, stays = 0;
+    if (!http_query_duration(r, "stays_for", &stays, &res)) return res;
+    store_worker w;
+    reg_view v;
+    int sr = store_get_worker(a->store, id, &w);
+    bool live = reg_get(a->reg, id, now, &v);
+    if (sr < 0) return http_error(r, 503, "store", "cannot read the worker");
+    if (sr == 1 && !live) return unknown(r);
+    live_ctx c = {.from = now - window};
+    if (store_list_sessions(a->store, id, 0, LIVENESS_MAX_SESSIONS, on_session, &c) < 0 || c.oom) {
+        free(c.s);
+        return http_error(r, 503, "store", "cannot read sessions");
+    }
+    /* The registry may know an open session the writer has not stored yet. */
+    bool have_open = false;
+    for (size_t i = 0; i < c.n; i++)
+        if (live && c.s[i].opened_ms == v.opened_ms) have_open = true;
+    if (live && v.opened_ms && !have_open) {
+        on_session(&c, &(store_session){.opened_ms = v.opened_ms, .last_hb_ms = v.last_hb_ms});
+        if (c.oom) {
+            free(c.s);
+            return http_error(r, 503, "memory", "out of memory");
+        }
+    }
+    rollup_prepare(c.s, c.n);
+    rel_input in = {.s = c.s, .n = c.n, .now_ms = now, .window_ms = window};
+    in.first_seen_ms = sr == 0 ? w.first_seen_ms : v.state_since_ms;
+    rel_gap *gaps = NULL;
+    size_t ngaps = 0;
+    rel_work *wk = rel_work_new();
+    rel_features f;
+    const rel_km_step *km = NULL;
+    size_t nkm = 0;
+    double hourly[7][24];
+    res = MHD_NO;
+    if (!wk || rollup_gaps(a, now, &gaps, &ngaps, &in.first_run_ms) != 0) {
+        res = http_error(r, 503, "store", "cannot read vigild's run history");
+        goto out;
+    }
+    in.gaps = gaps;
+    in.ngaps = ngaps;
+    /* rel_hourly first: km points into the workspace until the next call. */
+    if (rel_hourly(&in, wk, hourly) != 0 || rel_compute(&in, wk, &f, &km, &nkm) != 0) {
+        res = http_error(r, 503, "memory", "out of memory");
+        goto out;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "worker_id", id);
+    cJSON_AddStringToObject(doc, "group", sr == 0 ? w.group : v.last.group);
+    http_add_time(doc, "computed_at", now);
+    cJSON_AddNumberToObject(doc, "window_s", (double)window / 1000.0);
+    if (stays) cJSON_AddNumberToObject(doc, "stays_for_s", (double)stays / 1000.0);
+    routes_features_json(doc, &f,
+                         stays ? (f.sessions_count
+                                      ? rel_p_stays(km, nkm, f.km_t_max_s, (double)stays / 1000.0)
+                                      : 0)
+                               : NAN);
+    http_add_time(doc, "last_failure_at", f.last_failure_ms);
+    survival_json(doc, km, nkm, f.km_t_max_s);
+    hourly_json(doc, hourly);
+    res = http_cjson(r, 200, doc);
+out:
+    rel_work_free(wk);
+    free(gaps);
+    free(c.s);
+    return res;
+}
+
+/* ---- GET /v1/workers/{id}/sessions.csv ---------------------------------------- */
+
+/* The first seven columns are exactly what POST /v1/import/sessions takes, so
+ * an export imports elsewhere as it is; the rest are informative. */
+#define SESSIONS_CSV_HEAD                                                                          \
+    "worker_id,group,instance,opened,closed,reason,exit_code,node_id,last_heartbeat,duration_s,"   \
+    "requests,tokens\r\n"
+
+typedef struct export_ctx {
+    csv_buf b;
+    int64_t now;
+} export_ctx;
+
+static int export_row(void *ctx, const store_session *x)
+{
+    export_ctx *c = ctx;
+    csv_buf *b = &c->b;
+    char t[32];
+    csv_field(b, x->worker_id, false);
+    csv_field(b, x->group, false);
+    csv_field(b, x->instance, false);
+    csv_time(b, x->opened_ms, false);
+    csv_time(b, x->closed_ms, false);
+    csv_field(b, x->closed_ms ? reg_reason_name(x->reason) : "", false);
+    snprintf(t, sizeof t, "%d", (int)x->exit_code);
+    csv_field(b, x->has_exit_code ? t : "", false);
+    csv_field(b, x->node_id, false);
+    csv_time(b, x->last_hb_ms, false);
+    int64_t end = x->closed_ms ? x->closed_ms : c->now;
+    csv_num(b, end > x->opened_ms ? (double)(end - x->opened_ms) / 1000.0 : 0, 3, false);
+    snprintf(t, sizeof t, "%lld", (long long)x->requests);
+    csv_field(b, x->has_requests ? t : "", false);
+    snprintf(t, sizeof t, "%lld", (long long)x->tokens);
+    csv_field(b, x->has_tokens ? t : "", true);
+    return b->oom;
+}
+
+enum MHD_Result route_worker_sessions_csv(app *a, req *r, const char *id)
+{
+    store_worker w;
+    reg_view v;
+    export_ctx c = {.now = app_now_ms()};
+    int sr = store_get_worker(a->store, id, &w);
+    if (sr < 0) return http_error(r, 503, "store", "cannot read the worker");
+    if (sr == 1 && !reg_get(a->reg, id, c.now, &v)) return unknown(r);
+    csv_put(&c.b, SESSIONS_CSV_HEAD, sizeof SESSIONS_CSV_HEAD - 1);
+    if (store_list_sessions(a->store, id, 0, EXPORT_MAX_SESSIONS, export_row, &c) < 0 || c.b.oom) {
+        free(c.b.p);
+        return http_error(r, 503, "store", "cannot read sessions");
+    }
+    return http_text(r, 200, "text/csv; charset=utf-8; header=present", c.b.p, c.b.n);
+}
+
+/* ---- GET /v1/workers/{id}/heartbeats?resolution=hour ----------------------------- */
+
+typedef struct hourly_ctx {
+    cJSON *arr;
+    int64_t limit, n, last_hour;
+} hourly_ctx;
+
+static int hourly_row(void *ctx, const store_hourly *h)
+{
+    hourly_ctx *c = ctx;
+    if (c->n++ >= c->limit) return 1;
+    cJSON *o = cJSON_CreateObject();
+    http_add_time(o, "hour", h->hour_ms);
+    cJSON_AddNumberToObject(o, "count", (double)h->count);
+    routes_add_frac(o, "cpu", h->has_cpu ? h->cpu : NAN);
+    routes_add_frac(o, "mem", h->has_mem ? h->mem : NAN);
+    routes_add_secs(o, "mem_available_gb", h->has_mem_available ? h->mem_available_gb : NAN);
+    if (h->thermal_max)
+        cJSON_AddStringToObject(o, "thermal_max", hb_thermal_name(h->thermal_max));
+    else
+        cJSON_AddNullToObject(o, "thermal_max");
+    cJSON_AddItemToArray(c->arr, o);
+    c->last_hour = h->hour_ms;
+    return 0;
+}
+
+enum MHD_Result route_worker_hourly(app *a, req *r, const char *id)
+{
+    enum MHD_Result res;
+    int64_t now = app_now_ms(), from = now - HOURLY_RANGE_DEFAULT_MS, to = now + 1;
+    hourly_ctx c = {.limit = HOURLY_LIMIT_DEFAULT};
+    if (!http_query_int(r, "limit", 1, HOURLY_LIMIT_MAX, &c.limit, &res) ||
+        !http_query_time(r, "from", &from, &res) || !http_query_time(r, "to", &to, &res) ||
+        !http_query_time(r, "cursor", &from, &res))
+        return res;
+    if (from >= to) return http_error(r, 400, "from", "must be before to");
+    /* Hours are labelled by their start: an hour that began before `from`
+     * but reaches into it belongs in the answer. */
+    from -= from % 3600000;
+    c.arr = cJSON_CreateArray();
+    if (store_list_hourly(a->store, id, from, to, (int)c.limit + 1, hourly_row, &c) < 0) {
+        cJSON_Delete(c.arr);
+        return http_error(r, 503, "store", "cannot read hourly heartbeats");
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "worker_id", id);
+    cJSON_AddStringToObject(doc, "resolution", "hour");
+    cJSON_AddItemToObject(doc, "heartbeats", c.arr);
+    http_add_time(doc, "next_cursor", c.n > c.limit ? c.last_hour + 3600000 : 0);
+    return http_cjson(r, 200, doc);
+}
