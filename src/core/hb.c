@@ -167,7 +167,7 @@ bool hb_id_valid(const char *s, size_t n)
 
 /* Control characters (C0, DEL and C1) would let a worker forge lines in logs
  * and terminals that print instance/status verbatim. */
-static bool text_valid(const char *str, size_t n)
+bool hb_text_valid(const char *str, size_t n)
 {
     if (!hb_utf8_valid(str, n)) return false;
     const unsigned char *s = (const unsigned char *)str;
@@ -212,7 +212,7 @@ static int set_string(hb_msg *m, const field_spec *f, const char *s, size_t n, h
         return hb_fail(err, f->key, f->reason);
     }
     if ((double)n < f->lo || (double)n > f->hi) return hb_fail(err, f->key, f->reason);
-    if (f->type == F_ID ? !hb_id_valid(s, n) : !text_valid(s, n))
+    if (f->type == F_ID ? !hb_id_valid(s, n) : !hb_text_valid(s, n))
         return hb_fail(err, f->key, f->reason);
     memcpy(dst, s, n);
     dst[n] = '\0';

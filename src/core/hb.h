@@ -109,6 +109,10 @@ int hb_fail(hb_err *e, const char *field, const char *reason);
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool hb_utf8_valid(const char *s, size_t n);
 
+/* True when s[0..n) is UTF-8 without control characters (C0, DEL, C1): the
+ * rule for instance and status, which logs and terminals print verbatim. */
+bool hb_text_valid(const char *s, size_t n);
+
 /* True when s[0..n) is a valid worker_id / group: 1..128 bytes of [A-Za-z0-9._:@-]. */
 bool hb_id_valid(const char *s, size_t n);
 

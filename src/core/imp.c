@@ -34,9 +34,9 @@ enum { C_WORKER, C_GROUP, C_INSTANCE, C_OPENED, C_CLOSED, C_REASON, C_EXIT, C__C
 /* Then the columns vigil's own sessions.csv export adds: accepted and
  * ignored, so an export imports elsewhere as it is. */
 #define C_ALL (C__COUNT + 5)
-static const char *const col_names[C_ALL] = {
-    "worker_id", "group",   "instance",       "opened",     "closed",   "reason",
-    "exit_code", "node_id", "last_heartbeat", "duration_s", "requests", "tokens"};
+static const char *const col_names[C_ALL] = {"worker_id",      "group",      "instance",  "opened",
+                                             "closed",         "reason",     "exit_code", "node_id",
+                                             "last_heartbeat", "duration_s", "requests",  "tokens"};
 
 #define KNOWN_COLS "worker_id, group, instance, opened, closed, reason, exit_code"
 
@@ -80,19 +80,6 @@ static int col_of(const char *s, size_t n)
     for (int c = 0; c < C_ALL; c++)
         if (strlen(col_names[c]) == n && memcmp(col_names[c], s, n) == 0) return c;
     return -1;
-}
-
-/* UTF-8 without C0, DEL or C1 controls: the instance is printed verbatim in
- * logs and terminals (the same rule as hb's instance). */
-static bool text_valid(const char *str, size_t n)
-{
-    if (!hb_utf8_valid(str, n)) return false;
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7F) return false;
-        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] < 0xA0) return false; /* U+0080..U+009F */
-    }
-    return true;
 }
 
 /* A timestamp: a JSON integer (epoch ms, exact in a double), or text that
@@ -148,7 +135,7 @@ static int check_row(const val v[C__COUNT], size_t row, int64_t now_ms, imp_row 
         memcpy(r->group, g->s, g->n);
     }
     if (in->set) {
-        if (in->n > HB_INSTANCE_MAX || !text_valid(in->s, in->n))
+        if (in->n > HB_INSTANCE_MAX || !hb_text_valid(in->s, in->n))
             return fail(e, row, "instance",
                         "must be at most 128 bytes of UTF-8 without control characters");
         memcpy(r->instance, in->s, in->n);

@@ -7,6 +7,8 @@
  */
 #include "core/rank.h"
 
+#include "core/vec.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +22,9 @@ struct rank {
     rel_km_step *km;
     size_t nkm, kmcap;
     uint32_t *order, *by_id;
+    size_t ngone; /* forgotten since sealing */
     bool sealed;
 };
-
-/* Grow *p (elements of size sz) to hold at least need; 0 or -1. */
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(*p, nc * sz);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
 
 rank *rank_new(int64_t computed_ms, int64_t window_ms)
 {
@@ -58,12 +47,34 @@ void rank_free(rank *r)
     free(r);
 }
 
+int rank_reserve(rank *r, size_t n, size_t nkm)
+{
+    void *e = vec_grow(r->e, &r->cap, n, sizeof *r->e, 64);
+    if (!e) return -1;
+    r->e = e;
+    void *km = vec_grow(r->km, &r->kmcap, nkm, sizeof *r->km, 64);
+    if (!km) return -1;
+    r->km = km;
+    /* Strings: an id and a group, ~16 bytes each with their NULs, is typical. */
+    void *ar = vec_grow(r->arena, &r->acap, n * 32, 1, 64);
+    if (!ar) return -1;
+    r->arena = ar;
+    return 0;
+}
+
+size_t rank_steps(const rank *r)
+{
+    return r->nkm;
+}
+
 /* Offsets are stored in the pointer fields until rank_seal, because the
  * arena may move while it grows. */
 static int arena_put(rank *r, const char *s, uintptr_t *off)
 {
     size_t len = strlen(s) + 1;
-    if (grow((void **)&r->arena, &r->acap, r->alen + len, 1) != 0) return -1;
+    void *grown = vec_grow(r->arena, &r->acap, r->alen + len, 1, 64);
+    if (!grown) return -1;
+    r->arena = grown;
     memcpy(r->arena + r->alen, s, len);
     *off = r->alen;
     r->alen += len;
@@ -74,9 +85,7 @@ int rank_add(rank *r, const char *worker_id, const char *group, const rel_featur
              const rel_km_step *km, size_t nkm)
 {
     if (r->sealed || r->n >= UINT32_MAX - 1) return -1;
-    if (grow((void **)&r->e, &r->cap, r->n + 1, sizeof *r->e) != 0 ||
-        grow((void **)&r->km, &r->kmcap, r->nkm + nkm, sizeof *r->km) != 0)
-        return -1;
+    if (rank_reserve(r, r->n + 1, r->nkm + nkm) != 0) return -1;
     uintptr_t id_off, g_off;
     if (arena_put(r, worker_id, &id_off) != 0 || arena_put(r, group ? group : "", &g_off) != 0)
         return -1;
@@ -158,6 +167,11 @@ const rank_entry *rank_at(const rank *r, size_t i)
     return i < r->n && r->sealed ? &r->e[r->order[i]] : NULL;
 }
 
+const rank_entry *rank_at_id(const rank *r, size_t i)
+{
+    return i < r->n && r->sealed ? &r->e[r->by_id[i]] : NULL;
+}
+
 const rel_km_step *rank_km(const rank *r, const rank_entry *e)
 {
     return r->km + e->km_off;
@@ -197,6 +211,7 @@ bool rank_forget(rank *r, const char *worker_id)
     rank_entry *e = find(r, worker_id);
     if (!e || e->gone) return false;
     e->gone = true;
+    r->ngone++;
     return true;
 }
 
@@ -204,13 +219,17 @@ static bool matches(const rank *r, const rank_query *q, const rank_entry *e, dou
 {
     const rel_features *f = &e->f;
     if (e->gone || (q->group && strcmp(q->group, e->group) != 0)) return false;
-    if (f->uptime_pct < q->min_uptime || f->p_stays_4h < q->min_stays_4h ||
-        f->score < q->min_score || (q->max_score > 0 && f->score > q->max_score))
+    /* Written so a NAN figure fails any bound set on it: a missing figure
+     * never passes for a good one. */
+    if ((q->min_uptime > 0 && !(f->uptime_pct >= q->min_uptime)) ||
+        (q->min_stays_4h > 0 && !(f->p_stays_4h >= q->min_stays_4h)) ||
+        (q->min_score > 0 && !(f->score >= q->min_score)) ||
+        (q->max_score > 0 && !(f->score <= q->max_score)))
         return false;
     *p = NAN;
     if (q->stays_for_s > 0) {
         *p = rank_p_stays(r, e, q->stays_for_s);
-        if (*p < q->min_p_stays) return false;
+        if (q->min_p_stays > 0 && !(*p >= q->min_p_stays)) return false;
     }
     return true;
 }
@@ -220,6 +239,19 @@ size_t rank_query_run(const rank *r, const rank_query *q, size_t *total,
 {
     size_t given = 0, all = 0;
     bool stopped = false;
+    /* No filter: every live entry matches, so the walk can stop at `limit`
+     * and the total is known (the common "top N" query costs O(limit)). */
+    if (!q->group && q->min_uptime <= 0 && q->min_stays_4h <= 0 && q->min_score <= 0 &&
+        q->max_score <= 0 && q->stays_for_s <= 0 && q->limit) {
+        for (size_t i = 0; r->sealed && i < r->n && given < q->limit && !stopped; i++) {
+            const rank_entry *e = &r->e[r->order[i]];
+            if (e->gone) continue;
+            given++;
+            stopped = cb(ctx, e, NAN) != 0;
+        }
+        if (total) *total = r->sealed ? r->n - r->ngone : 0;
+        return given;
+    }
     for (size_t i = 0; r->sealed && i < r->n; i++) {
         const rank_entry *e = &r->e[r->order[i]];
         double p;
@@ -249,6 +281,7 @@ static double pct(const double *v, size_t n, double p)
 
 static unsigned bin_of(double x)
 {
+    if (x != x) return 0; /* NAN: cannot happen (rel_score), but must not be UB */
     int b = (int)floor(x * RANK_DIST_BINS);
     return (unsigned)(b < 0 ? 0 : b >= RANK_DIST_BINS ? RANK_DIST_BINS - 1 : b);
 }

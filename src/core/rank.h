@@ -37,6 +37,10 @@ typedef struct rank_entry {
 rank *rank_new(int64_t computed_ms, int64_t window_ms);
 void rank_free(rank *r);
 
+/* Make room for n workers and nkm curve steps in all (a hint: the last
+ * rollup's size), so building a rank does not copy it while it grows. 0 or -1. */
+int rank_reserve(rank *r, size_t n, size_t nkm);
+
 /* Add a worker (before rank_seal). 0, or -1 out of memory. */
 int rank_add(rank *r, const char *worker_id, const char *group, const rel_features *f,
              const rel_km_step *km, size_t nkm);
@@ -48,9 +52,12 @@ int rank_seal(rank *r);
 int64_t rank_computed_ms(const rank *r);
 int64_t rank_window_ms(const rank *r);
 size_t rank_size(const rank *r);
+size_t rank_steps(const rank *r); /* curve steps held, all workers */
 
 /* The i-th entry in rank order (i < rank_size). */
 const rank_entry *rank_at(const rank *r, size_t i);
+/* The i-th entry in worker_id order (i < rank_size): key order for bulk writes. */
+const rank_entry *rank_at_id(const rank *r, size_t i);
 /* The curve of an entry. */
 const rel_km_step *rank_km(const rank *r, const rank_entry *e);
 /* P(session >= h_s) for this entry (Kaplan–Meier, rel_p_stays). */

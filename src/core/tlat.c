@@ -323,6 +323,67 @@ size_t tlat_flush(tlat *t, int64_t now_ms, bool all, tlat_row_fn cb, void *ctx)
     return rows;
 }
 
+/* Copy one open bucket's figures under the shard lock; summarise outside it. */
+typedef struct peek_item {
+    tlat_row row;
+    double sum, min, max;
+    uint64_t count;
+    size_t n_kept;
+    double *samples;
+} peek_item;
+
+static size_t peek_shard(tlat_shard *sh, const char *group, tlat_row_fn cb, void *ctx)
+{
+    peek_item *items = NULL;
+    size_t n = 0, cap = 0, rows = 0;
+    pthread_mutex_lock(&sh->mu);
+    for (size_t s = 0; s < TLAT_SLOTS; s++)
+        for (tlat_bkt *b = sh->slots[s]; b; b = b->next) {
+            if (group && strcmp(group, b->group) != 0) continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                peek_item *ni = realloc(items, nc * sizeof *ni);
+                if (!ni) goto unlock; /* a peek is best effort: show what fits */
+                items = ni;
+                cap = nc;
+            }
+            peek_item *it = &items[n];
+            it->samples = malloc((b->n_kept ? b->n_kept : 1) * sizeof *it->samples);
+            if (!it->samples) goto unlock;
+            memcpy(it->samples, b->samples, b->n_kept * sizeof *it->samples);
+            memcpy(it->row.group, b->group, b->glen + 1);
+            it->row.bucket_ms = b->bucket_ms;
+            it->n_kept = b->n_kept;
+            it->count = b->count;
+            it->sum = b->sum;
+            it->min = b->min;
+            it->max = b->max;
+            n++;
+        }
+unlock:
+    pthread_mutex_unlock(&sh->mu);
+    for (size_t i = 0; i < n; i++) {
+        peek_item *it = &items[i];
+        tlat_summarise(it->samples, it->n_kept, it->count, it->sum, it->min, it->max, &it->row);
+        if (cb(ctx, &it->row) == 0) rows++;
+        free(it->samples);
+    }
+    free(items);
+    return rows;
+}
+
+size_t tlat_peek(tlat *t, const char *group, tlat_row_fn cb, void *ctx)
+{
+    if (group) {
+        uint64_t h = hash_name(group, strlen(group));
+        return peek_shard(&t->shards[h & (TLAT_SHARDS - 1)], group, cb, ctx);
+    }
+    size_t rows = 0;
+    for (size_t i = 0; i < TLAT_SHARDS; i++)
+        rows += peek_shard(&t->shards[i], NULL, cb, ctx);
+    return rows;
+}
+
 size_t tlat_open_groups(tlat *t)
 {
     return atomic_load(&t->open);

@@ -115,6 +115,12 @@ void tlat_summarise(double *samples, size_t n_kept, uint64_t count, double sum, 
  * (floor, also for times before the epoch). */
 int64_t tlat_bucket_of(int64_t now_ms);
 
+/* Summaries of the open buckets (group NULL = every group) without closing
+ * them: the current 30 s so far, for readers that must not wait for the
+ * close. cb runs with no lock held; its return value is only counted.
+ * Returns rows cb took (returned 0 for). */
+size_t tlat_peek(tlat *t, const char *group, tlat_row_fn cb, void *ctx);
+
 /* Groups with an open bucket right now (for /metrics). */
 size_t tlat_open_groups(tlat *t);
 

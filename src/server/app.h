@@ -22,10 +22,11 @@
 
 /* What one analytics rollup did (POST /v1/admin/rollup answers with it). */
 typedef struct rollup_stats {
-    int64_t at_ms;                   /* when it ran (its `now`) */
-    int64_t rel_workers, rel_ms;     /* reliability: workers computed, time taken */
-    int64_t hourly_rows, hourly_ms;  /* raw rows folded into heartbeats_hourly */
-    int64_t task_rows;               /* task latency buckets written */
+    int64_t at_ms;                     /* when it ran (its `now`) */
+    int64_t rel_workers, rel_ms;       /* reliability: workers computed, time taken */
+    int64_t rel_scan_ms, rel_store_ms; /* of which: reading + computing, storing the rows */
+    int64_t hourly_rows, hourly_ms;    /* raw rows folded into heartbeats_hourly */
+    int64_t task_rows;                 /* task latency buckets written */
     int64_t total_ms;
     bool ok;
 } rollup_stats;
@@ -48,6 +49,7 @@ typedef struct app {
     atomic_bool stopping;
     atomic_int_least64_t writer_alive_ms; /* last time the writer loop turned */
     atomic_bool store_ok;                 /* last write succeeded */
+    atomic_uint_least64_t persisted;      /* queue items (events + samples) the writer stored */
 
     /* analytics (rollup.c) */
     tlat *tlat;

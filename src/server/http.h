@@ -15,8 +15,8 @@
 
 struct cJSON;
 
-#define HTTP_INLINE_BODY 2048           /* most heartbeats fit: no heap body buffer */
-#define HTTP_IMPORT_MAX (64 << 20)      /* bytes: POST /v1/import/sessions body */
+#define HTTP_INLINE_BODY 2048      /* most heartbeats fit: no heap body buffer */
+#define HTTP_IMPORT_MAX (64 << 20) /* bytes: POST /v1/import/sessions body */
 
 typedef enum http_method {
     HTTP_GET = 1,
@@ -96,8 +96,10 @@ enum MHD_Result route_worker_hourly(app *a, req *r, const char *id);
 /* Shared JSON of the figures: fractions to 6 decimals, seconds to 3, NAN null. */
 void routes_add_frac(struct cJSON *o, const char *k, double v);
 void routes_add_secs(struct cJSON *o, const char *k, double v);
-/* Every rel_features field under its API name; p_stays NAN = not asked. */
-void routes_features_json(struct cJSON *o, const rel_features *f, double p_stays);
+/* Every rel_features field under its API name, as JSON members each after a
+ * comma; p_stays NAN = not asked. */
+struct tbuf;
+void routes_features_json(struct tbuf *b, const rel_features *f, double p_stays);
 
 /* routes_read.c */
 enum MHD_Result route_workers(app *a, req *r);

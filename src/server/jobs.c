@@ -98,6 +98,7 @@ static void *writer_main(void *arg)
         if (nev || nhb) {
             if (store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err) == 0) {
                 a->flushes++;
+                a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
                 free(evs);
                 evs = NULL;

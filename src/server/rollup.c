@@ -20,17 +20,20 @@
  */
 #include "server/app.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define ROLLUP_TICK_MS 1000            /* task buckets reach the store within this of closing */
-#define ROLLUP_HOURLY_BATCH 50000      /* raw rows per fold transaction (holds the write lock) */
-#define ROLLUP_HOURLY_MAX_BATCHES 400  /* per run (20M rows); a longer backlog waits a run */
-#define ROLLUP_REL_CHUNK 2000          /* reliability rows per transaction */
-#define ROLLUP_FORGOT_MAX 4096         /* forgets remembered across one rollup */
+#define ROLLUP_TICK_MS 1000           /* task buckets reach the store within this of closing */
+#define ROLLUP_HOURLY_BATCH 50000     /* raw rows per fold transaction (holds the write lock) */
+#define ROLLUP_HOURLY_MAX_BATCHES 400 /* per run (20M rows); a longer backlog waits a run */
+#define ROLLUP_REL_CHUNK 10000        /* reliability rows per transaction (~0.1 s of lock) */
+#define ROLLUP_FORGOT_MAX 4096        /* forgets remembered across one rollup */
+#define ROLLUP_BARRIER_MS 5000        /* longest wait for the writer to store what came before */
 
 static int64_t mono_ms(void)
 {
@@ -99,13 +102,9 @@ typedef struct runs_buf {
 static int on_run(void *ctx, const store_run *r)
 {
     runs_buf *b = ctx;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        rel_run *nv = realloc(b->v, nc * sizeof *nv);
-        if (!nv) return -1;
-        b->v = nv;
-        b->cap = nc;
-    }
+    void *grown = vec_grow(b->v, &b->cap, b->n + 1, sizeof *b->v, 64);
+    if (!grown) return -1;
+    b->v = grown;
     /* This run is up now; an older one was up until it stopped, or until it
      * last said it was alive when it died. */
     int64_t end = r->id == b->cur_id ? b->now : r->stopped_ms ? r->stopped_ms : r->alive_ms;
@@ -153,12 +152,9 @@ typedef struct scan_ctx {
 static int on_worker(void *ctx, const store_rel_worker *w)
 {
     scan_ctx *c = ctx;
-    if (w->n > c->tcap) {
-        rel_session *nt = realloc(c->tmp, w->n * sizeof *nt);
-        if (!nt) goto oom;
-        c->tmp = nt;
-        c->tcap = w->n;
-    }
+    void *grown = vec_grow(c->tmp, &c->tcap, w->n, sizeof *c->tmp, 64);
+    if (!grown) goto oom;
+    c->tmp = grown;
     if (w->n) memcpy(c->tmp, w->s, w->n * sizeof *c->tmp);
     rollup_prepare(c->tmp, w->n);
     rel_input in = c->base;
@@ -185,7 +181,9 @@ static int persist(app *a, const rank *rk)
     size_t n = 0, total = rank_size(rk);
     int rc = 0;
     for (size_t i = 0; i < total && rc == 0; i++) {
-        const rank_entry *e = rank_at(rk, i);
+        /* Key order: each chunk appends to the b-tree's pages instead of
+         * touching pages all over it (measured 2.6x faster than rank order). */
+        const rank_entry *e = rank_at_id(rk, i);
         store_rel_row *r = &rows[n++];
         snprintf(r->worker_id, sizeof r->worker_id, "%s", e->worker_id);
         snprintf(r->group, sizeof r->group, "%s", e->group);
@@ -216,14 +214,22 @@ static int reliability(app *a, int64_t now, rollup_stats *st)
     nforgot = 0;
     pthread_rwlock_unlock(&a->rank_lock);
     c.base = (rel_input){.now_ms = now, .window_ms = window};
+    pthread_rwlock_rdlock(&a->rank_lock);
+    size_t hint_n = a->rank ? rank_size(a->rank) : 0, hint_km = a->rank ? rank_steps(a->rank) : 0;
+    pthread_rwlock_unlock(&a->rank_lock);
+    if (c.rk && rank_reserve(c.rk, hint_n + hint_n / 16, hint_km + hint_km / 16) != 0) goto out;
     if (!c.rk || !c.w || rollup_gaps(a, now, &gaps, &ngaps, &c.base.first_run_ms) != 0) goto out;
     c.base.gaps = gaps;
     c.base.ngaps = ngaps;
+    int64_t t0 = mono_ms();
     if (store_rel_scan(a->store, now - window, on_worker, &c) != 0 || c.failed ||
         rank_seal(c.rk) != 0)
         goto out;
     st->rel_workers = c.workers;
+    int64_t t1 = mono_ms();
+    st->rel_scan_ms = t1 - t0;
     if (persist(a, c.rk) != 0) vlog("warn", "rollup: cannot store reliability rows");
+    st->rel_store_ms = mono_ms() - t1;
     pthread_rwlock_wrlock(&a->rank_lock);
     for (size_t i = 0; i < nforgot; i++)
         rank_forget(c.rk, forgot[i]);
@@ -259,13 +265,10 @@ typedef struct task_buf {
 static int on_task(void *ctx, const tlat_row *row)
 {
     task_buf *b = ctx;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        tlat_row *nv = realloc(b->v, nc * sizeof *nv);
-        if (!nv) return -1; /* that bucket is lost; counted by the caller */
-        b->v = nv;
-        b->cap = nc;
-    }
+    /* Out of memory is "not now": tlat keeps the bucket for the next flush. */
+    void *grown = vec_grow(b->v, &b->cap, b->n + 1, sizeof *b->v, 64);
+    if (!grown) return -1;
+    b->v = grown;
     b->v[b->n++] = *row;
     return 0;
 }
@@ -275,8 +278,7 @@ static int on_task(void *ctx, const tlat_row *row)
 static int64_t flush_tasks(app *a, int64_t now, bool all)
 {
     task_buf b = {0};
-    size_t n = tlat_flush(a->tlat, now, all, on_task, &b);
-    if (n > b.n) a->tasks_dropped += n - b.n;
+    tlat_flush(a->tlat, now, all, on_task, &b);
     if (b.n && store_tasks_put(a->store, b.v, b.n) != 0) {
         vlog("warn", "rollup: cannot store %zu task latency buckets", b.n);
         a->tasks_dropped += b.n;
@@ -296,10 +298,27 @@ int rollup_task(app *a, const char *group, int64_t now_ms, const double *ms, siz
 
 /* ---- the thread ----------------------------------------------------------------- */
 
+/* Wait (a bounded time) until the writer has stored everything queued
+ * before now, so a rollup reflects every heartbeat, bye and forget accepted
+ * before it was asked for. With the store down it goes ahead on what is
+ * there, and the next run catches up. */
+static void writer_barrier(app *a)
+{
+    wq_stats q;
+    wq_get_stats(a->wq, &q);
+    uint64_t target = q.hb_pushed + q.ev_pushed;
+    int64_t until = mono_ms() + ROLLUP_BARRIER_MS;
+    while (atomic_load(&a->persisted) < target && mono_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void full_run(app *a, rollup_stats *st)
 {
     int64_t t0 = mono_ms();
     memset(st, 0, sizeof *st);
+    writer_barrier(a);
     st->at_ms = app_now_ms();
     bool ok = true;
     for (int b = 0; b < ROLLUP_HOURLY_MAX_BATCHES; b++) {

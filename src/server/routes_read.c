@@ -22,7 +22,6 @@
 #define HB_PAGE_MAX 10000
 #define HB_RANGE_DEFAULT_MS 3600000 /* heartbeats: last hour unless told */
 
-
 static void add_str_or_null(cJSON *o, const char *key, const char *s)
 {
     if (s && s[0])

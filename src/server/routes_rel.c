@@ -11,11 +11,12 @@
 #include "server/http.h"
 
 #include "core/imp.h"
-#include "server/csv.h"
+#include "server/tbuf.h"
 #include "core/tfmt.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,11 @@
 
 #define REL_LIMIT_DEFAULT 100
 #define REL_LIMIT_MAX 100000
-#define TASKS_MAX_DURATIONS 1000   /* per POST /v1/tasks */
+#define TASKS_MAX_DURATIONS 1000 /* per POST /v1/tasks */
 #define TASKS_RANGE_DEFAULT_MS 3600000
 #define TASKS_LIMIT_DEFAULT 1000
 #define TASKS_LIMIT_MAX 20000
-#define ROLLUP_WAIT_MS 120000        /* POST /v1/admin/rollup gives up after this */
+#define ROLLUP_WAIT_MS 120000 /* POST /v1/admin/rollup gives up after this */
 
 /* Fractions to 6 decimals and seconds to milliseconds: what the figures
  * carry, without binary noise. NAN becomes null. */
@@ -47,26 +48,54 @@ void routes_add_secs(cJSON *o, const char *k, double v)
         cJSON_AddNumberToObject(o, k, round(v * 1e3) / 1e3);
 }
 
-void routes_features_json(cJSON *o, const rel_features *f, double p_stays)
+/* The figures as JSON members, each after a comma (the caller opened the
+ * object and wrote at least one member). Fractions to 6 decimals, seconds to
+ * 3: what they carry, without binary noise; NAN is null. */
+void routes_features_json(tbuf *b, const rel_features *f, double p_stays)
 {
-    routes_add_frac(o, "liveness_score", f->score);
-    routes_add_frac(o, "uptime_pct", f->uptime_pct);
-    cJSON_AddNumberToObject(o, "sessions_count", f->sessions_count);
-    routes_add_secs(o, "mtbf_s", f->mtbf_s);
-    routes_add_secs(o, "p10_session_s", f->p10_session_s);
-    routes_add_secs(o, "p50_session_s", f->p50_session_s);
-    routes_add_secs(o, "p90_session_s", f->p90_session_s);
-    routes_add_frac(o, "p_stays_4h", f->p_stays_4h);
-    routes_add_frac(o, "p_stays_8h", f->p_stays_8h);
-    if (p_stays == p_stays) routes_add_frac(o, "p_stays", p_stays);
-    http_add_time(o, "last_disconnect_at", f->last_disconnect_ms);
-    routes_add_secs(o, "last_session_s", f->last_session_s);
-    cJSON *rs = cJSON_AddObjectToObject(o, "disconnect_reasons");
-    for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
-        cJSON_AddNumberToObject(rs, reg_reason_name(k), f->reasons[k]);
-    cJSON_AddNumberToObject(o, "failures", f->failures);
-    routes_add_secs(o, "up_s", (double)f->up_ms / 1000.0);
-    routes_add_secs(o, "observed_s", (double)f->observed_ms / 1000.0);
+    static const struct {
+        const char *key;
+        size_t off;
+        int dec;
+    } num[] = {
+        {"liveness_score", offsetof(rel_features, score), 6},
+        {"uptime_pct", offsetof(rel_features, uptime_pct), 6},
+        {"mtbf_s", offsetof(rel_features, mtbf_s), 3},
+        {"p10_session_s", offsetof(rel_features, p10_session_s), 3},
+        {"p50_session_s", offsetof(rel_features, p50_session_s), 3},
+        {"p90_session_s", offsetof(rel_features, p90_session_s), 3},
+        {"p_stays_4h", offsetof(rel_features, p_stays_4h), 6},
+        {"p_stays_8h", offsetof(rel_features, p_stays_8h), 6},
+        {"last_session_s", offsetof(rel_features, last_session_s), 3},
+    };
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) {
+        tbuf_jkey(b, num[i].key, false);
+        tbuf_fixed(b, *(const double *)((const char *)f + num[i].off), num[i].dec, "null");
+    }
+    tbuf_jkey(b, "sessions_count", false);
+    tbuf_fixed(b, f->sessions_count, 0, "null");
+    if (p_stays == p_stays) {
+        tbuf_jkey(b, "p_stays", false);
+        tbuf_fixed(b, p_stays, 6, "null");
+    }
+    tbuf_jkey(b, "last_disconnect_at", false);
+    if (f->last_disconnect_ms > 0) tbuf_put(b, "\"", 1);
+    tbuf_iso(b, f->last_disconnect_ms, "null");
+    if (f->last_disconnect_ms > 0) tbuf_put(b, "\"", 1);
+    tbuf_jkey(b, "disconnect_reasons", false);
+    for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++) {
+        tbuf_put(b, k == REG_R_CLEAN_SHUTDOWN ? "{" : ",", 1);
+        tbuf_jstr(b, reg_reason_name(k));
+        tbuf_put(b, ":", 1);
+        tbuf_fixed(b, f->reasons[k], 0, "0");
+    }
+    tbuf_put(b, "}", 1);
+    tbuf_jkey(b, "failures", false);
+    tbuf_fixed(b, f->failures, 0, "0");
+    tbuf_jkey(b, "up_s", false);
+    tbuf_fixed(b, (double)f->up_ms / 1000.0, 3, "null");
+    tbuf_jkey(b, "observed_s", false);
+    tbuf_fixed(b, (double)f->observed_ms / 1000.0, 3, "null");
 }
 
 /* ---- GET /v1/reliability[.csv] -------------------------------------------- */
@@ -97,18 +126,27 @@ static bool reliability_query(req *r, bool csv, rank_query *q, enum MHD_Result *
     return true;
 }
 
+typedef struct json_ctx {
+    tbuf b;
+    size_t n;
+} json_ctx;
+
 static int rel_row_json(void *ctx, const rank_entry *e, double p)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "worker_id", e->worker_id);
-    cJSON_AddStringToObject(o, "group", e->group);
-    routes_features_json(o, &e->f, p);
-    cJSON_AddItemToArray(ctx, o);
+    json_ctx *c = ctx;
+    if (c->n++) tbuf_put(&c->b, ",", 1);
+    tbuf_put(&c->b, "{", 1);
+    tbuf_jkey(&c->b, "worker_id", true);
+    tbuf_jstr(&c->b, e->worker_id);
+    tbuf_jkey(&c->b, "group", false);
+    tbuf_jstr(&c->b, e->group);
+    routes_features_json(&c->b, &e->f, p);
+    tbuf_put(&c->b, "}", 1);
     return 0;
 }
 
 typedef struct csv_ctx {
-    csv_buf b;
+    tbuf b;
     bool stays;
     size_t rank;
 } csv_ctx;
@@ -117,21 +155,21 @@ static int rel_row_csv(void *ctx, const rank_entry *e, double p)
 {
     csv_ctx *c = ctx;
     const rel_features *f = &e->f;
-    csv_num(&c->b, (double)++c->rank, 0, false);
-    csv_field(&c->b, e->worker_id, false);
-    csv_field(&c->b, e->group, false);
-    csv_num(&c->b, f->score, 6, false);
-    csv_num(&c->b, f->uptime_pct, 6, false);
-    csv_num(&c->b, f->sessions_count, 0, false);
-    csv_num(&c->b, f->mtbf_s, 3, false);
-    csv_num(&c->b, f->p10_session_s, 3, false);
-    csv_num(&c->b, f->p50_session_s, 3, false);
-    csv_num(&c->b, f->p90_session_s, 3, false);
-    csv_num(&c->b, f->p_stays_4h, 6, false);
-    csv_num(&c->b, f->p_stays_8h, 6, false);
-    if (c->stays) csv_num(&c->b, p, 6, false);
-    csv_time(&c->b, f->last_disconnect_ms, false);
-    csv_num(&c->b, f->last_session_s, 3, true);
+    tbuf_csv_num(&c->b, (double)++c->rank, 0, false);
+    tbuf_csv_field(&c->b, e->worker_id, false);
+    tbuf_csv_field(&c->b, e->group, false);
+    tbuf_csv_num(&c->b, f->score, 6, false);
+    tbuf_csv_num(&c->b, f->uptime_pct, 6, false);
+    tbuf_csv_num(&c->b, f->sessions_count, 0, false);
+    tbuf_csv_num(&c->b, f->mtbf_s, 3, false);
+    tbuf_csv_num(&c->b, f->p10_session_s, 3, false);
+    tbuf_csv_num(&c->b, f->p50_session_s, 3, false);
+    tbuf_csv_num(&c->b, f->p90_session_s, 3, false);
+    tbuf_csv_num(&c->b, f->p_stays_4h, 6, false);
+    tbuf_csv_num(&c->b, f->p_stays_8h, 6, false);
+    if (c->stays) tbuf_csv_num(&c->b, p, 6, false);
+    tbuf_csv_time(&c->b, f->last_disconnect_ms, false);
+    tbuf_csv_num(&c->b, f->last_session_s, 3, true);
     return 0;
 }
 
@@ -145,9 +183,9 @@ enum MHD_Result route_reliability(app *a, req *r, bool csv)
         csv_ctx c = {.stays = q.stays_for_s > 0};
         const char *head = "rank,worker_id,group,liveness_score,uptime_pct,sessions_count,mtbf_s,"
                            "p10_session_s,p50_session_s,p90_session_s,p_stays_4h,p_stays_8h,";
-        csv_put(&c.b, head, strlen(head));
-        if (c.stays) csv_put(&c.b, "p_stays,", 8);
-        csv_put(&c.b, "last_disconnect_at,last_session_s\r\n", 35);
+        tbuf_put(&c.b, head, strlen(head));
+        if (c.stays) tbuf_put(&c.b, "p_stays,", 8);
+        tbuf_put(&c.b, "last_disconnect_at,last_session_s\r\n", 35);
         pthread_rwlock_rdlock(&a->rank_lock);
         if (a->rank) rank_query_run(a->rank, &q, &total, rel_row_csv, &c);
         pthread_rwlock_unlock(&a->rank_lock);
@@ -157,20 +195,33 @@ enum MHD_Result route_reliability(app *a, req *r, bool csv)
         }
         return http_text(r, 200, "text/csv; charset=utf-8; header=present", c.b.p, c.b.n);
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *arr = cJSON_CreateArray();
+    /* Written by hand, not through cJSON: this is the endpoint a scheduler
+     * polls, and printing ~1,000 numbers through a tree cost ~2 ms. */
+    json_ctx c = {.n = 0};
     pthread_rwlock_rdlock(&a->rank_lock);
-    http_add_time(doc, "computed_at", a->rank ? rank_computed_ms(a->rank) : 0);
-    cJSON_AddNumberToObject(doc, "window_s",
-                            (double)(a->rank ? rank_window_ms(a->rank)
-                                             : (int64_t)a->cfg.window_days * 86400000LL) /
-                                1000.0);
-    if (a->rank) rank_query_run(a->rank, &q, &total, rel_row_json, arr);
+    int64_t at = a->rank ? rank_computed_ms(a->rank) : 0;
+    int64_t window = a->rank ? rank_window_ms(a->rank) : (int64_t)a->cfg.window_days * 86400000LL;
+    tbuf_puts(&c.b, "{\"computed_at\":");
+    if (at) tbuf_put(&c.b, "\"", 1);
+    tbuf_iso(&c.b, at, "null");
+    if (at) tbuf_put(&c.b, "\"", 1);
+    tbuf_jkey(&c.b, "window_s", false);
+    tbuf_fixed(&c.b, (double)window / 1000.0, 3, "null");
+    if (q.stays_for_s > 0) {
+        tbuf_jkey(&c.b, "stays_for_s", false);
+        tbuf_fixed(&c.b, q.stays_for_s, 3, "null");
+    }
+    tbuf_puts(&c.b, ",\"workers\":[");
+    if (a->rank) rank_query_run(a->rank, &q, &total, rel_row_json, &c);
     pthread_rwlock_unlock(&a->rank_lock);
-    if (q.stays_for_s > 0) cJSON_AddNumberToObject(doc, "stays_for_s", q.stays_for_s);
-    cJSON_AddNumberToObject(doc, "total", (double)total);
-    cJSON_AddItemToObject(doc, "workers", arr);
-    return http_cjson(r, 200, doc);
+    tbuf_puts(&c.b, "],\"total\":");
+    tbuf_fixed(&c.b, (double)total, 0, "0");
+    tbuf_puts(&c.b, "}");
+    if (c.b.oom) {
+        free(c.b.p);
+        return http_error(r, 503, "memory", "out of memory building the answer");
+    }
+    return http_text(r, 200, "application/json", c.b.p, c.b.n);
 }
 
 /* ---- GET /v1/fleet/availability --------------------------------------------- */
@@ -320,11 +371,14 @@ typedef struct task_ctx {
     cJSON *arr;
     uint64_t count;
     double sum, min, max;
+    bool open;        /* rows from tlat_peek: the bucket still filling */
+    int64_t from, to; /* peeked rows outside the range are left out */
 } task_ctx;
 
 static int task_row(void *ctx, const tlat_row *t)
 {
     task_ctx *c = ctx;
+    if (c->open && (t->bucket_ms < c->from - TLAT_BUCKET_MS + 1 || t->bucket_ms >= c->to)) return 1;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "group", t->group);
     http_add_time(o, "bucket", t->bucket_ms);
@@ -336,6 +390,7 @@ static int task_row(void *ctx, const tlat_row *t)
     routes_add_secs(o, "p90_ms", t->p90_ms);
     routes_add_secs(o, "p95_ms", t->p95_ms);
     routes_add_secs(o, "p99_ms", t->p99_ms);
+    cJSON_AddBoolToObject(o, "open", c->open);
     cJSON_AddItemToArray(c->arr, o);
     if (!c->count || t->min_ms < c->min) c->min = t->min_ms;
     if (!c->count || t->max_ms > c->max) c->max = t->max_ms;
@@ -356,11 +411,14 @@ enum MHD_Result route_tasks_latency(app *a, req *r)
         !http_query_int(r, "limit", 1, TASKS_LIMIT_MAX, &limit, &res))
         return res;
     if (from >= to) return http_error(r, 400, "from", "must be before to");
-    task_ctx c = {.arr = cJSON_CreateArray()};
+    task_ctx c = {.arr = cJSON_CreateArray(), .from = from, .to = to};
     if (store_list_tasks(a->store, group, from, to, (int)limit, task_row, &c) < 0) {
         cJSON_Delete(c.arr);
         return http_error(r, 503, "store", "cannot read task latency");
     }
+    /* The buckets still filling (the last 30 s) come from memory. */
+    c.open = true;
+    tlat_peek(a->tlat, group, task_row, &c);
     cJSON *doc = cJSON_CreateObject();
     if (group)
         cJSON_AddStringToObject(doc, "group", group);
@@ -401,8 +459,8 @@ enum MHD_Result route_import_sessions(app *a, req *r)
     if (imp_parse(r->body, r->len, fmt, now, &rows, &n, &e) != 0)
         return http_error_row(r, 400, e.row, e.column, e.reason);
     char err[256];
-    int rc = store_import_sessions(a->store, rows, n, now, &inserted, &skipped, &bad, err,
-                                   sizeof err);
+    int rc =
+        store_import_sessions(a->store, rows, n, now, &inserted, &skipped, &bad, err, sizeof err);
     enum MHD_Result res;
     if (rc == 1) {
         /* Rows are sorted now; name the row by its worker and time instead. */
@@ -435,6 +493,8 @@ enum MHD_Result route_admin_rollup(app *a, req *r)
     cJSON *rel = cJSON_AddObjectToObject(doc, "reliability");
     cJSON_AddNumberToObject(rel, "workers", (double)st.rel_workers);
     cJSON_AddNumberToObject(rel, "ms", (double)st.rel_ms);
+    cJSON_AddNumberToObject(rel, "scan_ms", (double)st.rel_scan_ms);
+    cJSON_AddNumberToObject(rel, "store_ms", (double)st.rel_store_ms);
     cJSON *hr = cJSON_AddObjectToObject(doc, "hourly");
     cJSON_AddNumberToObject(hr, "rows", (double)st.hourly_rows);
     cJSON_AddNumberToObject(hr, "ms", (double)st.hourly_ms);

@@ -9,7 +9,8 @@
 #include "server/http.h"
 
 #include "core/tfmt.h"
-#include "server/csv.h"
+#include "core/vec.h"
+#include "server/tbuf.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -42,16 +43,12 @@ static int on_session(void *ctx, const store_session *x)
 {
     live_ctx *c = ctx;
     if (x->closed_ms && x->closed_ms < c->from) return 0; /* ended before the window */
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        rel_session *ns = realloc(c->s, nc * sizeof *ns);
-        if (!ns) {
-            c->oom = true;
-            return 1;
-        }
-        c->s = ns;
-        c->cap = nc;
+    void *grown = vec_grow(c->s, &c->cap, c->n + 1, sizeof *c->s, 64);
+    if (!grown) {
+        c->oom = true;
+        return 1;
     }
+    c->s = grown;
     c->s[c->n++] = (rel_session){.opened_ms = x->opened_ms,
                                  .closed_ms = x->closed_ms,
                                  .last_hb_ms = x->last_hb_ms,
@@ -60,35 +57,52 @@ static int on_session(void *ctx, const store_session *x)
     return 0;
 }
 
-static void survival_json(cJSON *o, const rel_km_step *km, size_t n, double t_max)
+static void survival_json(tbuf *b, const rel_km_step *km, size_t n, double t_max)
 {
-    cJSON *arr = cJSON_AddArrayToObject(o, "survival");
+    tbuf_jkey(b, "survival", false);
+    tbuf_put(b, "[", 1);
     size_t step = n > SURVIVAL_POINTS_MAX ? (n + SURVIVAL_POINTS_MAX - 1) / SURVIVAL_POINTS_MAX : 1;
     for (size_t i = 0; i < n; i += step) {
         /* Thinning keeps the last step of each stride: the curve's lower envelope. */
         size_t k = i + step - 1 < n ? i + step - 1 : n - 1;
-        cJSON *p = cJSON_CreateObject();
-        routes_add_secs(p, "t_s", km[k].t_s);
-        routes_add_frac(p, "p", km[k].s);
-        cJSON_AddItemToArray(arr, p);
+        tbuf_puts(b, i ? ",{\"t_s\":" : "{\"t_s\":");
+        tbuf_fixed(b, km[k].t_s, 3, "null");
+        tbuf_puts(b, ",\"p\":");
+        tbuf_fixed(b, km[k].s, 6, "null");
+        tbuf_put(b, "}", 1);
     }
-    routes_add_secs(o, "survival_t_max_s", t_max);
+    tbuf_put(b, "]", 1);
+    tbuf_jkey(b, "survival_t_max_s", false);
+    tbuf_fixed(b, t_max, 3, "null");
 }
 
-static void hourly_json(cJSON *o, double h[7][24])
+static void hourly_json(tbuf *b, double h[7][24])
 {
-    cJSON *ha = cJSON_AddObjectToObject(o, "hourly_availability");
-    cJSON *days = cJSON_AddArrayToObject(ha, "days");
-    cJSON *m = cJSON_AddArrayToObject(ha, "matrix");
+    tbuf_jkey(b, "hourly_availability", false);
+    tbuf_puts(b, "{\"days\":[");
     for (int d = 0; d < 7; d++) {
-        cJSON_AddItemToArray(days, cJSON_CreateString(DAY_NAMES[d]));
-        cJSON *row = cJSON_CreateArray();
-        for (int k = 0; k < 24; k++)
-            cJSON_AddItemToArray(row, h[d][k] == h[d][k] ? cJSON_CreateNumber(
-                                                               round(h[d][k] * 1e6) / 1e6)
-                                                         : cJSON_CreateNull());
-        cJSON_AddItemToArray(m, row);
+        if (d) tbuf_put(b, ",", 1);
+        tbuf_jstr(b, DAY_NAMES[d]);
     }
+    tbuf_puts(b, "],\"matrix\":[");
+    for (int d = 0; d < 7; d++) {
+        tbuf_put(b, d ? ",[" : "[", d ? 2 : 1);
+        for (int k = 0; k < 24; k++) {
+            if (k) tbuf_put(b, ",", 1);
+            tbuf_fixed(b, h[d][k], 6, "null");
+        }
+        tbuf_put(b, "]", 1);
+    }
+    tbuf_puts(b, "]}");
+}
+
+/* "key":"ISO" or "key":null. */
+static void jtime(tbuf *b, const char *key, int64_t ms)
+{
+    tbuf_jkey(b, key, false);
+    if (ms > 0) tbuf_put(b, "\"", 1);
+    tbuf_iso(b, ms, "null");
+    if (ms > 0) tbuf_put(b, "\"", 1);
 }
 
 enum MHD_Result route_worker_liveness(app *a, req *r, const char *id)
@@ -140,21 +154,32 @@ enum MHD_Result route_worker_liveness(app *a, req *r, const char *id)
         res = http_error(r, 503, "memory", "out of memory");
         goto out;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "worker_id", id);
-    cJSON_AddStringToObject(doc, "group", sr == 0 ? w.group : v.last.group);
-    http_add_time(doc, "computed_at", now);
-    cJSON_AddNumberToObject(doc, "window_s", (double)window / 1000.0);
-    if (stays) cJSON_AddNumberToObject(doc, "stays_for_s", (double)stays / 1000.0);
-    routes_features_json(doc, &f,
-                         stays ? (f.sessions_count
-                                      ? rel_p_stays(km, nkm, f.km_t_max_s, (double)stays / 1000.0)
-                                      : 0)
-                               : NAN);
-    http_add_time(doc, "last_failure_at", f.last_failure_ms);
-    survival_json(doc, km, nkm, f.km_t_max_s);
-    hourly_json(doc, hourly);
-    res = http_cjson(r, 200, doc);
+    tbuf b = {0};
+    tbuf_puts(&b, "{");
+    tbuf_jkey(&b, "worker_id", true);
+    tbuf_jstr(&b, id);
+    tbuf_jkey(&b, "group", false);
+    tbuf_jstr(&b, sr == 0 ? w.group : v.last.group);
+    jtime(&b, "computed_at", now);
+    tbuf_jkey(&b, "window_s", false);
+    tbuf_fixed(&b, (double)window / 1000.0, 3, "null");
+    double p = NAN;
+    if (stays) {
+        tbuf_jkey(&b, "stays_for_s", false);
+        tbuf_fixed(&b, (double)stays / 1000.0, 3, "null");
+        p = f.sessions_count ? rel_p_stays(km, nkm, f.km_t_max_s, (double)stays / 1000.0) : 0;
+    }
+    routes_features_json(&b, &f, p);
+    jtime(&b, "last_failure_at", f.last_failure_ms);
+    survival_json(&b, km, nkm, f.km_t_max_s);
+    hourly_json(&b, hourly);
+    tbuf_puts(&b, "}");
+    if (b.oom) {
+        free(b.p);
+        res = http_error(r, 503, "memory", "out of memory");
+    } else {
+        res = http_text(r, 200, "application/json", b.p, b.n);
+    }
 out:
     rel_work_free(wk);
     free(gaps);
@@ -171,31 +196,31 @@ out:
     "requests,tokens\r\n"
 
 typedef struct export_ctx {
-    csv_buf b;
+    tbuf b;
     int64_t now;
 } export_ctx;
 
 static int export_row(void *ctx, const store_session *x)
 {
     export_ctx *c = ctx;
-    csv_buf *b = &c->b;
+    tbuf *b = &c->b;
     char t[32];
-    csv_field(b, x->worker_id, false);
-    csv_field(b, x->group, false);
-    csv_field(b, x->instance, false);
-    csv_time(b, x->opened_ms, false);
-    csv_time(b, x->closed_ms, false);
-    csv_field(b, x->closed_ms ? reg_reason_name(x->reason) : "", false);
+    tbuf_csv_field(b, x->worker_id, false);
+    tbuf_csv_field(b, x->group, false);
+    tbuf_csv_field(b, x->instance, false);
+    tbuf_csv_time(b, x->opened_ms, false);
+    tbuf_csv_time(b, x->closed_ms, false);
+    tbuf_csv_field(b, x->closed_ms ? reg_reason_name(x->reason) : "", false);
     snprintf(t, sizeof t, "%d", (int)x->exit_code);
-    csv_field(b, x->has_exit_code ? t : "", false);
-    csv_field(b, x->node_id, false);
-    csv_time(b, x->last_hb_ms, false);
+    tbuf_csv_field(b, x->has_exit_code ? t : "", false);
+    tbuf_csv_field(b, x->node_id, false);
+    tbuf_csv_time(b, x->last_hb_ms, false);
     int64_t end = x->closed_ms ? x->closed_ms : c->now;
-    csv_num(b, end > x->opened_ms ? (double)(end - x->opened_ms) / 1000.0 : 0, 3, false);
+    tbuf_csv_num(b, end > x->opened_ms ? (double)(end - x->opened_ms) / 1000.0 : 0, 3, false);
     snprintf(t, sizeof t, "%lld", (long long)x->requests);
-    csv_field(b, x->has_requests ? t : "", false);
+    tbuf_csv_field(b, x->has_requests ? t : "", false);
     snprintf(t, sizeof t, "%lld", (long long)x->tokens);
-    csv_field(b, x->has_tokens ? t : "", true);
+    tbuf_csv_field(b, x->has_tokens ? t : "", true);
     return b->oom;
 }
 
@@ -207,7 +232,7 @@ enum MHD_Result route_worker_sessions_csv(app *a, req *r, const char *id)
     int sr = store_get_worker(a->store, id, &w);
     if (sr < 0) return http_error(r, 503, "store", "cannot read the worker");
     if (sr == 1 && !reg_get(a->reg, id, c.now, &v)) return unknown(r);
-    csv_put(&c.b, SESSIONS_CSV_HEAD, sizeof SESSIONS_CSV_HEAD - 1);
+    tbuf_put(&c.b, SESSIONS_CSV_HEAD, sizeof SESSIONS_CSV_HEAD - 1);
     if (store_list_sessions(a->store, id, 0, EXPORT_MAX_SESSIONS, export_row, &c) < 0 || c.b.oom) {
         free(c.b.p);
         return http_error(r, 503, "store", "cannot read sessions");

@@ -248,9 +248,8 @@ static int event_group_state(sq_store *q, const reg_event *e)
 
 static int event_forget(sq_store *q, const reg_event *e)
 {
-    static const enum sq_wstmt del[] = {SQW_FORGET_TOMB,    SQW_FORGET_HBS,
-                                        SQW_FORGET_HOURLY,  SQW_FORGET_REL,
-                                        SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
+    static const enum sq_wstmt del[] = {SQW_FORGET_TOMB, SQW_FORGET_HBS,      SQW_FORGET_HOURLY,
+                                        SQW_FORGET_REL,  SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
     for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
         sqlite3_stmt *st = q->w[del[i]];
         if (bind_text(st, 1, e->worker_id) || exec_stmt(st)) return -1;
@@ -572,8 +571,11 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
      * writer's batches, so it can afford to wait longer for the lock. */
     if (open_conn(path, SQLITE_OPEN_READWRITE, &q->adb, err, errlen) != 0) goto fail;
     sqlite3_busy_timeout(q->adb, SQ_ANALYTICS_BUSY_MS);
-    if (sqlite3_exec(q->adb, "PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY", NULL, NULL,
-                     NULL) != SQLITE_OK) {
+    if (sqlite3_exec(
+            q->adb,
+            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
+            " PRAGMA mmap_size=1073741824",
+            NULL, NULL, NULL) != SQLITE_OK) {
         store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->adb));
         goto fail;
     }

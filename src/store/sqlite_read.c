@@ -23,7 +23,7 @@
     " w.first_seen_ms, w.last_seen_ms, w.ttl_s, s.opened_ms,"                                      \
     " max(s.last_hb_ms, w.last_seen_ms), s.node_id"                                                \
     " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                \
-    "  WHERE worker_id = w.worker_id AND closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE "'"   \
+    "  WHERE worker_id = w.worker_id AND closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE "'" \
     "  ORDER BY opened_ms DESC LIMIT 1)"
 
 #define EVENT_SELECT                                                                               \

@@ -17,6 +17,8 @@
  */
 #include "store/sqlite_int.h"
 
+#include "core/vec.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,13 +151,9 @@ typedef struct scan_buf {
 
 static int scan_push(scan_buf *b, const rel_session *x)
 {
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        rel_session *ns = realloc(b->s, nc * sizeof *ns);
-        if (!ns) return -1;
-        b->s = ns;
-        b->cap = nc;
-    }
+    void *grown = vec_grow(b->s, &b->cap, b->n + 1, sizeof *b->s, 64);
+    if (!grown) return -1;
+    b->s = grown;
     b->s[b->n++] = *x;
     return 0;
 }
@@ -241,12 +239,9 @@ static int bind_ms_or_null(sqlite3_stmt *st, int i, int64_t v)
 static int bind_km(sqlite3_stmt *st, int i, const rel_km_step *km, size_t n, float **buf,
                    size_t *cap)
 {
-    if (n * 2 > *cap) {
-        float *nb = realloc(*buf, n * 2 * sizeof *nb);
-        if (!nb) return -1;
-        *buf = nb;
-        *cap = n * 2;
-    }
+    void *grown = vec_grow(*buf, cap, n * 2, sizeof **buf, 64);
+    if (!grown) return -1;
+    *buf = grown;
     for (size_t k = 0; k < n; k++) {
         (*buf)[2 * k] = (float)km[k].t_s;
         (*buf)[2 * k + 1] = (float)km[k].s;
@@ -279,7 +274,7 @@ static int rel_bind(sqlite3_stmt *st, const store_rel_row *r, float **buf, size_
     rc |= bind_real_or_null(st, 20, f->last_session_s);
     for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
         rc |= sqlite3_bind_int64(st, REL_REASON_COL + k, f->reasons[k]);
-    rc |= sqlite3_bind_double(st, 27, f->km_t_max_s);
+    rc |= bind_real_or_null(st, 27, f->km_t_max_s); /* NAN: no sessions to estimate from */
     rc |= bind_km(st, 28, r->km, r->nkm, buf, cap);
     return rc;
 }
@@ -338,18 +333,15 @@ int sq_rel_load(store *s, int (*cb)(void *, const store_rel_row *), void *ctx)
         f->last_session_s = col_real_or_nan(st, 19);
         for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
             f->reasons[k] = (uint32_t)sqlite3_column_int64(st, REL_REASON_COL - 1 + k);
-        f->km_t_max_s = sqlite3_column_double(st, 26);
+        f->km_t_max_s = col_real_or_nan(st, 26);
         size_t nb = (size_t)sqlite3_column_bytes(st, 27) / (2 * sizeof(float));
         const float *blob = sqlite3_column_blob(st, 27);
-        if (nb > cap) {
-            rel_km_step *nk = realloc(km, nb * sizeof *nk);
-            if (!nk) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            km = nk;
-            cap = nb;
+        void *grown = vec_grow(km, &cap, nb, sizeof *km, 64);
+        if (!grown) {
+            rc = SQLITE_NOMEM;
+            break;
         }
+        km = grown;
         for (size_t k = 0; k < nb; k++) {
             float t, v;
             memcpy(&t, (const char *)blob + k * 8, 4);
@@ -493,9 +485,10 @@ static int import_one(sq_store *q, const imp_row *r, int64_t now_ms)
     sqlite3_bind_text(f, 1, r->worker_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(f, 2, r->opened_ms);
     int rc = sqlite3_step(f);
-    int out = rc == SQLITE_DONE ? 0 : rc != SQLITE_ROW ? -1
+    int out = rc == SQLITE_DONE                                                   ? 0
+              : rc != SQLITE_ROW                                                  ? -1
               : strcmp((const char *)sqlite3_column_text(f, 0), r->instance) == 0 ? 1
-                                                                                   : 2;
+                                                                                  : 2;
     sqlite3_reset(f);
     if (out != 0) return out;
     sqlite3_stmt *st = q->a[SQA_IMP_INSERT];

@@ -62,7 +62,7 @@ static const char *const migrations[] = {
     " last_disconnect_ms INTEGER, last_failure_ms INTEGER, last_session_s REAL,"
     " n_clean_shutdown INTEGER NOT NULL, n_failed INTEGER NOT NULL,"
     " n_timeout INTEGER NOT NULL, n_restarted INTEGER NOT NULL, n_evicted INTEGER NOT NULL,"
-    " n_monitor_gap INTEGER NOT NULL, km_t_max_s REAL NOT NULL, km BLOB) WITHOUT ROWID;"
+    " n_monitor_gap INTEGER NOT NULL, km_t_max_s REAL, km BLOB) WITHOUT ROWID;"
     /* Sums and counts, not averages: folding a new batch into an hour is
      * then one addition, exactly as if the hour had been read in one go. */
     "CREATE TABLE heartbeats_hourly("

@@ -199,9 +199,8 @@ int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ct
     return s && cb ? s->be->list_runs(s, cb, ctx) : -1;
 }
 
-int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms,
-                          size_t *inserted, size_t *skipped, size_t *bad, char *err,
-                          size_t errlen)
+int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
+                          size_t *skipped, size_t *bad, char *err, size_t errlen)
 {
     store_set_err(err, errlen, "%s", "");
     if (!s || (n && !rows) || !inserted || !skipped || !bad) return -1;

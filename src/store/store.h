@@ -265,9 +265,8 @@ int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ct
  * An open imported session gets last_hb_ms = now_ms: the other system saw it
  * up until the export, nobody has seen it since.
  * 0 ok (counts filled), 1 conflict (*bad = row index, err says why), -1 error. */
-int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms,
-                          size_t *inserted, size_t *skipped, size_t *bad, char *err,
-                          size_t errlen);
+int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
+                          size_t *skipped, size_t *bad, char *err, size_t errlen);
 
 /* --- backends ---------------------------------------------------------- */
 

@@ -23,49 +23,7 @@
 
 #include <cmocka.h>
 
-typedef struct fx {
-    char dir[64];
-    char path[128];
-    store *s;
-} fx;
-
-static store *open_at(const char *path, const char *node)
-{
-    char url[160], err[256] = "";
-    snprintf(url, sizeof url, "sqlite:%s", path);
-    store *s = store_open(url, node, err, sizeof err);
-    if (!s) fail_msg("store_open: %s", err);
-    return s;
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/vigil_store_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->path, sizeof f->path, "%s/vigil.db", f->dir);
-    f->s = open_at(f->path, "node-a");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    store_close(f->s);
-    DIR *d = opendir(f->dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char p[400];
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
+#include "store_fx.h"
 
 /* ---- raw look at the database ------------------------------------------ */
 
@@ -103,17 +61,6 @@ static void q_exec(const fx *f, const char *sql)
 }
 
 /* ---- building batches ---------------------------------------------------- */
-
-static reg_event ev(int kind, const char *w, const char *g, int64_t at)
-{
-    reg_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = (uint8_t)kind;
-    e.at_ms = at;
-    snprintf(e.worker_id, sizeof e.worker_id, "%s", w ? w : "");
-    snprintf(e.group, sizeof e.group, "%s", g ? g : "");
-    return e;
-}
 
 static reg_event ev_open(const char *w, const char *g, const char *inst, int64_t opened, int ttl)
 {
@@ -174,44 +121,15 @@ static store_hb hb_full(const char *w, int64_t ts)
     return h;
 }
 
-static void apply_ok(store *s, const reg_event *e, size_t ne, const store_hb *h, size_t nh)
-{
-    char err[256] = "";
-    if (store_apply(s, e, ne, h, nh, err, sizeof err) != 0) fail_msg("store_apply: %s", err);
-}
-
 /* ---- collecting rows ----------------------------------------------------- */
 
 #define MAXROWS 64
-typedef struct wlist {
-    int n;
-    store_worker r[MAXROWS];
-} wlist;
-typedef struct slist {
-    int n;
-    store_session r[MAXROWS];
-} slist;
-typedef struct hlist {
-    int n;
-    store_hb r[MAXROWS];
-} hlist;
-typedef struct elist {
-    int n;
-    store_event r[MAXROWS];
-} elist;
-typedef struct glist {
-    int n;
-    store_group r[MAXROWS];
-} glist;
+ROW_LIST(wlist, store_worker);
+ROW_LIST(slist, store_session);
+ROW_LIST(hlist, store_hb);
+ROW_LIST(elist, store_event);
+ROW_LIST(glist, store_group);
 
-#define COLLECTOR(name, L, T)                                                                      \
-    static int name(void *ctx, const T *row)                                                       \
-    {                                                                                              \
-        L *l = ctx;                                                                                \
-        assert_true(l->n < MAXROWS);                                                               \
-        l->r[l->n++] = *row;                                                                       \
-        return 0;                                                                                  \
-    }
 COLLECTOR(got_w, wlist, store_worker)
 COLLECTOR(got_s, slist, store_session)
 COLLECTOR(got_h, hlist, store_hb)

@@ -120,6 +120,37 @@ static void test_add_and_flush_stats(void **state)
     tlat_free(t);
 }
 
+/* A peek summarises the open buckets and leaves them open: the flush that
+ * follows hands over the same figures (plus what came after the peek). */
+static void test_peek(void **state)
+{
+    (void)state;
+    tlat *t = tlat_new();
+    assert_non_null(t);
+    double v[] = {10, 20, 30, 40};
+    assert_int_equal(tlat_add_many(t, "a", T0 + 5, v, 4), TLAT_OK);
+    assert_int_equal(tlat_add(t, "b", T0 + 6, 7), TLAT_OK);
+    sink s = {0};
+    assert_int_equal(tlat_peek(t, NULL, collect, &s), 2);
+    const tlat_row *r = find_row(&s, "a", T0);
+    assert_non_null(r);
+    assert_int_equal(r->count, 4);
+    assert_true(r->mean_ms == 25 && r->p50_ms == 20 && r->max_ms == 40);
+    sink one = {0};
+    assert_int_equal(tlat_peek(t, "b", collect, &one), 1);
+    assert_string_equal(one.rows[0].group, "b");
+    assert_int_equal(tlat_peek(t, "nobody", collect, &one), 0);
+    assert_int_equal(tlat_open_groups(t), 2); /* still open */
+    assert_int_equal(tlat_add(t, "a", T0 + 7, 50), TLAT_OK);
+    sink f = {0};
+    assert_int_equal(tlat_flush(t, T0 + TLAT_BUCKET_MS, false, collect, &f), 2);
+    r = find_row(&f, "a", T0);
+    assert_int_equal(r->count, 5);
+    assert_true(r->mean_ms == 30 && r->p50_ms == 30);
+    assert_int_equal(tlat_peek(t, NULL, collect, &f), 0); /* nothing open any more */
+    tlat_free(t);
+}
+
 static void test_bucket_alignment_and_timing(void **state)
 {
     (void)state;
@@ -396,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nearest_rank_by_hand),
         cmocka_unit_test(test_add_and_flush_stats),
+        cmocka_unit_test(test_peek),
         cmocka_unit_test(test_bucket_alignment_and_timing),
         cmocka_unit_test(test_rollover_and_clock_step_back),
         cmocka_unit_test(test_flush_all_and_refusal),
