@@ -5,15 +5,17 @@
  * mapping of libvigil outcomes to exit codes; each command (cli_post.c for
  * beat/bye, cli_status.c for status, cli_rel.c for reliability and import)
  * is a cli_cmd: a table of its flags and a run function that receives the
- * parsed arguments. Commands see the server only through the public libvigil
- * API (vigil.h); they may use the pure parsers of src/core (tfmt) so that a
- * value is checked by the same code the server runs.
+ * parsed arguments. cli_table.c holds what the commands that print the
+ * server's answers share: aligned tables, JSON lookups, durations, times. Commands see the server
+ * only through the public libvigil API (vigil.h); they may use the pure parsers of src/core (tfmt)
+ * so that a value is checked by the same code the server runs.
  */
 #ifndef VIGIL_CLI_H
 #define VIGIL_CLI_H
 
 #include "vigil.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,5 +84,55 @@ int cli_fail(const cli_ctx *ctx, int status);
 
 /* printf to stderr with the "vigil: " prefix and a newline. */
 __attribute__((format(printf, 1, 2))) void cli_err(const char *fmt, ...);
+
+/* ---- cli_table.c: text for a terminal ---------------------------------------- */
+
+#define CLI_TABLE_MAX_COLS 16
+
+/* A text table: headings, then cells added row-major (ncols per row) and
+ * measured only when printed. Zero-initialise all but ncols and head. */
+typedef struct cli_table {
+    size_t ncols; /* at most CLI_TABLE_MAX_COLS */
+    const char *head[CLI_TABLE_MAX_COLS];
+    char **cells;
+    size_t n, cap;
+    bool nomem; /* a cell could not be stored: do not print, say "out of memory" */
+} cli_table;
+
+/* Append one printf-formatted cell; control characters in it become '?'. */
+__attribute__((format(printf, 2, 3))) void cli_table_cell(cli_table *t, const char *fmt, ...);
+
+/* Append v formatted with fmt (one double conversion), or "-" when v is not
+ * a number (absent, null). */
+void cli_table_num(cli_table *t, const cJSON *v, const char *fmt);
+
+/* Print headings and rows to stdout, columns two spaces apart and as wide as
+ * their widest cell. left[c]: column c is left-aligned (text), else
+ * right-aligned (numbers). Call only when !t->nomem. */
+void cli_table_print(const cli_table *t, const bool *left);
+
+void cli_table_free(cli_table *t);
+
+/* o's member `key` (case-sensitive), or NULL; o may be NULL. */
+const cJSON *cli_json_get(const cJSON *o, const char *key);
+
+/* o's string member `key`, or "-" when it is absent, not a string or empty. */
+const char *cli_json_str(const cJSON *o, const char *key);
+
+/* How cli_fmt_duration writes: the commands' columns differ, and each keeps
+ * its own so that its output does not change. */
+typedef enum {
+    CLI_DURATION_FIXED,   /* `status`: 4.2s, 37s, 5m07s, 3h12m, 2d04h */
+    CLI_DURATION_COMPACT, /* `reliability`: 45s, 1m30s, 45m, 3h, 3d4h (a zero unit left out) */
+} cli_duration_style;
+
+/* Seconds as the two largest units, for a table column; negative counts as
+ * 0, a non-finite value prints "-". */
+void cli_fmt_duration(double s, cli_duration_style style, char *buf, size_t cap);
+
+/* One of the API's timestamps ("2026-11-23T07:40:00.123Z") to seconds since
+ * the epoch, with the server's own parser (tfmt); false if s is NULL or not
+ * a timestamp. */
+bool cli_parse_iso(const char *s, double *secs);
 
 #endif

@@ -22,7 +22,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,35 +46,6 @@ static bool parse_unit(const char *s, double *out)
     return true;
 }
 
-/* 45s, 1m30s, 45m, 3h, 3h12m, 3d, 3d4h: the two largest units, a zero second
- * unit left out, for columns read at a glance. */
-static void fmt_human(double s, char *buf, size_t cap)
-{
-    if (!isfinite(s)) {
-        snprintf(buf, cap, "-");
-        return;
-    }
-    long long t = s > 0 ? (long long)s : 0;
-    static const struct {
-        long long secs;
-        char name;
-    } u[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-    size_t i = 0;
-    while (i + 1 < sizeof u / sizeof u[0] && t < u[i].secs)
-        i++;
-    long long hi = t / u[i].secs;
-    long long lo = i + 1 < sizeof u / sizeof u[0] ? t % u[i].secs / u[i + 1].secs : 0;
-    if (lo)
-        snprintf(buf, cap, "%lld%c%lld%c", hi, u[i].name, lo, u[i + 1].name);
-    else
-        snprintf(buf, cap, "%lld%c", hi, u[i].name);
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
 /* cli_fail, plus a hint when the server does not know the endpoint at all:
  * a vigild older than this vigil, the likeliest cause of a 404 here. */
 static int fail(const cli_ctx *ctx, int status, const char *what)
@@ -84,84 +54,6 @@ static int fail(const cli_ctx *ctx, int status, const char *what)
     if (status == VIGIL_ERR_REFUSED && vigil_last_http_status(ctx->client) == 404)
         cli_err("this vigild does not serve %s: is it older than this vigil?", what);
     return rc;
-}
-
-/* ---- table ------------------------------------------------------------------- */
-
-#define MAX_COLS 12
-
-typedef struct table {
-    size_t ncols;
-    const char *head[MAX_COLS];
-    char **cells; /* row-major, ncols per row */
-    size_t n, cap;
-    bool nomem;
-} table;
-
-/* printf one cell. Cells hold server text (ids, groups): a control character
- * must not move the cursor or recolor the terminal, so it becomes '?'. */
-__attribute__((format(printf, 2, 3))) static void cell(table *t, const char *fmt, ...)
-{
-    if (t->nomem) return;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        char **cells = realloc(t->cells, cap * sizeof *cells);
-        if (!cells) {
-            t->nomem = true;
-            return;
-        }
-        t->cells = cells;
-        t->cap = cap;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    char *c = NULL;
-    int rc = vasprintf(&c, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        t->nomem = true;
-        return;
-    }
-    for (unsigned char *p = (unsigned char *)c; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) *p = '?';
-    t->cells[t->n++] = c;
-}
-
-/* Terminal columns: one per UTF-8 code point, enough for vigild's ids. */
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
-/* Text columns (worker, group) left-aligned, numbers right-aligned. */
-static void table_print(const table *t, const bool *left)
-{
-    size_t w[MAX_COLS] = {0};
-    for (size_t c = 0; c < t->ncols; c++)
-        w[c] = width(t->head[c]);
-    for (size_t i = 0; i < t->n; i++)
-        if (width(t->cells[i]) > w[i % t->ncols]) w[i % t->ncols] = width(t->cells[i]);
-    for (size_t r = 0; r <= t->n / t->ncols; r++)
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
-            int pad = (int)(w[c] - width(s));
-            bool last = c + 1 == t->ncols;
-            if (left[c])
-                printf("%s%*s", s, last ? 0 : pad, "");
-            else
-                printf("%*s%s", pad, "", s);
-            fputs(last ? "\n" : "  ", stdout);
-        }
-}
-
-static void table_free(table *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->cells[i]);
-    free(t->cells);
 }
 
 /* ---- vigil reliability ------------------------------------------------------- */
@@ -178,21 +70,12 @@ static const cli_flag rel_flags[] = {
     [R_JSON] = {"--json", NULL, NULL, "print the server's JSON answer as is"},
 };
 
-/* A probability column: "0.93", "-" when the server had none. */
-static void cell_num(table *t, const cJSON *v, const char *fmt)
-{
-    if (cJSON_IsNumber(v))
-        cell(t, fmt, v->valuedouble);
-    else
-        cell(t, "-");
-}
-
 static int print_ranking(const cJSON *doc, const cJSON *workers, const char *stays_head)
 {
-    table t = {.ncols = 0};
+    cli_table t = {.ncols = 0};
     const char *head[] = {"RANK",  "WORKER", "GROUP", "SCORE",    "UPTIME",         "P(4h)",
                           "P(8h)", NULL,     "MTBF",  "SESSIONS", "LAST-DISCONNECT"};
-    bool left[MAX_COLS] = {false};
+    bool left[CLI_TABLE_MAX_COLS] = {false};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
         const char *h = head[i] ? head[i] : stays_head;
         if (!h) continue; /* no --stays-for: no P(stays) column */
@@ -200,48 +83,46 @@ static int print_ranking(const cJSON *doc, const cJSON *workers, const char *sta
         t.head[t.ncols++] = h;
     }
     /* Ages as of the rollup; without its time (none has run?), as of now. */
-    int64_t at_ms;
-    double at = tfmt_parse(cJSON_GetStringValue(get(doc, "computed_at")), &at_ms) == 0
-                    ? (double)at_ms / 1000
-                    : (double)time(NULL);
+    double at;
+    if (!cli_parse_iso(cJSON_GetStringValue(cli_json_get(doc, "computed_at")), &at))
+        at = (double)time(NULL);
     long rank = 0;
     const cJSON *w;
     cJSON_ArrayForEach(w, workers)
     {
-        const char *id = cJSON_GetStringValue(get(w, "worker_id"));
-        const char *group = cJSON_GetStringValue(get(w, "group"));
-        cell(&t, "%ld", ++rank);
-        cell(&t, "%s", id && *id ? id : "-");
-        cell(&t, "%s", group && *group ? group : "-");
-        cell_num(&t, get(w, "liveness_score"), "%.3f");
+        cli_table_cell(&t, "%ld", ++rank);
+        cli_table_cell(&t, "%s", cli_json_str(w, "worker_id"));
+        cli_table_cell(&t, "%s", cli_json_str(w, "group"));
+        cli_table_num(&t, cli_json_get(w, "liveness_score"), "%.3f");
         /* Rounded down: a worker that was down at all must not read 100.0%. */
-        const cJSON *up = get(w, "uptime_pct");
+        const cJSON *up = cli_json_get(w, "uptime_pct");
         if (cJSON_IsNumber(up))
-            cell(&t, "%.1f%%", floor(up->valuedouble * 1000) / 10);
+            cli_table_cell(&t, "%.1f%%", floor(up->valuedouble * 1000) / 10);
         else
-            cell(&t, "-");
-        cell_num(&t, get(w, "p_stays_4h"), "%.2f");
-        cell_num(&t, get(w, "p_stays_8h"), "%.2f");
-        if (stays_head) cell_num(&t, get(w, "p_stays"), "%.2f");
+            cli_table_cell(&t, "-");
+        cli_table_num(&t, cli_json_get(w, "p_stays_4h"), "%.2f");
+        cli_table_num(&t, cli_json_get(w, "p_stays_8h"), "%.2f");
+        if (stays_head) cli_table_num(&t, cli_json_get(w, "p_stays"), "%.2f");
         char buf[32];
-        const cJSON *mtbf = get(w, "mtbf_s");
-        fmt_human(cJSON_IsNumber(mtbf) ? mtbf->valuedouble : NAN, buf, sizeof buf);
-        cell(&t, "%s", buf);
-        cell_num(&t, get(w, "sessions_count"), "%.0f");
-        int64_t last_ms;
-        if (tfmt_parse(cJSON_GetStringValue(get(w, "last_disconnect_at")), &last_ms) == 0) {
-            fmt_human(at - (double)last_ms / 1000, buf, sizeof buf);
-            cell(&t, "%s ago", buf);
+        const cJSON *mtbf = cli_json_get(w, "mtbf_s");
+        cli_fmt_duration(cJSON_IsNumber(mtbf) ? mtbf->valuedouble : NAN, CLI_DURATION_COMPACT, buf,
+                         sizeof buf);
+        cli_table_cell(&t, "%s", buf);
+        cli_table_num(&t, cli_json_get(w, "sessions_count"), "%.0f");
+        double last;
+        if (cli_parse_iso(cJSON_GetStringValue(cli_json_get(w, "last_disconnect_at")), &last)) {
+            cli_fmt_duration(at - last, CLI_DURATION_COMPACT, buf, sizeof buf);
+            cli_table_cell(&t, "%s ago", buf);
         } else
-            cell(&t, "-");
+            cli_table_cell(&t, "-");
     }
     int rc = CLI_EXIT_OK;
     if (t.nomem) {
         cli_err("out of memory");
         rc = CLI_EXIT_REFUSED;
     } else
-        table_print(&t, left);
-    table_free(&t);
+        cli_table_print(&t, left);
+    cli_table_free(&t);
     return rc;
 }
 
@@ -265,7 +146,7 @@ static int run_reliability(cli_ctx *ctx)
             return CLI_EXIT_USAGE;
         }
         char d[32];
-        fmt_human((double)ms / 1000, d, sizeof d);
+        cli_fmt_duration((double)ms / 1000, CLI_DURATION_COMPACT, d, sizeof d);
         snprintf(stays_head, sizeof stays_head, "P(%s)", d);
     }
     double x;
@@ -308,7 +189,7 @@ static int run_reliability(cli_ctx *ctx)
     }
     cJSON *doc = cJSON_ParseWithLength(r.body, r.body_len);
     vigil_response_free(&r);
-    const cJSON *workers = get(doc, "workers");
+    const cJSON *workers = cli_json_get(doc, "workers");
     if (!cJSON_IsArray(workers)) {
         cli_err("unexpected answer from GET /v1/reliability: %s",
                 doc ? "no \"workers\" array in it" : "not JSON");
@@ -318,13 +199,13 @@ static int run_reliability(cli_ctx *ctx)
     int shown = cJSON_GetArraySize(workers);
     if (shown == 0) {
         /* Before the first rollup the answer is empty whatever the fleet. */
-        if (!cJSON_IsString(get(doc, "computed_at")))
+        if (!cJSON_IsString(cli_json_get(doc, "computed_at")))
             puts("no reliability figures yet: vigild computes them every few minutes");
         else
             puts("no workers match");
     } else {
         rc = print_ranking(doc, workers, v[R_STAYS] ? stays_head : NULL);
-        const cJSON *total = get(doc, "total");
+        const cJSON *total = cli_json_get(doc, "total");
         if (rc == CLI_EXIT_OK && cJSON_IsNumber(total) && total->valuedouble > shown)
             cli_err("showing the top %d of %.0f workers (use --limit)", shown, total->valuedouble);
     }
@@ -420,10 +301,10 @@ static char *read_all(const char *path, size_t *len)
 static bool say_bad_row(const vigil_response *r)
 {
     cJSON *doc = cJSON_ParseWithLength(r->body, r->body_len);
-    const cJSON *err = get(doc, "error");
-    const cJSON *row = get(err, "row");
-    const char *field = cJSON_GetStringValue(get(err, "field"));
-    const char *reason = cJSON_GetStringValue(get(err, "reason"));
+    const cJSON *err = cli_json_get(doc, "error");
+    const cJSON *row = cli_json_get(err, "row");
+    const char *field = cJSON_GetStringValue(cli_json_get(err, "field"));
+    const char *reason = cJSON_GetStringValue(cli_json_get(err, "reason"));
     bool said = cJSON_IsNumber(row) && reason;
     bool named = field && *field;
     if (said && row->valuedouble < 1) /* the header or the whole body: no row to name */
@@ -484,7 +365,8 @@ static int run_import(cli_ctx *ctx)
     }
     cJSON *doc = cJSON_ParseWithLength(r.body, r.body_len);
     vigil_response_free(&r);
-    const cJSON *rows = get(doc, "rows"), *ins = get(doc, "inserted"), *skip = get(doc, "skipped");
+    const cJSON *rows = cli_json_get(doc, "rows"), *ins = cli_json_get(doc, "inserted"),
+                *skip = cli_json_get(doc, "skipped");
     if (cJSON_IsNumber(rows) && cJSON_IsNumber(ins) && cJSON_IsNumber(skip))
         printf("imported %.0f row%s (%.0f new, %.0f already there)\n", rows->valuedouble,
                rows->valuedouble == 1 ? "" : "s", ins->valuedouble, skip->valuedouble);

@@ -16,7 +16,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,198 +35,52 @@ static const cli_flag status_flags[] = {
 
 static const char *const worker_states[] = {"alive", "suspect", "dead", "left", "evicted"};
 
-/* ---- formatting -------------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil): no timegm(), no TZ environment involved. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* "2026-11-23T07:40:00.123Z" -> seconds since the epoch; false if not that shape. */
-static bool parse_iso(const char *s, double *out)
-{
-    int y, mo, d, h, mi, sec, used = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
-        used != 19 || mo < 1 || mo > 12 || d < 1 || d > 31)
-        return false;
-    double frac = 0, scale = 0.1;
-    const char *p = s + used;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0) return false;
-    *out = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) + frac;
-    return true;
-}
-
-/* 4.2s, 37s, 5m07s, 3h12m, 2d04h: short enough for a table column. */
-static void fmt_duration(double s, char *buf, size_t cap)
-{
-    if (s < 0) s = 0;
-    long long t = (long long)s;
-    if (s < 10)
-        snprintf(buf, cap, "%.1fs", (double)(long long)(s * 10) / 10);
-    else if (t < 60)
-        snprintf(buf, cap, "%llds", t);
-    else if (t < 3600)
-        snprintf(buf, cap, "%lldm%02llds", t / 60, t % 60);
-    else if (t < 86400)
-        snprintf(buf, cap, "%lldh%02lldm", t / 3600, t % 3600 / 60);
-    else
-        snprintf(buf, cap, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static const char *str_or_dash(const cJSON *o, const char *key)
-{
-    const char *s = cJSON_GetStringValue(get(o, key));
-    return s && *s ? s : "-";
-}
-
-static void fmt_count(const cJSON *v, char *buf, size_t cap)
-{
-    if (cJSON_IsNumber(v))
-        snprintf(buf, cap, "%.0f", v->valuedouble);
-    else
-        snprintf(buf, cap, "-");
-}
-
 /* ---- tables ------------------------------------------------------------------ */
-
-typedef struct table {
-    size_t ncols;
-    const char *const *head;
-    const bool *right; /* right-aligned (numbers) */
-    char **cells;      /* row-major, ncols per row */
-    size_t n, cap;
-    bool nomem;
-} table;
-
-/* Cells come from the server; a control character in one must not be able
- * to move the cursor or recolor the terminal, so it is shown as '?'. */
-static void table_add(table *t, const char *s)
-{
-    if (t->nomem) return;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **cells = realloc(t->cells, cap * sizeof *cells);
-        if (!cells) {
-            t->nomem = true;
-            return;
-        }
-        t->cells = cells;
-        t->cap = cap;
-    }
-    char *c = strdup(s);
-    if (!c) {
-        t->nomem = true;
-        return;
-    }
-    for (unsigned char *p = (unsigned char *)c; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) *p = '?';
-    t->cells[t->n++] = c;
-}
-
-/* Terminal columns of UTF-8 text, counting one per code point (enough for
- * the ids and instance names vigild accepts). */
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
-static void table_print(const table *t)
-{
-    size_t w[16] = {0};
-    for (size_t c = 0; c < t->ncols; c++)
-        w[c] = width(t->head[c]);
-    for (size_t i = 0; i < t->n; i++) {
-        size_t cw = width(t->cells[i]);
-        if (cw > w[i % t->ncols]) w[i % t->ncols] = cw;
-    }
-    size_t rows = t->n / t->ncols + 1;
-    for (size_t r = 0; r < rows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
-            int pad = (int)(w[c] - width(s));
-            bool last = c + 1 == t->ncols;
-            if (t->right[c])
-                printf("%*s%s", pad, "", s);
-            else
-                printf("%s%*s", s, last ? 0 : pad, "");
-            fputs(last ? "\n" : "  ", stdout);
-        }
-    }
-}
-
-static void table_free(table *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->cells[i]);
-    free(t->cells);
-}
 
 static int print_tables(const cJSON *groups, const cJSON *workers)
 {
-    static const char *const ghead[] = {"GROUP", "STATE", "ALIVE",   "SUSPECT",
-                                        "DEAD",  "LEFT",  "EVICTED", "TOTAL"};
-    static const bool gright[] = {false, false, true, true, true, true, true, true};
-    static const char *const whead[] = {"WORKER",      "GROUP",   "STATE",
-                                        "LAST-HB-AGE", "SESSION", "INSTANCE"};
-    static const bool wright[] = {false, false, false, true, true, false};
-    table gt = {8, ghead, gright, NULL, 0, 0, false};
-    table wt = {6, whead, wright, NULL, 0, 0, false};
+    cli_table gt = {
+        .ncols = 8,
+        .head = {"GROUP", "STATE", "ALIVE", "SUSPECT", "DEAD", "LEFT", "EVICTED", "TOTAL"}};
+    static const bool gleft[] = {true, true, false, false, false, false, false, false};
+    cli_table wt = {.ncols = 6,
+                    .head = {"WORKER", "GROUP", "STATE", "LAST-HB-AGE", "SESSION", "INSTANCE"}};
+    static const bool wleft[] = {true, true, true, false, false, true};
     char buf[64];
 
     const cJSON *g;
     cJSON_ArrayForEach(g, groups)
     {
-        table_add(&gt, str_or_dash(g, "group"));
-        table_add(&gt, str_or_dash(g, "state"));
-        const cJSON *counts = get(g, "workers");
-        for (size_t i = 0; i < sizeof worker_states / sizeof worker_states[0]; i++) {
-            fmt_count(get(counts, worker_states[i]), buf, sizeof buf);
-            table_add(&gt, buf);
-        }
-        fmt_count(get(g, "total"), buf, sizeof buf);
-        table_add(&gt, buf);
+        cli_table_cell(&gt, "%s", cli_json_str(g, "group"));
+        cli_table_cell(&gt, "%s", cli_json_str(g, "state"));
+        const cJSON *counts = cli_json_get(g, "workers");
+        for (size_t i = 0; i < sizeof worker_states / sizeof worker_states[0]; i++)
+            cli_table_num(&gt, cli_json_get(counts, worker_states[i]), "%.0f");
+        cli_table_num(&gt, cli_json_get(g, "total"), "%.0f");
     }
 
     const cJSON *w;
     cJSON_ArrayForEach(w, workers)
     {
-        table_add(&wt, str_or_dash(w, "worker_id"));
-        table_add(&wt, str_or_dash(w, "group"));
-        table_add(&wt, str_or_dash(w, "state"));
-        const cJSON *age = get(w, "age_s");
+        cli_table_cell(&wt, "%s", cli_json_str(w, "worker_id"));
+        cli_table_cell(&wt, "%s", cli_json_str(w, "group"));
+        cli_table_cell(&wt, "%s", cli_json_str(w, "state"));
+        const cJSON *age = cli_json_get(w, "age_s");
         if (cJSON_IsNumber(age))
-            fmt_duration(age->valuedouble, buf, sizeof buf);
+            cli_fmt_duration(age->valuedouble, CLI_DURATION_FIXED, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "-");
-        table_add(&wt, buf);
+        cli_table_cell(&wt, "%s", buf);
         /* Session length in the server's time: (last_heartbeat + age_s) - opened. */
         double opened, last;
         if (cJSON_IsNumber(age) &&
-            parse_iso(cJSON_GetStringValue(get(w, "session_opened")), &opened) &&
-            parse_iso(cJSON_GetStringValue(get(w, "last_heartbeat")), &last))
-            fmt_duration(last + age->valuedouble - opened, buf, sizeof buf);
+            cli_parse_iso(cJSON_GetStringValue(cli_json_get(w, "session_opened")), &opened) &&
+            cli_parse_iso(cJSON_GetStringValue(cli_json_get(w, "last_heartbeat")), &last))
+            cli_fmt_duration(last + age->valuedouble - opened, CLI_DURATION_FIXED, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "-");
-        table_add(&wt, buf);
-        table_add(&wt, str_or_dash(w, "instance"));
+        cli_table_cell(&wt, "%s", buf);
+        cli_table_cell(&wt, "%s", cli_json_str(w, "instance"));
     }
 
     int rc = CLI_EXIT_OK;
@@ -235,12 +88,12 @@ static int print_tables(const cJSON *groups, const cJSON *workers)
         cli_err("out of memory");
         rc = CLI_EXIT_REFUSED;
     } else {
-        table_print(&gt);
+        cli_table_print(&gt, gleft);
         fputs("\n", stdout);
-        table_print(&wt);
+        cli_table_print(&wt, wleft);
     }
-    table_free(&gt);
-    table_free(&wt);
+    cli_table_free(&gt);
+    cli_table_free(&wt);
     return rc;
 }
 
@@ -292,7 +145,7 @@ static int fetch_workers(cli_ctx *ctx, const char *group, const char *state, lon
             cJSON_AddItemToArray(all, item);
             got++, page++;
         }
-        const char *next = cJSON_GetStringValue(get(doc, "next_cursor"));
+        const char *next = cJSON_GetStringValue(cli_json_get(doc, "next_cursor"));
         /* An empty page or a cursor that does not move would loop forever. */
         bool again = next && page > 0 && !(cursor && !strcmp(cursor, next));
         *more = next != NULL;
@@ -367,7 +220,7 @@ static int run_status(cli_ctx *ctx)
         goto done;
     }
     for (cJSON *g; (g = cJSON_DetachItemFromArray(groups, 0)) != NULL;) {
-        const char *name = cJSON_GetStringValue(get(g, "group"));
+        const char *name = cJSON_GetStringValue(cli_json_get(g, "group"));
         if (!group || (name && !strcmp(name, group)))
             cJSON_AddItemToArray(kept, g);
         else
