@@ -4,11 +4,11 @@
 set -euo pipefail
 set_name=${1:-build}
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev
-      libinih-dev libcurl4-openssl-dev libcmocka-dev uthash-dev sqlite3)
+      libinih-dev libcurl4-openssl-dev libcmocka-dev uthash-dev sqlite3 libpq-dev)
 case "$set_name" in
   build) ;;
-  test)  pkgs+=(python3 curl) ;;
-  bench) pkgs+=(python3 curl wrk nginx-light util-linux procps) ;;
+  test)  pkgs+=(python3 curl postgresql) ;;
+  bench) pkgs+=(python3 curl postgresql wrk nginx-light util-linux procps) ;;
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac
 missing=()

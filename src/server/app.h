@@ -42,6 +42,7 @@ typedef struct app {
     char ingest_token[APP_TOKEN_MAX]; /* "" = ingest open */
     char admin_token_path[CFG_STR_MAX + 32];
     bool admin_token_generated;
+    char spill_path[CFG_STR_MAX + 32]; /* DATA_DIR/events.spill: the event lane's overflow */
 
     int64_t boot_ms, run_id, downtime_ms;
 
@@ -65,6 +66,11 @@ typedef struct app {
     /* counters (later: /metrics) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
         sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
+    /* event spill (wq.h): events written to events.spill (while running and at
+     * stop), events applied from it at boot, events kept in memory past
+     * event_queue_max because it could not be written. The writer mirrors the
+     * first and last from the queue's stats every turn. */
+    atomic_uint_least64_t events_spilled, events_replayed, spill_failures;
 } app;
 
 int64_t app_now_ms(void); /* wall clock, epoch ms */

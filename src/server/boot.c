@@ -2,10 +2,42 @@
  * boot: bring a vigild up from its data directory and take it down again.
  *
  * Up: admin token (config, else DATA/admin.token, else a new random one
- * written 0600), store, this run recorded in node_runs, and the registry
+ * written 0600), store, the events a previous run left in DATA/events.spill
+ * applied to the store, this run recorded in node_runs, and the registry
  * rebuilt from the store. The previous run's last "alive" mark tells how
  * long vigild was down, which decides whether an unconfirmed session ends
  * `timeout` or `monitor_gap` (reg_restore).
+ *
+ * The spill file comes first because the registry is rebuilt from the store:
+ * restored without those events, a worker that said bye would come back with
+ * its session open, and the sweeper would close it `timeout`. So if they
+ * cannot be applied, vigild refuses to start rather than restore a registry
+ * that misses them.
+ *
+ * Applying a spill file again is harmless, which matters because a crash
+ * can fall between store_apply and the truncate (and an unsynced truncate
+ * can be undone by a power cut). By kind, replaying events that are already
+ * stored, in their order, followed by the rest:
+ *   session open/close  no-ops: keyed by (worker_id, opened_ms), the store
+ *                       skips an open it has and a close already closed,
+ *                       events rows included (sqlite.c, "Replays").
+ *   worker/group state  upserts of state and state_since: replayed in order,
+ *                       each row ends with the value of its last event, as
+ *                       before; an opening session's own update is skipped
+ *                       on replay, but every open from a closed worker is
+ *                       followed by its worker_alive event, which restores
+ *                       the same row. What does change: their `events`
+ *                       rows (worker_*, group_*) are inserted a second time.
+ *   worker forget       the rows it deleted come back from the events
+ *                       before it (their session opens find nothing to
+ *                       skip) and it deletes them again, so the rows end
+ *                       the same; the `events` rows of those re-applied
+ *                       opens and closes are added again, and raw samples
+ *                       the writer stored after the forget (a worker that
+ *                       came back while the file was being worked off) are
+ *                       deleted with it.
+ * Only events the previous run accepted are ever in the file; those stored
+ * before the file was started are never in it.
  *
  * Down, in the order that loses nothing: stop taking requests, stop the
  * sweeper (so no new events), let the writer drain everything queued, then
@@ -22,7 +54,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TOKEN_BYTES 24 /* random bytes in a generated token (48 hex chars) */
+#define TOKEN_BYTES 24         /* random bytes in a generated token (48 hex chars) */
+#define BOOT_REPLAY_CHUNK 4096 /* spilled events per store transaction at boot (~1.8 MiB) */
 
 static int mkdir_p(const char *path)
 {
@@ -133,6 +166,60 @@ static int restore_worker(void *ctx, const store_worker *w)
     return 0;
 }
 
+/* Apply the events a previous run left in the spill file (see the banner),
+ * then empty it. Returns the open file for the write queue, or NULL with err:
+ * vigild must not start. */
+static spill *replay_spill(app *a, char *err, size_t errlen)
+{
+    spill_info info;
+    spill *sp = spill_open(a->spill_path, &info, err, errlen);
+    if (!sp) return NULL;
+    if (info.torn)
+        vlog("warn",
+             "%s: dropped %llu torn record(s) at its end (written when the machine crashed)",
+             a->spill_path, (unsigned long long)info.torn);
+    if (info.records == 0) return sp;
+    reg_event *buf = malloc(BOOT_REPLAY_CHUNK * sizeof *buf);
+    char why[512];
+    uint64_t done = 0;
+    int rc = -1;
+    for (size_t n; buf;) {
+        if (spill_read(sp, buf, BOOT_REPLAY_CHUNK, &n, why, sizeof why) != 0) {
+            snprintf(err, errlen,
+                     "%s (after %llu of %llu events applied); not starting without the rest: "
+                     "move the file aside to start without them",
+                     why, (unsigned long long)done, (unsigned long long)info.records);
+            break;
+        }
+        if (n == 0) {
+            rc = 0;
+            break;
+        }
+        if (store_apply(a->store, buf, n, NULL, 0, why, sizeof why) != 0) {
+            snprintf(err, errlen,
+                     "%s holds %llu state events a previous run could not store, and the store "
+                     "refuses them (%s); not starting without them: fix the store and start again",
+                     a->spill_path, (unsigned long long)info.records, why);
+            break;
+        }
+        done += n;
+    }
+    if (!buf) snprintf(err, errlen, "out of memory");
+    free(buf);
+    if (rc == 0 && spill_truncate(sp) != 0) {
+        snprintf(err, errlen, "cannot truncate %s: %s", a->spill_path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) {
+        spill_close(sp);
+        return NULL;
+    }
+    a->events_replayed = done;
+    vlog("info", "applied %llu state events from %s (left by the previous run) to the store",
+         (unsigned long long)done, a->spill_path);
+    return sp;
+}
+
 int app_boot(app *a, char *err, size_t errlen)
 {
     err[0] = '\0';
@@ -145,8 +232,18 @@ int app_boot(app *a, char *err, size_t errlen)
     cfg_store_url(&a->cfg, url, sizeof url);
     a->store = store_open(url, a->cfg.node_id, err, errlen);
     if (!a->store) return -1;
-    if (rollup_init(a, err, errlen) != 0) return -1;
-    a->wq = wq_new((size_t)a->cfg.queue_size);
+    int dl = (int)strlen(a->cfg.data_dir);
+    while (dl > 1 && a->cfg.data_dir[dl - 1] == '/')
+        dl--;
+    snprintf(a->spill_path, sizeof a->spill_path, "%.*s/%s", dl, a->cfg.data_dir, SPILL_FILE_NAME);
+    spill *sp = replay_spill(a, err, errlen);
+    if (!sp) return -1;
+    if (rollup_init(a, err, errlen) != 0) {
+        spill_close(sp);
+        return -1;
+    }
+    a->wq = wq_new_spill((size_t)a->cfg.queue_size, (size_t)a->cfg.event_queue_max, sp);
+    if (!a->wq) spill_close(sp);
     reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
     a->reg = reg_new(&rc, wq_push_event, a->wq);
     if (!a->wq || !a->reg) {

@@ -81,6 +81,7 @@ static const cfg_key keys[] = {
     {"liveness", SAME(sweep_interval_ms), K_INT, "50", 5, 1000, NULL},
     {"store", "url", FIELD(store_url), K_STR, NULL, 0, 0, NULL}, /* "": sqlite in data_dir */
     {"store", SAME(queue_size), K_INT, "65536", 1024, 16777216, NULL},
+    {"store", SAME(event_queue_max), K_INT, "100000", 1000, 10000000, NULL},
     {"store", SAME(flush_interval_ms), K_INT, "100", 5, 10000, NULL},
     {"store", SAME(retention_raw_days), K_INT, "7", 1, 3650, NULL},
     {"store", SAME(retention_events_days), K_INT, "30", 1, 3650, NULL},

@@ -19,6 +19,8 @@
  *   [store]
  *   url =                          ; VIGIL_STORE_URL (default sqlite:DATA_DIR/vigil.db)
  *   queue_size = 65536             ; VIGIL_QUEUE_SIZE (raw heartbeats held for the writer)
+ *   event_queue_max = 100000       ; VIGIL_EVENT_QUEUE_MAX (state events held in memory for the
+ *                                  ;   writer; past it they spill to DATA_DIR/events.spill)
  *   flush_interval_ms = 100        ; VIGIL_FLUSH_INTERVAL_MS
  *   retention_raw_days = 7         ; VIGIL_RETENTION_RAW_DAYS
  *   retention_events_days = 30     ; VIGIL_RETENTION_EVENTS_DAYS
@@ -64,6 +66,7 @@ typedef struct cfg {
 
     char store_url[CFG_STR_MAX];
     int64_t queue_size;
+    int64_t event_queue_max;
     int flush_interval_ms;
     int retention_raw_days;
     int retention_events_days;

@@ -3,10 +3,13 @@
  *
  * The writer owns all store writes: every flush interval it takes whatever
  * the request threads queued and applies it in one transaction. A failed
- * batch is kept and retried with backoff (events are never dropped; raw
- * samples pile up in the ring meanwhile and are dropped there, counted). It
- * also marks this run alive for the next boot's downtime estimate and prunes
- * old rows in bounded batches so retention never holds a long lock.
+ * batch is kept and retried with backoff (events are never dropped: past
+ * event_queue_max they spill to a file, wq.h; raw samples pile up in the ring
+ * meanwhile and are dropped there, counted). If the store is still down when
+ * vigild stops, the events not stored are left in the spill file, which the
+ * next boot applies before anything else (boot.c). It also marks this run
+ * alive for the next boot's downtime estimate and prunes old rows in bounded
+ * batches so retention never holds a long lock.
  *
  * The sweeper advances the registry's timer wheels. Its cost is proportional
  * to deadlines due, not to the fleet (see reg_wheel.c), so a short period
@@ -70,29 +73,80 @@ static void append_events(reg_event **evs, size_t *nev, reg_event *src, size_t n
     free(src);
 }
 
+/* Log what the event lane's spill did since the last turn (each change once)
+ * and mirror its counters into the app's. */
+static void watch_spill(app *a, wq_stats *seen)
+{
+    wq_stats st;
+    wq_get_stats(a->wq, &st);
+    if (st.spill_episodes > seen->spill_episodes)
+        vlog("warn", "event queue full (%zu in memory): spilling state events to %s", st.ev_max,
+             a->spill_path);
+    if (st.spill_fail_streaks > seen->spill_fail_streaks)
+        vlog("error", "cannot write %s (%s): keeping state events in memory past event_queue_max",
+             a->spill_path, strerror(st.spill_errno));
+    if (st.ev_spill_lost > seen->ev_spill_lost)
+        vlog("error", "%s; %llu spilled event(s) lost in all", st.spill_err,
+             (unsigned long long)st.ev_spill_lost);
+    if (st.spill_drains > seen->spill_drains)
+        vlog("info", "%s worked off: every spilled event is stored (%llu spilled so far)",
+             a->spill_path, (unsigned long long)st.ev_spilled);
+    atomic_store(&a->events_spilled, st.ev_spilled);
+    atomic_store(&a->spill_failures, st.ev_spill_failed);
+    *seen = st;
+}
+
+/* At stop with the store still down: the events not stored (the batch in
+ * hand and what is queued) go to the spill file for the next boot to apply;
+ * raw samples are history and are dropped, counted in the log. */
+static void spill_at_stop(app *a, const reg_event *evs, size_t nev, size_t nspill, size_t nhb)
+{
+    wq_stats st;
+    wq_get_stats(a->wq, &st);
+    uint64_t spilled, lost;
+    char err[512];
+    if (wq_spill_rest(a->wq, evs, nev, nspill, &spilled, &lost, err, sizeof err) == 0)
+        vlog("warn",
+             "store unavailable at shutdown: %llu events spilled to %s (applied at next start)",
+             (unsigned long long)spilled, a->spill_path);
+    else
+        vlog("error", "store unavailable at shutdown and %s: %llu events lost", err,
+             (unsigned long long)lost);
+    if (nhb + st.hb_depth)
+        vlog("warn", "store unavailable at shutdown: %zu raw samples dropped", nhb + st.hb_depth);
+    wq_get_stats(a->wq, &st);
+    atomic_store(&a->events_spilled, st.ev_spilled);
+}
+
 /* The batch in hand (events then samples) is applied whole or kept whole:
  * a failed batch is retried as it was, so order holds and nothing is
  * written twice (store_apply is all or nothing). While it fails, new work
- * stays in the queue, where raw samples overflow and are counted. */
+ * stays in the queue, where raw samples overflow and are counted and events
+ * spill to the file past event_queue_max. Events the batch took from the
+ * file are reported stored (wq_stored) only after the commit, so the file is
+ * truncated only once nothing in it can still be lost. */
 static void *writer_main(void *arg)
 {
     app *a = arg;
     pthread_setname_np(pthread_self(), "vigil-writer");
     store_hb *hbs = malloc(WRITER_BATCH_HB * sizeof *hbs);
     reg_event *evs = NULL;
-    size_t nev = 0, nhb = 0;
+    size_t nev = 0, nspill = 0, nhb = 0;
     int backoff = 0;
     int64_t last_alive = 0, last_prune = app_now_ms();
+    wq_stats seen = {0};
     char err[256];
     for (;;) {
         atomic_store(&a->writer_alive_ms, app_now_ms());
+        wq_sync(a->wq);
         bool closing = wq_closed(a->wq);
         if (backoff == 0 || closing) {
             reg_event *ne;
-            size_t nne, nnh;
-            wq_take(a->wq, &ne, &nne, hbs + nhb, WRITER_BATCH_HB - nhb, &nnh,
+            size_t nne, nns, nnh;
+            wq_take(a->wq, &ne, &nne, &nns, hbs + nhb, WRITER_BATCH_HB - nhb, &nnh,
                     a->cfg.flush_interval_ms);
             append_events(&evs, &nev, ne, nne);
+            nspill += nns;
             nhb += nnh;
         }
         if (nev || nhb) {
@@ -100,25 +154,28 @@ static void *writer_main(void *arg)
                 a->flushes++;
                 a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
+                if (nspill) wq_stored(a->wq, nspill);
                 free(evs);
                 evs = NULL;
-                nev = nhb = 0;
+                nev = nspill = nhb = 0;
                 backoff = 0;
             } else {
                 a->flush_failures++;
                 if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);
                 backoff = backoff ? backoff * 2 : WRITER_BACKOFF_MIN_MS;
                 if (backoff > WRITER_BACKOFF_MAX_MS) backoff = WRITER_BACKOFF_MAX_MS;
-                /* On the way out, keep trying for a while but never forever. */
+                /* On the way out, keep trying for a while but never forever;
+                 * then what could not be stored waits in the spill file. */
                 if (closing && backoff >= WRITER_BACKOFF_MAX_MS) {
-                    vlog("error", "store unavailable at shutdown: %zu events, %zu samples lost",
-                         nev, nhb);
+                    spill_at_stop(a, evs, nev, nspill, nhb);
                     break;
                 }
+                watch_spill(a, &seen);
                 sleep_ms(backoff);
                 continue;
             }
         }
+        watch_spill(a, &seen);
         int64_t now = app_now_ms();
         if (now - last_alive >= WRITER_ALIVE_EVERY_MS) {
             store_run_alive(a->store, a->run_id, now);

@@ -93,9 +93,11 @@ int main(int argc, char **argv)
         char url[CFG_STR_MAX + 32];
         cfg_store_url(&a.cfg, url, sizeof url);
         printf("configuration ok\nlisten = %s\ndata_dir = %s\nnode_id = %s\nstore = %s\n"
-               "default_ttl_s = %d\nphi_threshold = %g\nqueue_size = %lld\ngroups = %zu\n",
+               "default_ttl_s = %d\nphi_threshold = %g\nqueue_size = %lld\n"
+               "event_queue_max = %lld\ngroups = %zu\n",
                a.cfg.listen, a.cfg.data_dir, a.cfg.node_id, url, a.cfg.default_ttl_s,
-               a.cfg.phi_threshold, (long long)a.cfg.queue_size, a.cfg.ngroups);
+               a.cfg.phi_threshold, (long long)a.cfg.queue_size, (long long)a.cfg.event_queue_max,
+               a.cfg.ngroups);
         return 0;
     }
 

@@ -413,8 +413,10 @@ enum MHD_Result route_readyz(app *a, req *r)
     wq_get_stats(a->wq, &st);
     char body[256];
     int n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"store\":\"%s\",\"writer\":\"%s\",\"queue_depth\":%zu}",
+                     "{\"status\":\"%s\",\"store\":\"%s\",\"writer\":\"%s\",\"queue_depth\":%zu,"
+                     "\"spilled\":%llu}",
                      store_up && writer_up ? "ready" : "not_ready", store_up ? "ok" : "down",
-                     writer_up ? "ok" : "stalled", st.hb_depth + st.ev_depth);
+                     writer_up ? "ok" : "stalled", st.hb_depth + st.ev_depth,
+                     (unsigned long long)st.spilled);
     return http_json(r, store_up && writer_up ? 200 : 503, body, (size_t)n);
 }

@@ -4,42 +4,104 @@
  * Two lanes behind one mutex. Raw heartbeats go into a fixed ring: when it is
  * full the new sample is dropped and counted, because a sample is only
  * history and the heartbeat path must never wait. State events (sessions,
- * worker and group states) go into a growable array that is never dropped:
- * losing one would lose a disconnect. One mutex for both lanes means the
- * writer always takes an event together with, or before, any heartbeat
- * pushed after it, so a worker's row exists before its samples refer to it.
+ * worker and group states) are never dropped: losing one would lose a
+ * disconnect.
+ *
+ * The event lane is bounded in memory and spills to a file past that
+ * (spill.h, DATA_DIR/events.spill), so a long store outage costs disk, not
+ * RAM. In arrival order, an event lives in one of three places:
+ *
+ *   head  in memory, up to ev_max events: the normal case
+ *   file  once head is full, and from then on every new event, until the
+ *         writer has read the file to its end and stored it all; then the
+ *         file is truncated and events go to memory again
+ *   tail  in memory past the cap, only when the file cannot be written (disk
+ *         full): an accepted event is kept rather than lost; counted
+ *
+ * head < file < tail always holds, and the writer takes them in that order:
+ * all of head, then the file in chunks, then the tail once the file has
+ * nothing unread. The one mutex also orders the lanes: the writer takes raw
+ * heartbeats only when no event is left behind in the file or tail, so an
+ * event is still stored together with, or before, any heartbeat pushed after
+ * it (a worker's row exists before its samples refer to it). While a spill
+ * is being worked off, samples therefore wait in the ring (and overflow,
+ * counted) instead.
  */
 #ifndef VIGIL_WQ_H
 #define VIGIL_WQ_H
 
+#include "server/spill.h"
 #include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#define WQ_SPILL_CHUNK 2048 /* events the writer reads from the file per take (~0.9 MiB) */
+#define WQ_ERR_MAX 256      /* bytes of the last spill error kept for the log */
+
 typedef struct wq wq;
 
 typedef struct wq_stats {
     uint64_t hb_pushed, hb_dropped, ev_pushed;
-    size_t hb_depth, ev_depth, hb_cap;
+    uint64_t ev_spilled;         /* events written to the file (while running and at stop) */
+    uint64_t ev_spill_failed;    /* events kept in memory past the cap: file not writable */
+    uint64_t spill_fail_streaks; /* runs of such failures begun (the writer logs each once) */
+    uint64_t ev_spill_lost;      /* damaged records skipped while reading the file */
+    uint64_t spill_episodes;     /* times the lane moved from memory to the file */
+    uint64_t spill_drains;       /* times the file was worked off and truncated */
+    uint64_t spilled;            /* events in the file not yet stored */
+    int spill_errno;             /* errno of the last failed append */
+    char spill_err[WQ_ERR_MAX];  /* the last read error ("" none) */
+    size_t hb_depth, hb_cap;
+    size_t ev_depth; /* events queued and not yet taken: memory + unread file records */
+    size_t ev_mem;   /* of which in memory (head + tail) */
+    size_t ev_max;
 } wq_stats;
 
-/* raw_cap: raw heartbeats held at most (the ring's size). */
+/* raw_cap: raw heartbeats held at most (the ring's size). Events are held in
+ * memory without bound (no spill file): for tests and tools. */
 wq *wq_new(size_t raw_cap);
+
+/* As wq_new, with at most ev_max events in memory and sp (owned from here
+ * on, closed by wq_free; may be NULL) taking the rest. sp may already hold
+ * records: they come before anything pushed. */
+wq *wq_new_spill(size_t raw_cap, size_t ev_max, spill *sp);
+
+/* Frees everything; closes (and so fsyncs) the spill file. */
 void wq_free(wq *q);
 
 /* Queue one raw heartbeat. False when the ring is full (dropped, counted). */
 bool wq_push_hb(wq *q, const hb_msg *m, int64_t ts_ms);
 
-/* Queue one state event; never drops (grows). Usable as a reg_sink_fn. */
+/* Queue one state event; never drops, never waits on the store. Usable as a
+ * reg_sink_fn. */
 void wq_push_event(void *q, const reg_event *ev);
 
-/* Writer: wait up to timeout_ms for work (or wq_close), then take every
- * queued event (*evs becomes the caller's to free) and up to max_hb raw
- * heartbeats into hbs. Returns the number of items taken. */
-size_t wq_take(wq *q, reg_event **evs, size_t *nev, store_hb *hbs, size_t max_hb, size_t *nhb,
-               int timeout_ms);
+/* Writer: wait up to timeout_ms for work (or wq_close), then take events in
+ * order (all of memory, a chunk of the file, the tail) into *evs (the
+ * caller's to free) and, when no event is left behind, up to max_hb raw
+ * heartbeats into hbs. *nspill of the *nev events came from the file: report
+ * them with wq_stored once they are in the store. Returns items taken. */
+size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hbs, size_t max_hb,
+               size_t *nhb, int timeout_ms);
+
+/* Writer: nspill events taken from the file are now stored. When the whole
+ * file is stored, it is truncated and events go to memory again. */
+void wq_stored(wq *q, size_t nspill);
+
+/* Writer, once per turn: fsync what was appended to the file since the last
+ * call (outside the mutex: pushers never wait on it). */
+void wq_sync(wq *q);
+
+/* Writer, at stop with the store still down: put every event not stored into
+ * the file, in order: pending (the writer's batch in hand, of which
+ * pending_from_file came from the file), then everything still queued. The
+ * file is rewritten (records already stored are left out) and swapped in
+ * atomically. *spilled = events now in the file. On failure (-1 with err)
+ * *lost = events that could not be kept (the file keeps what it held). */
+int wq_spill_rest(wq *q, const reg_event *pending, size_t npending, size_t pending_from_file,
+                  uint64_t *spilled, uint64_t *lost, char *err, size_t errlen);
 
 /* Wake the writer for its final drain. Pushes are still accepted. */
 void wq_close(wq *q);

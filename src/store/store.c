@@ -39,10 +39,8 @@ store *store_open(const char *url, const char *node_id, char *err, size_t errlen
         store_set_err(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
         return NULL;
     }
-    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
-        store_set_err(err, errlen, "PostgreSQL store not built yet");
-        return NULL;
-    }
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
+        return store_pg_open(url, node_id, err, errlen);
     /* "sqlite:PATH" or a bare path; PATH is taken verbatim (no URL decoding),
      * so any file name the shell can type works. */
     const char *path = has_prefix(url, "sqlite:") ? url + strlen("sqlite:") : url;

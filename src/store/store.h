@@ -172,11 +172,12 @@ typedef struct store_event_query {
 
 typedef struct store store;
 
-/* Open (creating and migrating as needed). url: "sqlite:PATH", or a plain
- * path. node_id names this vigild in rows it owns. NULL with err on failure. */
+/* Open (creating and migrating as needed). url: "sqlite:PATH", a plain
+ * path, or postgres://… / postgresql://…. node_id names this vigild in rows
+ * it owns. NULL with err on failure. */
 store *store_open(const char *url, const char *node_id, char *err, size_t errlen);
 void store_close(store *s);
-const char *store_backend_name(const store *s); /* "sqlite" */
+const char *store_backend_name(const store *s); /* "sqlite" or "postgres" */
 
 /* Cheap reachability check (readyz). 0 ok. */
 int store_ping(store *s);
@@ -321,5 +322,8 @@ struct store {
 
 /* SQLite backend constructor (sqlite.c): path to the database file. */
 store *store_sqlite_open(const char *path, const char *node_id, char *err, size_t errlen);
+/* PostgreSQL backend constructor (postgres.c): a libpq URL, postgres://…
+ * or postgresql://… (tables go in the connection's search_path). */
+store *store_pg_open(const char *url, const char *node_id, char *err, size_t errlen);
 
 #endif

@@ -177,3 +177,52 @@ class SharedVigild(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.v.cleanup()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster of the test's own (scripts/pg.sh: initdb +
+    pg_ctl on a free loopback port in a temp dir), so a test may stop and start
+    it without disturbing others. Each `schema()` is a fresh namespace and the
+    URL that points a store at it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vigil-pg-")
+        self.port = None
+        self.base = None
+
+    def start(self):
+        self.port = self.port or free_port()
+        out = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start", self.dir,
+                              str(self.port)], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise AssertionError(f"pg.sh start failed: {out.stderr}")
+        self.base = out.stdout.strip().splitlines()[-1]
+        return self
+
+    def stop_server(self):
+        """Stop the server but keep its data (an outage)."""
+        bin_dir = sorted(p for p in os.listdir("/usr/lib/postgresql"))[-1]
+        cmd = [f"/usr/lib/postgresql/{bin_dir}/bin/pg_ctl", "-D", os.path.join(self.dir, "data"),
+               "-m", "fast", "-w", "stop"]
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        subprocess.run(cmd, capture_output=True, timeout=60, check=True)
+
+    def psql(self, sql, url=None):
+        out = subprocess.run(["psql", url or self.base, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise AssertionError(f"psql {sql!r}: {out.stderr}")
+        return out.stdout.strip()
+
+    def schema(self, name):
+        self.psql(f"CREATE SCHEMA {name}")
+        return f"{self.base}?options=-csearch_path%3D{name}"
+
+    def destroy(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", self.dir],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -74,6 +74,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.sweep_interval_ms, 50);
     assert_string_equal(c.store_url, "");
     assert_int_equal(c.queue_size, 65536);
+    assert_int_equal(c.event_queue_max, 100000);
     assert_int_equal(c.flush_interval_ms, 100);
     assert_int_equal(c.retention_raw_days, 7);
     assert_int_equal(c.retention_events_days, 30);
@@ -218,6 +219,12 @@ static void test_env_bad_value(void **state)
     char *env2[] = {"VIGIL_QUEUE_SIZE=1023", NULL};
     assert_int_equal(cfg_load_env(&c, env2, err, sizeof err), -1);
     assert_non_null(strstr(err, "VIGIL_QUEUE_SIZE"));
+    char *env4[] = {"VIGIL_EVENT_QUEUE_MAX=999", NULL}; /* below the 1000 floor */
+    assert_int_equal(cfg_load_env(&c, env4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "VIGIL_EVENT_QUEUE_MAX"));
+    char *env5[] = {"VIGIL_EVENT_QUEUE_MAX=1000", NULL};
+    assert_int_equal(cfg_load_env(&c, env5, err, sizeof err), 0);
+    assert_int_equal(c.event_queue_max, 1000);
     char *env3[] = {"VIGIL_LISTEN=localhost", NULL};
     assert_int_equal(cfg_load_env(&c, env3, err, sizeof err), -1);
     assert_non_null(strstr(err, "VIGIL_LISTEN"));

@@ -34,60 +34,30 @@
 #define H1 (H0 + HOUR)
 #define H2 (H0 + 2 * HOUR)
 
-/* Another database file in the test's directory (removed by teardown). */
-static store *open_other(const fx *f, const char *name, char *path, size_t n)
+/* Another database beside the test's own (removed by teardown). */
+static store *open_other(const fx *f, const char *name, char *url, size_t n)
 {
-    snprintf(path, n, "%s/%s", f->dir, name);
-    return open_at(path, "node-a");
+    fx_other_url(f, name, url, n);
+    return open_at(url, "node-a");
 }
 
-/* ---- raw look at a database ------------------------------------------------- */
+/* ---- raw look at a database (store_fx.h's, by URL) ------------------------------- */
 
-static int64_t q_int(const char *path, const char *sql)
+static int64_t q_int(const char *url, const char *sql)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return q_int_url(url, sql);
 }
 
 /* q_int over a formatted statement (numbers only: no quoting needed). */
-static int64_t q_intf(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int64_t q_intf(const char *path, const char *fmt, ...)
+static int64_t q_intf(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int64_t q_intf(const char *url, const char *fmt, ...)
 {
     char sql[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    return q_int(path, sql);
-}
-
-/* Every row of a query, columns quote()d and joined with '|', one per line. */
-static char *q_dump(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    size_t cap = 1 << 16, len = 0;
-    char *out = calloc(1, cap);
-    assert_non_null(out);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            const char *t = (const char *)sqlite3_column_text(st, i);
-            len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "|" : "", t ? t : "NULL");
-        }
-        len += (size_t)snprintf(out + len, cap - len, "\n");
-        assert_true(len < cap - 1);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
+    return q_int(url, sql);
 }
 
 #define HOURLY_DUMP "SELECT * FROM heartbeats_hourly ORDER BY worker_id, hour_ms"
@@ -291,7 +261,7 @@ static void test_hourly_fold(void **state)
         hbs("w2", H1 + 5, C | T, 0.125f, 0, 0, HB_THERMAL_SERIOUS),
     };
     apply_ok(f->s, NULL, 0, h, 8);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats_hourly"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats_hourly"), 0);
     assert_int_equal(store_hourly_rollup(f->s, 1000), 8);
 
     hrlist l = {0};
@@ -322,15 +292,17 @@ static void test_hourly_fold(void **state)
     assert_int_equal(store_list_hourly(f->s, "w3", 0, 0, 0, got_hr, &l), 0);
 
     /* Exactly once: a second run folds nothing and changes no row. */
-    char *before = q_dump(f->path, HOURLY_DUMP);
+    char *before = q_dump(f->url, HOURLY_DUMP);
     assert_int_equal(store_hourly_rollup(f->s, 1000), 0);
     assert_int_equal(store_hourly_rollup(f->s, 1), 0);
-    char *after = q_dump(f->path, HOURLY_DUMP);
+    char *after = q_dump(f->url, HOURLY_DUMP);
     assert_string_equal(before, after);
     free(before);
     free(after);
-    assert_int_equal(q_int(f->path, "SELECT value FROM rollup_state WHERE name = 'hourly_rowid'"),
-                     q_int(f->path, "SELECT max(rowid) FROM heartbeats"));
+    if (!f->pg) /* SQLite folds by rowid watermark (store.h) */
+        assert_int_equal(
+            q_int(f->url, "SELECT value FROM rollup_state WHERE name = 'hourly_rowid'"),
+            q_int(f->url, "SELECT max(rowid) FROM heartbeats"));
     assert_int_equal(store_hourly_rollup(f->s, 0), -1);
 }
 
@@ -351,6 +323,7 @@ static void batches(store_hb a[5], store_hb b[4])
 static void test_hourly_incremental(void **state)
 {
     fx *f = *state;
+    SQLITE_ONLY(f); /* rowid watermark and tombstones are SQLite's */
     store_hb a[5], b[4], all[9];
     batches(a, b);
     memcpy(all, a, sizeof a);
@@ -362,11 +335,11 @@ static void test_hourly_incremental(void **state)
     apply_ok(f->s, NULL, 0, b, 4);
     assert_int_equal(store_hourly_rollup(f->s, 1000), 4);
     /* ...all at once in a fresh database... */
-    char p2[160], p3[160];
+    char p2[768], p3[768];
     store *s2 = open_other(f, "once.db", p2, sizeof p2);
     apply_ok(s2, NULL, 0, all, 9);
     assert_int_equal(store_hourly_rollup(s2, 1000), 9);
-    assert_same_dump(f->path, p2, HOURLY_DUMP);
+    assert_same_dump(f->url, p2, HOURLY_DUMP);
 
     hrlist l = {0};
     assert_int_equal(store_list_hourly(f->s, "w1", 0, 0, 0, got_hr, &l), 2);
@@ -413,6 +386,7 @@ static store_rel_row rel_row(const char *w, const char *g, double score)
 static void test_forget_tombstone(void **state)
 {
     fx *f = *state;
+    SQLITE_ONLY(f); /* rowid watermark and tombstones are SQLite's */
     reg_event open[] = {ev_open("w1", "g", "i", H0), ev_open("w2", "g", "i", H0)};
     store_hb h2[] = {hbs("w2", H0 + 1, C, 0.5f, 0, 0, 0), hbs("w2", H0 + 2, C, 0.25f, 0, 0, 0)};
     store_hb h1[] = {hb("w1", H0 + 3), hb("w1", H0 + 4)};
@@ -421,22 +395,22 @@ static void test_forget_tombstone(void **state)
     assert_int_equal(store_hourly_rollup(f->s, 100), 4);
     store_rel_row rr[] = {rel_row("w1", "g", 0.5), rel_row("w2", "g", 0.25)};
     assert_int_equal(store_rel_put(f->s, rr, 2), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability"), 2);
-    assert_int_equal(q_int(f->path, "SELECT max(rowid) FROM heartbeats"), 4);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability"), 2);
+    assert_int_equal(q_int(f->url, "SELECT max(rowid) FROM heartbeats"), 4);
 
     reg_event fg = ev(REG_EV_WORKER_FORGET, "w1", "g", H0 + 10);
     apply_ok(f->s, &fg, 1, NULL, 0);
     /* Exactly one nameless row: w1's newest, keeping rowid 4 in use. */
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats WHERE worker_id = ''"), 1);
-    assert_int_equal(q_int(f->path, "SELECT rowid FROM heartbeats WHERE worker_id = ''"), 4);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats WHERE worker_id = 'w1'"), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats"), 3);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = ''"), 1);
+    assert_int_equal(q_int(f->url, "SELECT rowid FROM heartbeats WHERE worker_id = ''"), 4);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = 'w1'"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats"), 3);
     /* Its hourly and reliability rows go; w2's stay. */
-    assert_int_equal(
-        q_int(f->path, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id = 'w1'"), 0);
-    assert_int_equal(
-        q_int(f->path, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id = 'w2'"), 1);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability WHERE worker_id = 'w1'"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id = 'w1'"),
+                     0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id = 'w2'"),
+                     1);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability WHERE worker_id = 'w1'"), 0);
     rellist rl = {0};
     assert_int_equal(store_rel_load(f->s, got_rel, &rl), 0);
     assert_int_equal(rl.n, 1);
@@ -449,8 +423,7 @@ static void test_forget_tombstone(void **state)
     store_hb h3 = hbs("w2", H0 + 20, C, 1, 0, 0, 0);
     apply_ok(f->s, NULL, 0, &h3, 1);
     assert_int_equal(
-        q_intf(f->path, "SELECT rowid FROM heartbeats WHERE ts_ms = %lld", (long long)(H0 + 20)),
-        5);
+        q_intf(f->url, "SELECT rowid FROM heartbeats WHERE ts_ms = %lld", (long long)(H0 + 20)), 5);
     assert_int_equal(store_hourly_rollup(f->s, 100), 1);
     l.n = 0;
     assert_int_equal(store_list_hourly(f->s, "w2", 0, 0, 0, got_hr, &l), 1);
@@ -463,26 +436,26 @@ static void test_forget_tombstone(void **state)
     apply_ok(f->s, &o3, 1, h4, 2);
     reg_event fg3 = ev(REG_EV_WORKER_FORGET, "w3", "g", H0 + 40);
     apply_ok(f->s, &fg3, 1, NULL, 0);
-    assert_int_equal(q_int(f->path, "SELECT rowid FROM heartbeats WHERE worker_id = '' "
-                                    "ORDER BY rowid DESC LIMIT 1"),
+    assert_int_equal(q_int(f->url, "SELECT rowid FROM heartbeats WHERE worker_id = '' "
+                                   "ORDER BY rowid DESC LIMIT 1"),
                      7);
     assert_true(store_hourly_rollup(f->s, 100) >= 0);
     assert_int_equal(store_hourly_rollup(f->s, 100), 0);
     assert_int_equal(
-        q_int(f->path, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id IN ('', 'w3')"), 0);
+        q_int(f->url, "SELECT count(*) FROM heartbeats_hourly WHERE worker_id IN ('', 'w3')"), 0);
     l.n = 0;
     assert_int_equal(store_list_hourly(f->s, "", 0, 0, 0, got_hr, &l), 0);
 
     /* Forgetting a worker that does not own the newest row leaves no tombstone. */
     reg_event fg2 = ev(REG_EV_WORKER_FORGET, "w2", "g", H0 + 50);
     apply_ok(f->s, &fg2, 1, NULL, 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats WHERE worker_id = ''"), 2);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats"), 2);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats_hourly"), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = ''"), 2);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats"), 2);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats_hourly"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability"), 0);
     store_hb h5 = hb("w9", H0 + 60);
     apply_ok(f->s, NULL, 0, &h5, 1);
-    assert_int_equal(q_int(f->path, "SELECT rowid FROM heartbeats WHERE worker_id = 'w9'"), 8);
+    assert_int_equal(q_int(f->url, "SELECT rowid FROM heartbeats WHERE worker_id = 'w9'"), 8);
 }
 
 /* ---- retention of the analytics tables ---------------------------------------------- */
@@ -498,14 +471,14 @@ static void test_prune_analytics(void **state)
     assert_int_equal(store_hourly_rollup(f->s, 100), 6);
     assert_int_equal(store_prune(f->s, "heartbeats_hourly", H2, 0), 0);
     assert_int_equal(store_prune(f->s, "heartbeats_hourly", H2, 3), 3); /* oldest first */
-    assert_int_equal(q_intf(f->path, "SELECT count(*) FROM heartbeats_hourly WHERE hour_ms = %lld",
+    assert_int_equal(q_intf(f->url, "SELECT count(*) FROM heartbeats_hourly WHERE hour_ms = %lld",
                             (long long)H0),
                      0);
     assert_int_equal(store_prune(f->s, "heartbeats_hourly", H2, 10), 1);
     assert_int_equal(store_prune(f->s, "heartbeats_hourly", H2, 10), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM heartbeats_hourly"), 2);
-    assert_int_equal(q_int(f->path, "SELECT min(hour_ms) FROM heartbeats_hourly"), H2);
-    assert_int_equal(q_intf(f->path, "SELECT count(*) FROM heartbeats_hourly WHERE hour_ms < %lld",
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM heartbeats_hourly"), 2);
+    assert_int_equal(q_int(f->url, "SELECT min(hour_ms) FROM heartbeats_hourly"), H2);
+    assert_int_equal(q_intf(f->url, "SELECT count(*) FROM heartbeats_hourly WHERE hour_ms < %lld",
                             (long long)H2),
                      0);
 
@@ -520,15 +493,15 @@ static void test_prune_analytics(void **state)
     apply_ok(f->s, e, 7, NULL, 0);
     assert_int_equal(store_prune(f->s, "sessions", 2500, 0), 0);
     assert_int_equal(store_prune(f->s, "sessions", 2500, 1), 1);
-    assert_int_equal(q_int(f->path, "SELECT min(closed_ms) FROM sessions"), 2000);
+    assert_int_equal(q_int(f->url, "SELECT min(closed_ms) FROM sessions"), 2000);
     assert_int_equal(store_prune(f->s, "sessions", 2500, 10), 1);
     assert_int_equal(store_prune(f->s, "sessions", 2500, 10), 0);
     assert_int_equal(store_prune(f->s, "sessions", 3000, 10), 0); /* before: strictly older */
     assert_int_equal(store_prune(f->s, "sessions", INT64_MAX, 10), 1);
     assert_int_equal(store_prune(f->s, "sessions", INT64_MAX, 10), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM sessions WHERE worker_id = 'old' AND "
-                                    "closed_ms IS NULL"),
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM sessions WHERE worker_id = 'old' AND "
+                                   "closed_ms IS NULL"),
                      1);
 
     /* task_latency: by bucket_ms. */
@@ -539,11 +512,11 @@ static void test_prune_analytics(void **state)
     assert_int_equal(store_tasks_put(f->s, t, 6), 0);
     assert_int_equal(store_prune(f->s, "task_latency", 60000, 0), 0);
     assert_int_equal(store_prune(f->s, "task_latency", 60000, 3), 3);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM task_latency WHERE bucket_ms = 0"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM task_latency WHERE bucket_ms = 0"), 0);
     assert_int_equal(store_prune(f->s, "task_latency", 60000, 10), 1);
     assert_int_equal(store_prune(f->s, "task_latency", 60000, 10), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM task_latency"), 2);
-    assert_int_equal(q_int(f->path, "SELECT min(bucket_ms) FROM task_latency"), 60000);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM task_latency"), 2);
+    assert_int_equal(q_int(f->url, "SELECT min(bucket_ms) FROM task_latency"), 60000);
 }
 
 /* ---- reliability rows ------------------------------------------------------------------ */
@@ -600,12 +573,12 @@ static void test_rel_roundtrip(void **state)
     rows[2] = full_row();
     snprintf(rows[2].worker_id, sizeof rows[2].worker_id, "ghost"); /* not in workers */
     assert_int_equal(store_rel_put(f->s, rows, 3), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability"), 2);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability"), 2);
     assert_int_equal(
-        q_int(f->path, "SELECT count(*) FROM reliability WHERE worker_id = 'w2' AND "
-                       "p10_session_s IS NULL AND p50_session_s IS NULL AND p90_session_s IS NULL "
-                       "AND last_session_s IS NULL AND last_disconnect_ms IS NULL AND "
-                       "last_failure_ms IS NULL"),
+        q_int(f->url, "SELECT count(*) FROM reliability WHERE worker_id = 'w2' AND "
+                      "p10_session_s IS NULL AND p50_session_s IS NULL AND p90_session_s IS NULL "
+                      "AND last_session_s IS NULL AND last_disconnect_ms IS NULL AND "
+                      "last_failure_ms IS NULL"),
         1);
 
     rellist l = {0};
@@ -644,7 +617,7 @@ static void test_rel_roundtrip(void **state)
         assert_near(x->km[k].t_s, KM[k].t_s, KM[k].t_s * 1e-6);
         assert_near(x->km[k].s, KM[k].s, 1e-6);
     }
-    assert_int_equal(q_int(f->path, "SELECT length(km) FROM reliability WHERE worker_id = 'w1'"),
+    assert_int_equal(q_int(f->url, "SELECT length(km) FROM reliability WHERE worker_id = 'w1'"),
                      3 * 2 * (int64_t)sizeof(float));
 
     x = find_rel(&l, "w2");
@@ -666,7 +639,7 @@ static void test_rel_roundtrip(void **state)
     again.computed_ms = H2 + 99999;
     again.nkm = 1;
     assert_int_equal(store_rel_put(f->s, &again, 1), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability"), 2);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability"), 2);
     l.n = 0;
     assert_int_equal(store_rel_load(f->s, got_rel, &l), 0);
     x = find_rel(&l, "w1");
@@ -680,7 +653,7 @@ static void test_rel_roundtrip(void **state)
     /* Only ghosts: nothing written, not an error. */
     assert_int_equal(store_rel_put(f->s, &rows[2], 1), 0);
     assert_int_equal(store_rel_put(f->s, NULL, 0), 0);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM reliability"), 2);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM reliability"), 2);
 }
 
 /* rel_compute gives km_t_max_s = NAN for a worker without sessions in the
@@ -706,7 +679,7 @@ static void test_rel_put_empty_sample(void **state)
     assert_near(rel_p_stays(x->km, x->r.nkm, x->r.f.km_t_max_s, 0), 0.0, 0);
     assert_near(find_rel(&l, "w1")->r.f.km_t_max_s, 60, 0); /* its neighbour went in too */
     assert_int_equal(
-        q_int(f->path,
+        q_int(f->url,
               "SELECT count(*) FROM reliability WHERE km_t_max_s IS NULL AND worker_id = 'w2'"),
         1);
 }
@@ -849,7 +822,7 @@ static void test_tasks(void **state)
     l.n = 0;
     assert_int_equal(store_list_tasks(f->s, "a", 0, 30000, 0, got_tk, &l), 1);
     assert_task(&l.r[0], "a", 0, 13, 178.0 / 13, 0.5, 40, 18, 22, 24, 25);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM task_latency"), 4);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM task_latency"), 4);
 
     /* Two parts of one bucket in a single call merge too. */
     tlat_row pair[] = {task("z", 90000, 1, 100, 100, 100, 100, 100, 100, 100),
@@ -881,14 +854,14 @@ static void test_import(void **state)
     assert_int_equal(ins, 5);
     assert_int_equal(skip, 0);
     assert_int_equal(
-        q_int(f->path, "SELECT count(*) FROM sessions WHERE node_id = '" STORE_IMPORT_NODE "'"), 5);
-    assert_int_equal(q_int(f->path, "SELECT last_hb_ms FROM sessions WHERE worker_id = 'i2' AND "
-                                    "closed_ms IS NULL"),
+        q_int(f->url, "SELECT count(*) FROM sessions WHERE node_id = '" STORE_IMPORT_NODE "'"), 5);
+    assert_int_equal(q_int(f->url, "SELECT last_hb_ms FROM sessions WHERE worker_id = 'i2' AND "
+                                   "closed_ms IS NULL"),
                      10000);
-    assert_int_equal(q_int(f->path, "SELECT exit_code FROM sessions WHERE worker_id = 'i2' AND "
-                                    "opened_ms = 1500"),
+    assert_int_equal(q_int(f->url, "SELECT exit_code FROM sessions WHERE worker_id = 'i2' AND "
+                                   "opened_ms = 1500"),
                      3);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM sessions WHERE exit_code IS NULL"), 4);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM sessions WHERE exit_code IS NULL"), 4);
 
     store_worker w;
     assert_int_equal(store_get_worker(f->s, "i1", &w), 0);
@@ -920,12 +893,12 @@ static void test_import(void **state)
     assert_true(sl.r[1].has_exit_code);
 
     /* Again: every row already there, nothing changes. */
-    char *s0 = q_dump(f->path, SESSIONS_DUMP), *w0 = q_dump(f->path, WORKERS_DUMP);
+    char *s0 = q_dump(f->url, SESSIONS_DUMP), *w0 = q_dump(f->url, WORKERS_DUMP);
     assert_int_equal(store_import_sessions(f->s, r, 5, 20000, &ins, &skip, &bad, err, sizeof err),
                      0);
     assert_int_equal(ins, 0);
     assert_int_equal(skip, 5);
-    char *s1 = q_dump(f->path, SESSIONS_DUMP), *w1 = q_dump(f->path, WORKERS_DUMP);
+    char *s1 = q_dump(f->url, SESSIONS_DUMP), *w1 = q_dump(f->url, WORKERS_DUMP);
     assert_string_equal(s0, s1);
     assert_string_equal(w0, w1);
     free(s1);
@@ -944,11 +917,11 @@ static void test_import(void **state)
     assert_true(strlen(err) > 0);
     assert_int_equal(ins, 0);
     assert_int_equal(skip, 0);
-    s1 = q_dump(f->path, SESSIONS_DUMP);
-    w1 = q_dump(f->path, WORKERS_DUMP);
+    s1 = q_dump(f->url, SESSIONS_DUMP);
+    w1 = q_dump(f->url, WORKERS_DUMP);
     assert_string_equal(s0, s1);
     assert_string_equal(w0, w1);
-    assert_int_equal(q_int(f->path, "SELECT count(*) FROM workers WHERE worker_id = 'i0'"), 0);
+    assert_int_equal(q_int(f->url, "SELECT count(*) FROM workers WHERE worker_id = 'i0'"), 0);
     free(s0);
     free(w0);
     free(s1);
@@ -988,7 +961,7 @@ static void test_list_runs(void **state)
     int64_t id1, id2, id3;
     assert_int_equal(store_run_begin(f->s, 1000, &id1), 0);
     assert_int_equal(store_run_end(f->s, id1, 2000), 0);
-    store *b = open_at(f->path, "node-b"); /* another vigild on the same file */
+    store *b = open_at(f->url, "node-b"); /* another vigild on the same database */
     assert_int_equal(store_run_begin(b, 1500, &id2), 0);
     assert_int_equal(store_run_alive(b, id2, 2500), 0);
     store_close(b);

@@ -1,0 +1,364 @@
+/*
+ * test_wq: the write queue's event lane with a tiny memory cap (4), through
+ * its public API only. Events keep their order across memory -> file ->
+ * memory, new events follow the file until it is stored and truncated, raw
+ * samples wait while events are left in the file, an unwritable file keeps
+ * events in memory past the cap (counted, still in order), and the stop-time
+ * spill writes the writer's batch and everything queued to the file in order.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "server/wq.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CAP 4     /* events in memory */
+#define RING 16   /* raw samples */
+#define NO_WAIT 0 /* wq_take timeout: never block a test */
+#define MAX_HB 16
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/test_wq_XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    snprintf(f->path, sizeof f->path, "%s/events.spill", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    char p[160];
+    unlink(f->path);
+    snprintf(p, sizeof p, "%s.tmp", f->path);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Event i carries i in at_ms, so order is easy to check. */
+static void push(wq *q, int i)
+{
+    reg_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = REG_EV_SESSION_OPEN;
+    e.at_ms = e.opened_ms = i;
+    snprintf(e.worker_id, sizeof e.worker_id, "w-%d", i);
+    snprintf(e.group, sizeof e.group, "g");
+    wq_push_event(q, &e);
+}
+
+static void push_range(wq *q, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        push(q, i);
+}
+
+static void push_hb(wq *q, const char *id)
+{
+    hb_msg m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.worker_id, sizeof m.worker_id, "%s", id);
+    assert_true(wq_push_hb(q, &m, 1));
+}
+
+static spill *open_spill(const char *path)
+{
+    char err[512] = "";
+    spill *s = spill_open(path, NULL, err, sizeof err);
+    if (!s) fail_msg("spill_open: %s", err);
+    return s;
+}
+
+typedef struct took {
+    reg_event *evs;
+    size_t nev, nspill, nhb;
+    store_hb hbs[MAX_HB];
+} took;
+
+/* Take once and check the events are from..to-1 in order. */
+static void take_expect(wq *q, took *t, int from, int to)
+{
+    wq_take(q, &t->evs, &t->nev, &t->nspill, t->hbs, MAX_HB, &t->nhb, NO_WAIT);
+    assert_int_equal(t->nev, (size_t)(to - from));
+    for (size_t k = 0; k < t->nev; k++)
+        if (t->evs[k].at_ms != from + (int64_t)k)
+            fail_msg("event %zu is %lld, want %lld", k, (long long)t->evs[k].at_ms,
+                     (long long)(from + (int64_t)k));
+    free(t->evs);
+    t->evs = NULL;
+}
+
+static wq_stats stats(wq *q)
+{
+    wq_stats st;
+    wq_get_stats(q, &st);
+    return st;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void test_memory_file_memory_order(void **state)
+{
+    fx *f = *state;
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    took t;
+    push_range(q, 1, 11); /* 1..4 in memory, 5..10 in the file */
+    wq_stats st = stats(q);
+    assert_int_equal(st.ev_mem, 4);
+    assert_int_equal(st.spilled, 6);
+    assert_int_equal(st.ev_depth, 10);
+    assert_int_equal(st.ev_spilled, 6);
+    assert_int_equal(st.spill_episodes, 1);
+    assert_int_equal(st.ev_pushed, 10);
+
+    take_expect(q, &t, 1, 11); /* memory first, then the file */
+    assert_int_equal(t.nspill, 6);
+    /* Read but not yet stored: the file stays, and new events follow it. */
+    push(q, 11);
+    st = stats(q);
+    assert_int_equal(st.ev_mem, 0);
+    assert_int_equal(st.spilled, 7);
+    take_expect(q, &t, 11, 12);
+    assert_int_equal(t.nspill, 1);
+    wq_stored(q, 6);
+    push(q, 12); /* the file is not all stored yet: still the file */
+    assert_int_equal(stats(q).ev_mem, 0);
+    wq_stored(q, 1);
+    assert_int_equal(stats(q).spill_drains, 0); /* 12 is unread */
+    take_expect(q, &t, 12, 13);
+    wq_stored(q, t.nspill);
+    st = stats(q);
+    assert_int_equal(st.spill_drains, 1); /* all stored: truncated */
+    assert_int_equal(st.spilled, 0);
+    assert_int_equal(file_size(f->path) < 100, 1);
+
+    push(q, 13); /* back to memory */
+    st = stats(q);
+    assert_int_equal(st.ev_mem, 1);
+    assert_int_equal(st.spilled, 0);
+    take_expect(q, &t, 13, 14);
+    assert_int_equal(t.nspill, 0);
+
+    /* And it spills again past the cap, a second episode. */
+    push_range(q, 14, 20);
+    assert_int_equal(stats(q).spill_episodes, 2);
+    take_expect(q, &t, 14, 20);
+    assert_int_equal(t.nspill, 2);
+    wq_stored(q, t.nspill);
+    assert_int_equal(stats(q).spill_drains, 2);
+    wq_free(q);
+}
+
+static void test_samples_wait_behind_spilled_events(void **state)
+{
+    fx *f = *state;
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    took t;
+    int last = 1 + CAP + WQ_SPILL_CHUNK + 2; /* two more than one chunk in the file */
+    push_range(q, 1, last);
+    push_hb(q, "after-all-events");
+    take_expect(q, &t, 1, 1 + CAP + WQ_SPILL_CHUNK);
+    assert_int_equal(t.nspill, WQ_SPILL_CHUNK);
+    assert_int_equal(t.nhb, 0); /* two events are still in the file */
+    assert_int_equal(stats(q).hb_depth, 1);
+    take_expect(q, &t, 1 + CAP + WQ_SPILL_CHUNK, last);
+    assert_int_equal(t.nspill, 2);
+    assert_int_equal(t.nhb, 1); /* nothing left behind: the sample goes too */
+    assert_string_equal(t.hbs[0].worker_id, "after-all-events");
+    wq_stored(q, WQ_SPILL_CHUNK + 2);
+    /* Not spilling: samples and events are taken together as always. */
+    push(q, last);
+    push_hb(q, "x");
+    take_expect(q, &t, last, last + 1);
+    assert_int_equal(t.nhb, 1);
+    wq_free(q);
+}
+
+static void test_unwritable_file_keeps_events_in_memory(void **state)
+{
+    fx *f = *state;
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    took t;
+    off_t hdr = file_size(f->path);
+    push_range(q, 1, 6); /* 1..4 in memory, 5 in the file */
+    off_t rec = file_size(f->path) - hdr;
+    /* The disk is full after one more record (a file size limit stands in). */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)(hdr + 2 * rec);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    push_range(q, 6, 11); /* 6 in the file; 7..10 in memory past the cap */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+
+    wq_stats st = stats(q);
+    assert_int_equal(st.ev_spill_failed, 4);
+    assert_int_equal(st.spill_fail_streaks, 1); /* logged once, not per event */
+    assert_int_equal(st.spill_errno, EFBIG);
+    assert_int_equal(st.ev_mem, 8);
+    assert_int_equal(st.spilled, 2);
+    assert_int_equal(file_size(f->path), hdr + 2 * rec); /* no partial record left */
+    /* Writable again, but 11 must follow 7..10, so it joins them in memory. */
+    push(q, 11);
+    assert_int_equal(stats(q).ev_spill_failed, 5);
+
+    take_expect(q, &t, 1, 12); /* memory, file, then the tail: in order */
+    assert_int_equal(t.nspill, 2);
+    wq_stored(q, t.nspill);
+    push(q, 12);
+    st = stats(q);
+    assert_int_equal(st.ev_mem, 1); /* back to normal */
+    assert_int_equal(st.spilled, 0);
+    push_range(q, 13, 20); /* 13..15 fill memory, the file takes 16..19: the streak is over */
+    st = stats(q);
+    assert_int_equal(st.spilled, 4);
+    assert_int_equal(st.ev_spill_failed, 5);
+    take_expect(q, &t, 12, 20);
+    wq_free(q);
+}
+
+static void test_without_file_cap_is_soft(void **state)
+{
+    (void)state;
+    wq *q = wq_new_spill(RING, CAP, NULL);
+    took t;
+    push_range(q, 1, 7);
+    wq_stats st = stats(q);
+    assert_int_equal(st.ev_mem, 6);
+    assert_int_equal(st.ev_spill_failed, 2);
+    take_expect(q, &t, 1, 7);
+    push(q, 7);
+    assert_int_equal(stats(q).ev_spill_failed, 2);
+    take_expect(q, &t, 7, 8);
+    wq_free(q);
+}
+
+static void expect_file(const char *path, int from, int to)
+{
+    spill *s = open_spill(path);
+    reg_event buf[8];
+    size_t n;
+    char err[512];
+    int i = from;
+    do {
+        assert_int_equal(spill_read(s, buf, 8, &n, err, sizeof err), 0);
+        for (size_t k = 0; k < n; k++, i++)
+            assert_int_equal(buf[k].at_ms, i);
+    } while (n);
+    assert_int_equal(i, to);
+    spill_close(s);
+}
+
+static void test_spill_rest_at_stop(void **state)
+{
+    fx *f = *state;
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    push_range(q, 1, 7); /* 1..4 memory, 5..6 file */
+    reg_event *batch;
+    size_t nb, nsp, nhb;
+    store_hb hbs[MAX_HB];
+    wq_take(q, &batch, &nb, &nsp, hbs, MAX_HB, &nhb, NO_WAIT); /* the writer's batch: 1..6 */
+    assert_int_equal(nb, 6);
+    assert_int_equal(nsp, 2);
+    push_range(q, 7, 9); /* file */
+    push_hb(q, "dropped");
+    wq_close(q);
+    uint64_t spilled = 0, lost = 99;
+    char err[512] = "";
+    if (wq_spill_rest(q, batch, nb, nsp, &spilled, &lost, err, sizeof err) != 0)
+        fail_msg("wq_spill_rest: %s", err);
+    assert_int_equal(spilled, 8);
+    assert_int_equal(lost, 0);
+    wq_stats st = stats(q);
+    assert_int_equal(st.spilled, 8);
+    assert_int_equal(st.ev_mem, 0);
+    assert_int_equal(st.ev_spilled, 2 + 2 + 4); /* 5,6 then 7,8 while running; 1..4 at stop */
+    free(batch);
+    wq_free(q);
+    expect_file(f->path, 1, 9); /* the batch first (memory, then its file part), then the rest */
+}
+
+static void test_spill_rest_leaves_stored_records_out(void **state)
+{
+    fx *f = *state;
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    took t;
+    push_range(q, 1, 11); /* 5..10 in the file */
+    take_expect(q, &t, 1, 11);
+    push_range(q, 11, 13); /* file */
+    wq_stored(q, 6);       /* 5..10 stored; 11, 12 unread */
+    reg_event *batch;
+    size_t nb, nsp, nhb;
+    store_hb hbs[MAX_HB];
+    wq_take(q, &batch, &nb, &nsp, hbs, MAX_HB, &nhb, NO_WAIT); /* 11, 12: the store fails */
+    assert_int_equal(nsp, 2);
+    push(q, 13);
+    wq_close(q);
+    uint64_t spilled = 0, lost = 0;
+    char err[512] = "";
+    if (wq_spill_rest(q, batch, nb, nsp, &spilled, &lost, err, sizeof err) != 0)
+        fail_msg("wq_spill_rest: %s", err);
+    assert_int_equal(spilled, 3);
+    free(batch);
+    wq_free(q);
+    expect_file(f->path, 11, 14);
+}
+
+static void test_records_from_before_come_first(void **state)
+{
+    fx *f = *state;
+    spill *s = open_spill(f->path);
+    wq *q0 = wq_new_spill(RING, 1, s);
+    push_range(q0, 1, 4); /* 1 in memory, 2..3 in the file */
+    wq_free(q0);
+    q0 = NULL;
+    /* A queue opened on a file that already holds records puts them first. */
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    took t;
+    assert_int_equal(stats(q).spilled, 2);
+    push(q, 4);
+    take_expect(q, &t, 2, 5);
+    wq_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_memory_file_memory_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_samples_wait_behind_spilled_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_file_keeps_events_in_memory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_without_file_cap_is_soft, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_rest_at_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_rest_leaves_stored_records_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_from_before_come_first, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
