@@ -20,32 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct fx {
-    char dir[64];
-    char path[128];
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    strcpy(f->dir, "/tmp/test_spill_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->path, sizeof f->path, "%s/events.spill", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    char p[160];
-    unlink(f->path);
-    snprintf(p, sizeof p, "%s/other.spill", f->dir);
-    unlink(p);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
+#include "spill_fx.h"
 
 /* Event i: distinct in every field the store reads. */
 static reg_event ev_of(int i)

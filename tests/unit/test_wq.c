@@ -28,32 +28,7 @@
 #define NO_WAIT 0 /* wq_take timeout: never block a test */
 #define MAX_HB 16
 
-typedef struct fx {
-    char dir[64];
-    char path[128];
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    strcpy(f->dir, "/tmp/test_wq_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->path, sizeof f->path, "%s/events.spill", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    char p[160];
-    unlink(f->path);
-    snprintf(p, sizeof p, "%s.tmp", f->path);
-    unlink(p);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
+#include "spill_fx.h"
 
 /* Event i carries i in at_ms, so order is easy to check. */
 static void push(wq *q, int i)
