@@ -20,14 +20,9 @@ wrk.method = "GET"
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Accept"] = "application/json"
 
+-- The shared report line (bench/report.lua, next to this script).
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
+
 done = function(summary, latency, requests)
-  local e = summary.errors
-  local secs = summary.duration / 1e6
-  io.write(string.format(
-    "BENCH requests=%d duration_s=%.3f rps=%.1f bytes=%d status_errors=%d connect_errors=%d "
-      .. "read_errors=%d write_errors=%d timeouts=%d p50_us=%d p75_us=%d p90_us=%d p99_us=%d "
-      .. "mean_us=%.1f max_us=%d\n",
-    summary.requests, secs, summary.requests / secs, summary.bytes, e.status, e.connect,
-    e.read, e.write, e.timeout, latency:percentile(50), latency:percentile(75),
-    latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+  bench_report(summary, latency, nil)
 end

@@ -181,6 +181,15 @@ bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res
     return true;
 }
 
+bool http_query_id(req *r, const char *key, const char **out, enum MHD_Result *res)
+{
+    const char *v = http_query(r, key);
+    *out = v;
+    if (!v || hb_id_valid(v, strlen(v))) return true;
+    *res = http_error(r, 400, key, "must be 1-128 bytes of [A-Za-z0-9._:@-]");
+    return false;
+}
+
 bool http_query_num(req *r, const char *key, double lo, double hi, double *out,
                     enum MHD_Result *res)
 {

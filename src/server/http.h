@@ -60,6 +60,9 @@ bool http_query_int(req *r, const char *key, int64_t lo, int64_t hi, int64_t *ou
 /* Same for a timestamp (ISO-8601 or epoch ms). */
 bool http_query_time(req *r, const char *key, int64_t *out, enum MHD_Result *res);
 
+/* Same for an id-valued parameter (a group, a worker): absent leaves *out
+ * NULL; present must be 1-128 bytes of [A-Za-z0-9._:@-]. */
+bool http_query_id(req *r, const char *key, const char **out, enum MHD_Result *res);
 /* Same for a number in [lo, hi] (NaN refused). */
 bool http_query_num(req *r, const char *key, double lo, double hi, double *out,
                     enum MHD_Result *res);

@@ -122,14 +122,13 @@ static bool page_limit(req *r, int64_t def, int64_t max, int *out, enum MHD_Resu
 enum MHD_Result route_workers(app *a, req *r)
 {
     enum MHD_Result res;
-    store_worker_query q = {
-        .group = http_query(r, "group"), .state = -1, .after_id = http_query(r, "cursor")};
-    if (!page_limit(r, PAGE_DEFAULT, PAGE_MAX, &q.limit, &res)) return res;
+    store_worker_query q = {.state = -1, .after_id = http_query(r, "cursor")};
+    if (!page_limit(r, PAGE_DEFAULT, PAGE_MAX, &q.limit, &res) ||
+        !http_query_id(r, "group", &q.group, &res))
+        return res;
     const char *st = http_query(r, "state");
     if (st && (q.state = reg_wstate_parse(st)) < 0)
         return http_error(r, 400, "state", "must be alive, suspect, dead, left or evicted");
-    if (q.group && !hb_id_valid(q.group, strlen(q.group)))
-        return http_error(r, 400, "group", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
     if (q.after_id && !hb_id_valid(q.after_id, strlen(q.after_id)))
         return http_error(r, 400, "cursor", "is not a cursor this API gave out");
     list_ctx c = {.a = a, .arr = cJSON_CreateArray(), .limit = q.limit, .now = app_now_ms()};

@@ -78,10 +78,7 @@ void routes_features_json(tbuf *b, const rel_features *f, double p_stays)
         tbuf_jkey(b, "p_stays", false);
         tbuf_fixed(b, p_stays, 6, "null");
     }
-    tbuf_jkey(b, "last_disconnect_at", false);
-    if (f->last_disconnect_ms > 0) tbuf_put(b, "\"", 1);
-    tbuf_iso(b, f->last_disconnect_ms, "null");
-    if (f->last_disconnect_ms > 0) tbuf_put(b, "\"", 1);
+    tbuf_jtime(b, "last_disconnect_at", f->last_disconnect_ms, false);
     tbuf_jkey(b, "disconnect_reasons", false);
     for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++) {
         tbuf_put(b, k == REG_R_CLEAN_SHUTDOWN ? "{" : ",", 1);
@@ -104,12 +101,8 @@ static bool reliability_query(req *r, bool csv, rank_query *q, enum MHD_Result *
 {
     int64_t limit = csv ? 0 : REL_LIMIT_DEFAULT, stays = 0;
     memset(q, 0, sizeof *q);
-    q->group = http_query(r, "group");
-    if (q->group && !hb_id_valid(q->group, strlen(q->group))) {
-        *res = http_error(r, 400, "group", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
-        return false;
-    }
-    if (!http_query_int(r, "limit", 1, REL_LIMIT_MAX, &limit, res) ||
+    if (!http_query_id(r, "group", &q->group, res) ||
+        !http_query_int(r, "limit", 1, REL_LIMIT_MAX, &limit, res) ||
         !http_query_num(r, "min_uptime", 0, 1, &q->min_uptime, res) ||
         !http_query_num(r, "min_stays_4h", 0, 1, &q->min_stays_4h, res) ||
         !http_query_num(r, "min_score", 0, 1, &q->min_score, res) ||
@@ -201,10 +194,8 @@ enum MHD_Result route_reliability(app *a, req *r, bool csv)
     pthread_rwlock_rdlock(&a->rank_lock);
     int64_t at = a->rank ? rank_computed_ms(a->rank) : 0;
     int64_t window = a->rank ? rank_window_ms(a->rank) : (int64_t)a->cfg.window_days * 86400000LL;
-    tbuf_puts(&c.b, "{\"computed_at\":");
-    if (at) tbuf_put(&c.b, "\"", 1);
-    tbuf_iso(&c.b, at, "null");
-    if (at) tbuf_put(&c.b, "\"", 1);
+    tbuf_puts(&c.b, "{");
+    tbuf_jtime(&c.b, "computed_at", at, true);
     tbuf_jkey(&c.b, "window_s", false);
     tbuf_fixed(&c.b, (double)window / 1000.0, 3, "null");
     if (q.stays_for_s > 0) {
@@ -246,9 +237,9 @@ static void dist_json(cJSON *doc, const char *key, double mean, const double *p,
 
 enum MHD_Result route_fleet_availability(app *a, req *r)
 {
-    const char *group = http_query(r, "group");
-    if (group && !hb_id_valid(group, strlen(group)))
-        return http_error(r, 400, "group", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
+    const char *group;
+    enum MHD_Result res;
+    if (!http_query_id(r, "group", &group, &res)) return res;
     rank_dist d;
     int64_t at = 0;
     int rc = 0;
@@ -404,10 +395,9 @@ enum MHD_Result route_tasks_latency(app *a, req *r)
     enum MHD_Result res;
     int64_t now = app_now_ms(), from = now - TASKS_RANGE_DEFAULT_MS, to = now + 1,
             limit = TASKS_LIMIT_DEFAULT;
-    const char *group = http_query(r, "group");
-    if (group && !hb_id_valid(group, strlen(group)))
-        return http_error(r, 400, "group", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
-    if (!http_query_time(r, "from", &from, &res) || !http_query_time(r, "to", &to, &res) ||
+    const char *group;
+    if (!http_query_id(r, "group", &group, &res) || !http_query_time(r, "from", &from, &res) ||
+        !http_query_time(r, "to", &to, &res) ||
         !http_query_int(r, "limit", 1, TASKS_LIMIT_MAX, &limit, &res))
         return res;
     if (from >= to) return http_error(r, 400, "from", "must be before to");

@@ -96,15 +96,6 @@ static void hourly_json(tbuf *b, double h[7][24])
     tbuf_puts(b, "]}");
 }
 
-/* "key":"ISO" or "key":null. */
-static void jtime(tbuf *b, const char *key, int64_t ms)
-{
-    tbuf_jkey(b, key, false);
-    if (ms > 0) tbuf_put(b, "\"", 1);
-    tbuf_iso(b, ms, "null");
-    if (ms > 0) tbuf_put(b, "\"", 1);
-}
-
 enum MHD_Result route_worker_liveness(app *a, req *r, const char *id)
 {
     enum MHD_Result res;
@@ -160,17 +151,17 @@ enum MHD_Result route_worker_liveness(app *a, req *r, const char *id)
     tbuf_jstr(&b, id);
     tbuf_jkey(&b, "group", false);
     tbuf_jstr(&b, sr == 0 ? w.group : v.last.group);
-    jtime(&b, "computed_at", now);
+    tbuf_jtime(&b, "computed_at", now, false);
     tbuf_jkey(&b, "window_s", false);
     tbuf_fixed(&b, (double)window / 1000.0, 3, "null");
     double p = NAN;
     if (stays) {
         tbuf_jkey(&b, "stays_for_s", false);
         tbuf_fixed(&b, (double)stays / 1000.0, 3, "null");
-        p = f.sessions_count ? rel_p_stays(km, nkm, f.km_t_max_s, (double)stays / 1000.0) : 0;
+        p = rel_p_stays(km, nkm, f.km_t_max_s, (double)stays / 1000.0); /* 0 with no sessions */
     }
     routes_features_json(&b, &f, p);
-    jtime(&b, "last_failure_at", f.last_failure_ms);
+    tbuf_jtime(&b, "last_failure_at", f.last_failure_ms, false);
     survival_json(&b, km, nkm, f.km_t_max_s);
     hourly_json(&b, hourly);
     tbuf_puts(&b, "}");

@@ -73,6 +73,14 @@ void tbuf_jkey(tbuf *b, const char *key, bool first)
     tbuf_put(b, "\":", 2);
 }
 
+void tbuf_jtime(tbuf *b, const char *key, int64_t ms, bool first)
+{
+    tbuf_jkey(b, key, first);
+    if (ms > 0) tbuf_put(b, "\"", 1);
+    tbuf_iso(b, ms, "null");
+    if (ms > 0) tbuf_put(b, "\"", 1);
+}
+
 void tbuf_jstr(tbuf *b, const char *s)
 {
     tbuf_put(b, "\"", 1);

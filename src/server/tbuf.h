@@ -31,6 +31,9 @@ void tbuf_iso(tbuf *b, int64_t ms, const char *none_text);
 
 /* JSON: `"key":` after a comma unless first. */
 void tbuf_jkey(tbuf *b, const char *key, bool first);
+/* JSON `"key":"2026-11-23T07:40:00.123Z"`, or `"key":null` for ms <= 0
+ * (after a comma unless first). */
+void tbuf_jtime(tbuf *b, const char *key, int64_t ms, bool first);
 /* JSON string of safe characters (ids are [A-Za-z0-9._:@-]); others escaped. */
 void tbuf_jstr(tbuf *b, const char *s);
 

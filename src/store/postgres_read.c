@@ -20,6 +20,7 @@
  * ts_ms bounds, not ids, are the exact way to read across nodes.
  */
 #include "store/postgres_int.h"
+#include "store/store_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,16 +33,6 @@
     " s.node_id FROM workers AS w LEFT JOIN LATERAL (SELECT opened_ms, last_hb_ms, node_id"        \
     "  FROM sessions WHERE worker_id = w.worker_id AND closed_ms IS NULL"                          \
     "  AND node_id <> '" STORE_IMPORT_NODE "' ORDER BY opened_ms DESC LIMIT 1) AS s ON true"
-
-#define EVENT_SELECT                                                                               \
-    "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
-    " exit_code, opened_ms, node_id FROM events"
-
-#define TASK_SELECT                                                                                \
-    "SELECT group_name, bucket_ms, count, mean_ms, min_ms, max_ms, p50_ms, p90_ms, p95_ms,"        \
-    " p99_ms FROM task_latency"
-
-#define RUN_SELECT "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
 
 static const char *const rsql[PGR__COUNT] = {
     [PGR_PING] = "SELECT version FROM schema_version LIMIT 1",
@@ -71,18 +62,18 @@ static const char *const rsql[PGR__COUNT] = {
         " backlog, capacity, in_flight, requests, tokens, cpu_ticks, worker_id FROM heartbeats"
         " WHERE worker_id = $1::text AND ts_ms >= $2::bigint AND ts_ms < $3::bigint"
         " ORDER BY ts_ms, id LIMIT $4::bigint",
-    [PGR_LAST_RUN] = RUN_SELECT " WHERE node_id = $1::text AND id < $2::bigint"
-                                " ORDER BY id DESC LIMIT 1",
-    [PGR_RUNS] = RUN_SELECT " ORDER BY id",
+    [PGR_LAST_RUN] = STORE_RUN_SELECT " WHERE node_id = $1::text AND id < $2::bigint"
+                                      " ORDER BY id DESC LIMIT 1",
+    [PGR_RUNS] = STORE_RUN_SELECT " ORDER BY id",
     [PGR_HOURLY] = "SELECT hour_ms, n, cpu_sum, cpu_n, mem_sum, mem_n, mema_sum, mema_n,"
                    " thermal_max FROM heartbeats_hourly WHERE worker_id = $1::text"
                    " AND hour_ms >= $2::bigint AND hour_ms < $3::bigint ORDER BY hour_ms"
                    " LIMIT $4::bigint",
-    [PGR_TASKS_ALL] = TASK_SELECT " WHERE bucket_ms >= $1::bigint AND bucket_ms < $2::bigint"
-                                  " ORDER BY bucket_ms, group_name LIMIT $3::bigint",
-    [PGR_TASKS_GROUP] = TASK_SELECT " WHERE group_name = $1::text AND bucket_ms >= $2::bigint"
-                                    " AND bucket_ms < $3::bigint ORDER BY bucket_ms"
-                                    " LIMIT $4::bigint",
+    [PGR_TASKS_ALL] = STORE_TASK_SELECT " WHERE bucket_ms >= $1::bigint AND bucket_ms < $2::bigint"
+                                        " ORDER BY bucket_ms, group_name LIMIT $3::bigint",
+    [PGR_TASKS_GROUP] = STORE_TASK_SELECT " WHERE group_name = $1::text AND bucket_ms >= $2::bigint"
+                                          " AND bucket_ms < $3::bigint ORDER BY bucket_ms"
+                                          " LIMIT $4::bigint",
 };
 
 #define VARIANT_MAX 1024 /* bytes of one variant's text */
@@ -115,7 +106,7 @@ int pg_read_texts(pg_store *q, char *err, size_t errlen)
         char *sql = q->rtext[PGR_EQ_BASE + m] = calloc(1, VARIANT_MAX);
         int arg = 0;
         if (!sql) goto oom;
-        cat(sql, &arg, EVENT_SELECT);
+        cat(sql, &arg, STORE_EVENT_SELECT);
         cat(sql, &arg, (m & PG_EQ_ASC) ? " WHERE id > $%d::bigint" : " WHERE id < $%d::bigint");
         if (m & PG_EQ_WORKER) cat(sql, &arg, " AND worker_id = $%d::text");
         if (m & PG_EQ_GROUP) cat(sql, &arg, " AND group_name = $%d::text");

@@ -31,6 +31,7 @@
  * again: never returning one keeps that loop to a single call.
  */
 #include "store/postgres_int.h"
+#include "store/store_sql.h"
 
 #include "core/vec.h"
 
@@ -39,15 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REL_COLS                                                                                   \
-    "worker_id, group_name, computed_ms, window_ms, uptime_pct, up_ms, observed_ms,"               \
-    " sessions_count, closed_count, failures, mtbf_s, p10_session_s, p50_session_s,"               \
-    " p90_session_s, p_stays_4h, p_stays_8h, score, last_disconnect_ms, last_failure_ms,"          \
-    " last_session_s, n_clean_shutdown, n_failed, n_timeout, n_restarted, n_evicted,"              \
-    " n_monitor_gap, km_t_max_s, km"
-
 /* The reason-count columns, in reg_reason order from REG_R_CLEAN_SHUTDOWN. */
-#define REL_REASON_COL 20
 
 #define HOUR PG_STR(PG_HOUR_MS)
 #define HOURLY_COLS "n, cpu_sum, cpu_n, mem_sum, mem_n, mema_sum, mema_n, thermal_max"
@@ -61,7 +54,7 @@ const char *const pg_asql[PGA__COUNT] = {
                      " AND (s.closed_ms IS NULL OR s.closed_ms >= $1::bigint)"
                      " ORDER BY w.worker_id, s.opened_ms",
     [PGA_REL_PUT] =
-        "INSERT INTO reliability(" REL_COLS ") SELECT $1::text, $2::text, $3::bigint,"
+        "INSERT INTO reliability(" STORE_REL_COLS ") SELECT $1::text, $2::text, $3::bigint,"
         " $4::bigint, $5::float8, $6::bigint, $7::bigint, $8::bigint, $9::bigint, $10::bigint,"
         " $11::float8, $12::float8, $13::float8, $14::float8, $15::float8, $16::float8,"
         " $17::float8, $18::bigint, $19::bigint, $20::float8, $21::bigint, $22::bigint,"
@@ -81,7 +74,7 @@ const char *const pg_asql[PGA__COUNT] = {
         " n_timeout = excluded.n_timeout, n_restarted = excluded.n_restarted,"
         " n_evicted = excluded.n_evicted, n_monitor_gap = excluded.n_monitor_gap,"
         " km_t_max_s = excluded.km_t_max_s, km = excluded.km",
-    [PGA_REL_LOAD] = "SELECT " REL_COLS " FROM reliability",
+    [PGA_REL_LOAD] = "SELECT " STORE_REL_COLS " FROM reliability",
     [PGA_HOURLY_LOCK] =
         "SELECT pg_advisory_xact_lock(hashtext('vigil.hourly.' || current_schema()))",
     [PGA_STATE_GET] = "SELECT value FROM rollup_state WHERE name = 'hourly_hour'",
@@ -389,7 +382,7 @@ static int load_row(void *c, const PGresult *r)
     f->last_failure_ms = pg_i64(r, 0, 18);
     f->last_session_s = pg_f64(r, 0, 19);
     for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
-        f->reasons[k] = (uint32_t)pg_i64(r, 0, REL_REASON_COL - 1 + k);
+        f->reasons[k] = (uint32_t)pg_i64(r, 0, STORE_REL_REASON_COL - 1 + k);
     f->km_t_max_s = pg_f64(r, 0, 26);
     size_t len = 0;
     unsigned char *blob = pg_null(r, 0, 27)

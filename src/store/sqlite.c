@@ -127,24 +127,9 @@ static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
     return s && *s ? bind_text(st, i, s) : sqlite3_bind_null(st, i);
 }
 
-static int bind_opt_i64(sqlite3_stmt *st, int i, bool has, int64_t v)
-{
-    return has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
-}
-
 static int bind_opt_f(sqlite3_stmt *st, int i, bool has, float v)
 {
     return has ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
-}
-
-/* Run a statement for its effect and reset it at once, so it holds no read
- * lock between batches. Write statements bind every parameter each time, so
- * clear_bindings would only cost. */
-static int exec_stmt(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* ---- writes ------------------------------------------------------------ */
@@ -161,10 +146,10 @@ static int insert_event(sq_store *q, const reg_event *e, int64_t ts, const char 
     rc |= bind_text_or_null(st, 6, state);
     rc |= bind_text_or_null(st, 7, prev);
     rc |= bind_text_or_null(st, 8, e->reason ? reg_reason_name(e->reason) : NULL);
-    rc |= bind_opt_i64(st, 9, e->has_exit_code, e->exit_code);
-    rc |= bind_opt_i64(st, 10, with_opened, e->opened_ms);
+    rc |= sq_bind_opt_i64(st, 9, e->has_exit_code, e->exit_code);
+    rc |= sq_bind_opt_i64(st, 10, with_opened, e->opened_ms);
     rc |= bind_text(st, 11, q->base.node_id);
-    return rc || exec_stmt(st) ? -1 : 0;
+    return rc || sq_exec(st) ? -1 : 0;
 }
 
 static int event_open(sq_store *q, const reg_event *e)
@@ -176,7 +161,7 @@ static int event_open(sq_store *q, const reg_event *e)
     rc |= bind_text(st, 4, e->instance);
     rc |= bind_text(st, 5, q->base.node_id);
     rc |= sqlite3_bind_int(st, 6, e->ttl_s);
-    if (rc || exec_stmt(st)) return -1;
+    if (rc || sq_exec(st)) return -1;
     if (sqlite3_changes(q->wdb) == 0) return 0; /* replay: recorded, event and all */
 
     st = q->w[SQW_WORKER_OPEN];
@@ -185,7 +170,7 @@ static int event_open(sq_store *q, const reg_event *e)
     rc |= bind_text(st, 3, e->instance);
     rc |= sqlite3_bind_int64(st, 4, e->opened_ms);
     rc |= sqlite3_bind_int(st, 5, e->ttl_s);
-    if (rc || exec_stmt(st)) return -1;
+    if (rc || sq_exec(st)) return -1;
     return insert_event(q, e, e->at_ms ? e->at_ms : e->opened_ms, "session_opened", NULL, NULL,
                         true);
 }
@@ -197,11 +182,11 @@ static int event_close(sq_store *q, const reg_event *e)
     rc |= sqlite3_bind_int64(st, 2, e->opened_ms);
     rc |= sqlite3_bind_int64(st, 3, e->at_ms);
     rc |= bind_text_or_null(st, 4, reg_reason_name(e->reason));
-    rc |= bind_opt_i64(st, 5, e->has_exit_code, e->exit_code);
+    rc |= sq_bind_opt_i64(st, 5, e->has_exit_code, e->exit_code);
     rc |= sqlite3_bind_int64(st, 6, e->last_hb_ms);
-    rc |= bind_opt_i64(st, 7, e->has_requests, e->requests);
-    rc |= bind_opt_i64(st, 8, e->has_tokens, e->tokens);
-    if (rc || exec_stmt(st)) return -1;
+    rc |= sq_bind_opt_i64(st, 7, e->has_requests, e->requests);
+    rc |= sq_bind_opt_i64(st, 8, e->has_tokens, e->tokens);
+    if (rc || sq_exec(st)) return -1;
     if (sqlite3_changes(q->wdb) == 0) {
         /* Already closed means a replay. Missing altogether (its open was
          * never stored) still deserves its line in the history. */
@@ -227,7 +212,7 @@ static int event_worker_state(sq_store *q, const reg_event *e)
     rc |= bind_text(st, 4, state);
     rc |= sqlite3_bind_int64(st, 5, e->at_ms);
     rc |= sqlite3_bind_int(st, 6, e->ttl_s);
-    if (rc || exec_stmt(st)) return -1;
+    if (rc || sq_exec(st)) return -1;
     char type[32];
     snprintf(type, sizeof type, "worker_%s", state);
     return insert_event(q, e, e->at_ms, type, state, reg_wstate_name(e->prev_state), false);
@@ -240,7 +225,7 @@ static int event_group_state(sq_store *q, const reg_event *e)
     int rc = bind_text(st, 1, e->group);
     rc |= bind_text(st, 2, state);
     rc |= sqlite3_bind_int64(st, 3, e->at_ms);
-    if (rc || exec_stmt(st)) return -1;
+    if (rc || sq_exec(st)) return -1;
     char type[32];
     snprintf(type, sizeof type, "group_%s", state);
     return insert_event(q, e, e->at_ms, type, state, reg_gstate_name(e->prev_state), false);
@@ -252,7 +237,7 @@ static int event_forget(sq_store *q, const reg_event *e)
                                         SQW_FORGET_REL,  SQW_FORGET_SESSIONS, SQW_FORGET_WORKER};
     for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
         sqlite3_stmt *st = q->w[del[i]];
-        if (bind_text(st, 1, e->worker_id) || exec_stmt(st)) return -1;
+        if (bind_text(st, 1, e->worker_id) || sq_exec(st)) return -1;
     }
     return insert_event(q, e, e->at_ms, "worker_forgotten", NULL, NULL, false);
 }
@@ -273,20 +258,20 @@ static int insert_hb(sq_store *q, const store_hb *h)
     sqlite3_stmt *st = q->w[SQW_HB_INSERT];
     int rc = bind_text(st, 1, h->worker_id);
     rc |= sqlite3_bind_int64(st, 2, h->ts_ms);
-    rc |= bind_opt_i64(st, 3, has & HB_HAS_SEQ, h->seq);
+    rc |= sq_bind_opt_i64(st, 3, has & HB_HAS_SEQ, h->seq);
     rc |= (has & HB_HAS_STATUS) ? bind_text(st, 4, h->status) : sqlite3_bind_null(st, 4);
     rc |= bind_opt_f(st, 5, has & HB_HAS_CPU, h->cpu);
     rc |= bind_opt_f(st, 6, has & HB_HAS_MEM, h->mem);
     rc |= bind_opt_f(st, 7, has & HB_HAS_MEM_AVAIL, h->mem_available_gb);
     rc |= bind_opt_f(st, 8, has & HB_HAS_GPU_MEM, h->gpu_mem_active_gb);
     rc |= bind_text_or_null(st, 9, (has & HB_HAS_THERMAL) ? sq_thermal_name(h->thermal) : NULL);
-    rc |= bind_opt_i64(st, 10, has & HB_HAS_BACKLOG, h->backlog);
-    rc |= bind_opt_i64(st, 11, has & HB_HAS_CAPACITY, h->capacity);
-    rc |= bind_opt_i64(st, 12, has & HB_HAS_IN_FLIGHT, h->in_flight);
-    rc |= bind_opt_i64(st, 13, has & HB_HAS_REQUESTS, h->requests);
-    rc |= bind_opt_i64(st, 14, has & HB_HAS_TOKENS, h->tokens);
-    rc |= bind_opt_i64(st, 15, has & HB_HAS_CPU_TICKS, h->cpu_ticks);
-    return rc || exec_stmt(st) ? -1 : 0;
+    rc |= sq_bind_opt_i64(st, 10, has & HB_HAS_BACKLOG, h->backlog);
+    rc |= sq_bind_opt_i64(st, 11, has & HB_HAS_CAPACITY, h->capacity);
+    rc |= sq_bind_opt_i64(st, 12, has & HB_HAS_IN_FLIGHT, h->in_flight);
+    rc |= sq_bind_opt_i64(st, 13, has & HB_HAS_REQUESTS, h->requests);
+    rc |= sq_bind_opt_i64(st, 14, has & HB_HAS_TOKENS, h->tokens);
+    rc |= sq_bind_opt_i64(st, 15, has & HB_HAS_CPU_TICKS, h->cpu_ticks);
+    return rc || sq_exec(st) ? -1 : 0;
 }
 
 /* By worker, then arrival order (the array index, via the address). */
@@ -320,7 +305,7 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
         rc = bind_text(st, 1, v[i]->worker_id);
         rc |= sqlite3_bind_int64(st, 2, seen);
         rc |= sqlite3_bind_int(st, 3, ttl);
-        if (rc || exec_stmt(st)) {
+        if (rc || sq_exec(st)) {
             rc = -1;
             break;
         }
@@ -351,7 +336,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     const char *what = "begin";
     int rc = 0;
     pthread_mutex_lock(&q->wmu);
-    if (exec_stmt(q->w[SQW_BEGIN]) != 0) goto fail;
+    if (sq_exec(q->w[SQW_BEGIN]) != 0) goto fail;
     for (size_t i = 0; i < nev; i++) {
         const reg_event *e = &evs[i];
         if (e->kind < REG_EV_SESSION_OPEN || e->kind > REG_EV_WORKER_FORGET) {
@@ -370,7 +355,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     }
     if (rc != 0) goto fail;
     what = "commit";
-    if (exec_stmt(q->w[SQW_COMMIT]) != 0) goto fail;
+    if (sq_exec(q->w[SQW_COMMIT]) != 0) goto fail;
     pthread_mutex_unlock(&q->wmu);
     return 0;
 
@@ -378,7 +363,7 @@ fail:
     /* Take the message before ROLLBACK replaces it. */
     store_set_err(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
 rollback:
-    if (!sqlite3_get_autocommit(q->wdb)) exec_stmt(q->w[SQW_ROLLBACK]);
+    if (!sqlite3_get_autocommit(q->wdb)) sq_exec(q->w[SQW_ROLLBACK]);
     pthread_mutex_unlock(&q->wmu);
     return -1;
 }
@@ -389,7 +374,7 @@ static int sq_run_begin(store *s, int64_t now_ms, int64_t *run_id)
     sqlite3_stmt *st = q->w[SQW_RUN_BEGIN];
     pthread_mutex_lock(&q->wmu);
     int rc = bind_text(st, 1, q->base.node_id) | sqlite3_bind_int64(st, 2, now_ms);
-    rc = rc || exec_stmt(st) ? -1 : 0;
+    rc = rc || sq_exec(st) ? -1 : 0;
     if (rc == 0) *run_id = sqlite3_last_insert_rowid(q->wdb);
     pthread_mutex_unlock(&q->wmu);
     return rc;
@@ -402,7 +387,7 @@ static int run_update(sq_store *q, enum sq_wstmt k, int64_t run_id, int64_t now_
     sqlite3_stmt *st = q->w[k];
     pthread_mutex_lock(&q->wmu);
     int rc = sqlite3_bind_int64(st, 1, run_id) | sqlite3_bind_int64(st, 2, now_ms);
-    rc = rc || exec_stmt(st) || sqlite3_changes(q->wdb) != 1 ? -1 : 0;
+    rc = rc || sq_exec(st) || sqlite3_changes(q->wdb) != 1 ? -1 : 0;
     pthread_mutex_unlock(&q->wmu);
     return rc;
 }
@@ -436,7 +421,7 @@ static int64_t sq_prune(store *s, const char *table, int64_t before_ms, int limi
     sqlite3_stmt *st = q->w[k];
     pthread_mutex_lock(&q->wmu);
     int rc = sqlite3_bind_int64(st, 1, before_ms) | sqlite3_bind_int(st, 2, limit);
-    int64_t n = rc || exec_stmt(st) ? -1 : sqlite3_changes(q->wdb);
+    int64_t n = rc || sq_exec(st) ? -1 : sqlite3_changes(q->wdb);
     pthread_mutex_unlock(&q->wmu);
     return n;
 }

@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #define SQ_ANALYTICS_BUSY_MS 10000 /* rollup/import wait for SQLite's write lock */
 
@@ -111,6 +112,43 @@ typedef struct sq_store {
     sqlite3_stmt *wq[SQ_WQ__N];
     sqlite3_stmt *eq[SQ_EQ__N];
 } sq_store;
+
+/* ---- helpers every part of the backend uses ----------------------------- */
+
+/* Run a statement for its effect and reset it at once, so it holds no read
+ * lock between batches. Write statements bind every parameter each time, so
+ * clear_bindings would only cost. 0, or -1. */
+static inline int sq_exec(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Column i as text into dst (n bytes, truncated, NUL-terminated; NULL reads ""). */
+static inline void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t len = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (len > n - 1) len = n - 1;
+    if (len) memcpy(dst, t, len);
+    dst[len] = '\0';
+}
+
+/* Enum names back to values; NULL, "" or a name this build does not know
+ * (a newer vigild wrote it) read as the enum's zero. */
+static inline int sq_col_enum(sqlite3_stmt *st, int i, int (*parse)(const char *))
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    int v = t && *t ? parse(t) : 0;
+    return v < 0 ? 0 : v;
+}
+
+/* An integer, or NULL when it is not there. */
+static inline int sq_bind_opt_i64(sqlite3_stmt *st, int i, bool has, int64_t v)
+{
+    return has ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
 
 /* sqlite.c */
 const char *sq_thermal_name(int thermal); /* NULL for none / out of range */

@@ -14,6 +14,7 @@
  * heartbeat always belongs to its open session.
  */
 #include "store/sqlite_int.h"
+#include "store/store_sql.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,14 +26,6 @@
     " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                \
     "  WHERE worker_id = w.worker_id AND closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE "'" \
     "  ORDER BY opened_ms DESC LIMIT 1)"
-
-#define EVENT_SELECT                                                                               \
-    "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
-    " exit_code, opened_ms, node_id FROM events"
-
-#define TASK_SELECT                                                                                \
-    "SELECT group_name, bucket_ms, count, mean_ms, min_ms, max_ms, p50_ms, p90_ms, p95_ms,"        \
-    " p99_ms FROM task_latency"
 
 static const char *const rsql[SQR__COUNT] = {
     [SQR_PING] = "SELECT version FROM schema_version LIMIT 1",
@@ -50,16 +43,16 @@ static const char *const rsql[SQR__COUNT] = {
         "SELECT ts_ms, seq, status, cpu, mem, mem_available_gb, gpu_mem_active_gb, thermal,"
         " backlog, capacity, in_flight, requests, tokens, cpu_ticks, worker_id FROM heartbeats"
         " WHERE worker_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, rowid LIMIT ?4",
-    [SQR_LAST_RUN] = "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
-                     " WHERE node_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
-    [SQR_RUNS] = "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs ORDER BY id",
+    [SQR_LAST_RUN] = STORE_RUN_SELECT " WHERE node_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
+    [SQR_RUNS] = STORE_RUN_SELECT " ORDER BY id",
     [SQR_HOURLY] = "SELECT hour_ms, n, cpu_sum, cpu_n, mem_sum, mem_n, mema_sum, mema_n,"
                    " thermal_max FROM heartbeats_hourly WHERE worker_id = ?1 AND hour_ms >= ?2"
                    " AND hour_ms < ?3 ORDER BY hour_ms LIMIT ?4",
-    [SQR_TASKS_ALL] = TASK_SELECT " WHERE bucket_ms >= ?2 AND bucket_ms < ?3"
-                                  " ORDER BY bucket_ms, group_name LIMIT ?4",
-    [SQR_TASKS_GROUP] = TASK_SELECT " WHERE group_name = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3"
-                                    " ORDER BY bucket_ms LIMIT ?4",
+    [SQR_TASKS_ALL] = STORE_TASK_SELECT " WHERE bucket_ms >= ?2 AND bucket_ms < ?3"
+                                        " ORDER BY bucket_ms, group_name LIMIT ?4",
+    [SQR_TASKS_GROUP] =
+        STORE_TASK_SELECT " WHERE group_name = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3"
+                          " ORDER BY bucket_ms LIMIT ?4",
 };
 
 /* Append to a fixed buffer; the fragments are ours, so overflow is a bug we
@@ -92,7 +85,7 @@ int sq_read_prepare(sq_store *q, char *err, size_t errlen)
         if (prepare(q, sql, &q->wq[m], err, errlen) != 0) return -1;
     }
     for (int m = 0; m < SQ_EQ__N; m++) {
-        snprintf(sql, sizeof sql, "%s WHERE %s", EVENT_SELECT,
+        snprintf(sql, sizeof sql, "%s WHERE %s", STORE_EVENT_SELECT,
                  (m & SQ_EQ_ASC) ? "id > ?1" : "id < ?2");
         if (m & SQ_EQ_WORKER) cat(sql, sizeof sql, " AND worker_id = ?3");
         if (m & SQ_EQ_GROUP) cat(sql, sizeof sql, " AND group_name = ?4");
@@ -118,56 +111,38 @@ void sq_read_finalize(sq_store *q)
 
 /* ---- row helpers ------------------------------------------------------- */
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t len = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-    if (len > n - 1) len = n - 1;
-    if (len) memcpy(dst, t, len);
-    dst[len] = '\0';
-}
-
 static bool col_null(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL;
 }
 
-/* Enum names back to values; NULL, "" or a name this build does not know
- * (a newer vigild wrote it) read as the enum's zero. */
-static int col_enum(sqlite3_stmt *st, int i, int (*parse)(const char *))
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    int v = t && *t ? parse(t) : 0;
-    return v < 0 ? 0 : v;
-}
-
 static void worker_row(sqlite3_stmt *st, store_worker *w)
 {
     memset(w, 0, sizeof *w);
-    col_text(st, 0, w->worker_id, sizeof w->worker_id);
-    col_text(st, 1, w->group, sizeof w->group);
-    col_text(st, 2, w->instance, sizeof w->instance);
-    w->state = col_enum(st, 3, reg_wstate_parse);
+    sq_col_text(st, 0, w->worker_id, sizeof w->worker_id);
+    sq_col_text(st, 1, w->group, sizeof w->group);
+    sq_col_text(st, 2, w->instance, sizeof w->instance);
+    w->state = sq_col_enum(st, 3, reg_wstate_parse);
     w->state_since_ms = sqlite3_column_int64(st, 4);
     w->first_seen_ms = sqlite3_column_int64(st, 5);
     w->last_seen_ms = sqlite3_column_int64(st, 6);
     w->ttl_s = sqlite3_column_int(st, 7);
     w->open_opened_ms = sqlite3_column_int64(st, 8); /* NULL (no session) reads 0 */
     w->open_last_hb_ms = sqlite3_column_int64(st, 9);
-    col_text(st, 10, w->open_node_id, sizeof w->open_node_id);
+    sq_col_text(st, 10, w->open_node_id, sizeof w->open_node_id);
 }
 
 static void session_row(sqlite3_stmt *st, store_session *x)
 {
     memset(x, 0, sizeof *x);
-    col_text(st, 0, x->worker_id, sizeof x->worker_id);
-    col_text(st, 1, x->group, sizeof x->group);
-    col_text(st, 2, x->instance, sizeof x->instance);
-    col_text(st, 3, x->node_id, sizeof x->node_id);
+    sq_col_text(st, 0, x->worker_id, sizeof x->worker_id);
+    sq_col_text(st, 1, x->group, sizeof x->group);
+    sq_col_text(st, 2, x->instance, sizeof x->instance);
+    sq_col_text(st, 3, x->node_id, sizeof x->node_id);
     x->opened_ms = sqlite3_column_int64(st, 4);
     x->closed_ms = sqlite3_column_int64(st, 5);
     x->last_hb_ms = sqlite3_column_int64(st, 6);
-    x->reason = col_enum(st, 7, reg_reason_parse);
+    x->reason = sq_col_enum(st, 7, reg_reason_parse);
     x->has_exit_code = !col_null(st, 8);
     x->exit_code = sqlite3_column_int(st, 8);
     x->has_requests = !col_null(st, 9);
@@ -199,7 +174,7 @@ static void hb_row(sqlite3_stmt *st, store_hb *h)
     h->seq = opt_i64(st, 1, HB_HAS_SEQ, &h->has);
     if (!col_null(st, 2)) {
         h->has |= HB_HAS_STATUS;
-        col_text(st, 2, h->status, sizeof h->status);
+        sq_col_text(st, 2, h->status, sizeof h->status);
     }
     h->cpu = opt_f(st, 3, HB_HAS_CPU, &h->has);
     h->mem = opt_f(st, 4, HB_HAS_MEM, &h->has);
@@ -213,7 +188,7 @@ static void hb_row(sqlite3_stmt *st, store_hb *h)
     h->requests = opt_i64(st, 11, HB_HAS_REQUESTS, &h->has);
     h->tokens = opt_i64(st, 12, HB_HAS_TOKENS, &h->has);
     h->cpu_ticks = opt_i64(st, 13, HB_HAS_CPU_TICKS, &h->has);
-    col_text(st, 14, h->worker_id, sizeof h->worker_id);
+    sq_col_text(st, 14, h->worker_id, sizeof h->worker_id);
 }
 
 static void event_row(sqlite3_stmt *st, store_event *e)
@@ -221,17 +196,17 @@ static void event_row(sqlite3_stmt *st, store_event *e)
     memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(st, 0);
     e->ts_ms = sqlite3_column_int64(st, 1);
-    col_text(st, 2, e->type, sizeof e->type);
-    col_text(st, 3, e->worker_id, sizeof e->worker_id);
-    col_text(st, 4, e->group, sizeof e->group);
-    col_text(st, 5, e->instance, sizeof e->instance);
-    col_text(st, 6, e->state, sizeof e->state);
-    col_text(st, 7, e->prev_state, sizeof e->prev_state);
-    e->reason = col_enum(st, 8, reg_reason_parse);
+    sq_col_text(st, 2, e->type, sizeof e->type);
+    sq_col_text(st, 3, e->worker_id, sizeof e->worker_id);
+    sq_col_text(st, 4, e->group, sizeof e->group);
+    sq_col_text(st, 5, e->instance, sizeof e->instance);
+    sq_col_text(st, 6, e->state, sizeof e->state);
+    sq_col_text(st, 7, e->prev_state, sizeof e->prev_state);
+    e->reason = sq_col_enum(st, 8, reg_reason_parse);
     e->has_exit_code = !col_null(st, 9);
     e->exit_code = sqlite3_column_int(st, 9);
     e->opened_ms = sqlite3_column_int64(st, 10);
-    col_text(st, 11, e->node_id, sizeof e->node_id);
+    sq_col_text(st, 11, e->node_id, sizeof e->node_id);
 }
 
 /* Statement done: reset releases its read snapshot (or WAL checkpoints
@@ -306,8 +281,8 @@ int sq_last_run(store *s, int64_t before_id, store_run *out)
 static void group_row(sqlite3_stmt *st, store_group *g)
 {
     memset(g, 0, sizeof *g);
-    col_text(st, 0, g->name, sizeof g->name);
-    g->state = col_enum(st, 1, reg_gstate_parse);
+    sq_col_text(st, 0, g->name, sizeof g->name);
+    g->state = sq_col_enum(st, 1, reg_gstate_parse);
     g->state_since_ms = sqlite3_column_int64(st, 2);
 }
 
@@ -375,19 +350,28 @@ int sq_list_sessions(store *s, const char *worker_id, int64_t before_opened_ms, 
     ROWS(q, st, store_session, session_row, cb, ctx);
 }
 
+/* The range reads (heartbeats, hourly rows, task buckets) share one shape:
+ * ?1 a key (NULL: the statement has none), [?2, ?3) a time range, ?4 a
+ * limit. Takes rmu and binds; NULL (rmu released) when binding failed. */
+static sqlite3_stmt *range_stmt(sq_store *q, enum sq_rstmt k, const char *key, int64_t from_ms,
+                                int64_t to_ms, int limit)
+{
+    pthread_mutex_lock(&q->rmu);
+    sqlite3_stmt *st = q->r[k];
+    int rc = sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
+             sqlite3_bind_int(st, 4, lim(limit));
+    if (key) rc |= sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) return st;
+    finish(q, st);
+    return NULL;
+}
+
 int sq_list_heartbeats(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,
                        int (*cb)(void *, const store_hb *), void *ctx)
 {
     sq_store *q = (sq_store *)s;
-    pthread_mutex_lock(&q->rmu);
-    sqlite3_stmt *st = q->r[SQR_HEARTBEATS];
-    int rc = sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC) |
-             sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
-             sqlite3_bind_int(st, 4, lim(limit));
-    if (rc != SQLITE_OK) {
-        finish(q, st);
-        return -1;
-    }
+    sqlite3_stmt *st = range_stmt(q, SQR_HEARTBEATS, worker_id, from_ms, to_ms, limit);
+    if (!st) return -1;
     ROWS(q, st, store_hb, hb_row, cb, ctx);
 }
 
@@ -455,22 +439,15 @@ int sq_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_
                    int (*cb)(void *, const store_hourly *), void *ctx)
 {
     sq_store *q = (sq_store *)s;
-    pthread_mutex_lock(&q->rmu);
-    sqlite3_stmt *st = q->r[SQR_HOURLY];
-    int rc = sqlite3_bind_text(st, 1, worker_id, -1, SQLITE_STATIC) |
-             sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
-             sqlite3_bind_int(st, 4, lim(limit));
-    if (rc != SQLITE_OK) {
-        finish(q, st);
-        return -1;
-    }
+    sqlite3_stmt *st = range_stmt(q, SQR_HOURLY, worker_id, from_ms, to_ms, limit);
+    if (!st) return -1;
     ROWS(q, st, store_hourly, hourly_row, cb, ctx);
 }
 
 static void task_row(sqlite3_stmt *st, tlat_row *t)
 {
     memset(t, 0, sizeof *t);
-    col_text(st, 0, t->group, sizeof t->group);
+    sq_col_text(st, 0, t->group, sizeof t->group);
     t->bucket_ms = sqlite3_column_int64(st, 1);
     t->count = (uint64_t)sqlite3_column_int64(st, 2);
     t->mean_ms = sqlite3_column_double(st, 3);
@@ -486,14 +463,8 @@ int sq_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, i
                   int (*cb)(void *, const tlat_row *), void *ctx)
 {
     sq_store *q = (sq_store *)s;
-    pthread_mutex_lock(&q->rmu);
-    sqlite3_stmt *st = q->r[group ? SQR_TASKS_GROUP : SQR_TASKS_ALL];
-    int rc = sqlite3_bind_int64(st, 2, from_ms) | sqlite3_bind_int64(st, 3, upper(to_ms)) |
-             sqlite3_bind_int(st, 4, lim(limit));
-    if (group) rc |= sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    if (rc != SQLITE_OK) {
-        finish(q, st);
-        return -1;
-    }
+    sqlite3_stmt *st =
+        range_stmt(q, group ? SQR_TASKS_GROUP : SQR_TASKS_ALL, group, from_ms, to_ms, limit);
+    if (!st) return -1;
     ROWS(q, st, tlat_row, task_row, cb, ctx);
 }

@@ -16,6 +16,7 @@
  * ever because the newest raw row is never deleted (see store.h).
  */
 #include "store/sqlite_int.h"
+#include "store/store_sql.h"
 
 #include "core/vec.h"
 
@@ -24,16 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REL_COLS                                                                                   \
-    "worker_id, group_name, computed_ms, window_ms, uptime_pct, up_ms, observed_ms,"               \
-    " sessions_count, closed_count, failures, mtbf_s, p10_session_s, p50_session_s,"               \
-    " p90_session_s, p_stays_4h, p_stays_8h, score, last_disconnect_ms, last_failure_ms,"          \
-    " last_session_s, n_clean_shutdown, n_failed, n_timeout, n_restarted, n_evicted,"              \
-    " n_monitor_gap, km_t_max_s, km"
-#define REL_NCOLS 28
-
 /* The reason-count columns, in reg_reason order from REG_R_CLEAN_SHUTDOWN. */
-#define REL_REASON_COL 20
 
 static const char *const asql[SQA__COUNT] = {
     [SQA_BEGIN] = "BEGIN IMMEDIATE",
@@ -45,11 +37,12 @@ static const char *const asql[SQA__COUNT] = {
     [SQA_SESSIONS] = "SELECT worker_id, opened_ms, closed_ms, last_hb_ms, reason,"
                      " node_id = '" STORE_IMPORT_NODE "' FROM sessions INDEXED BY sessions_rel"
                      " WHERE closed_ms IS NULL OR closed_ms >= ?1 ORDER BY worker_id, opened_ms",
-    [SQA_REL_PUT] = "INSERT OR REPLACE INTO reliability(" REL_COLS ") SELECT ?1, ?2, ?3, ?4, ?5,"
-                    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
-                    " ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28"
-                    " WHERE EXISTS (SELECT 1 FROM workers WHERE worker_id = ?1)",
-    [SQA_REL_LOAD] = "SELECT " REL_COLS " FROM reliability",
+    [SQA_REL_PUT] =
+        "INSERT OR REPLACE INTO reliability(" STORE_REL_COLS ") SELECT ?1, ?2, ?3, ?4, ?5,"
+        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+        " ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28"
+        " WHERE EXISTS (SELECT 1 FROM workers WHERE worker_id = ?1)",
+    [SQA_REL_LOAD] = "SELECT " STORE_REL_COLS " FROM reliability",
     [SQA_STATE_GET] = "SELECT value FROM rollup_state WHERE name = ?1",
     [SQA_STATE_SET] = "INSERT INTO rollup_state(name, value) VALUES(?1, ?2)"
                       " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
@@ -109,17 +102,10 @@ void sq_rel_finalize(sq_store *q)
         sqlite3_finalize(q->a[i]);
 }
 
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
 static int begin(sq_store *q)
 {
     pthread_mutex_lock(&q->amu);
-    if (step_done(q->a[SQA_BEGIN]) == 0) return 0;
+    if (sq_exec(q->a[SQA_BEGIN]) == 0) return 0;
     pthread_mutex_unlock(&q->amu);
     return -1;
 }
@@ -127,19 +113,10 @@ static int begin(sq_store *q)
 /* Commit when rc is 0, else roll back; releases amu. Returns 0 or -1. */
 static int end(sq_store *q, int rc)
 {
-    if (rc == 0 && step_done(q->a[SQA_COMMIT]) != 0) rc = -1;
-    if (rc != 0 && !sqlite3_get_autocommit(q->adb)) step_done(q->a[SQA_ROLLBACK]);
+    if (rc == 0 && sq_exec(q->a[SQA_COMMIT]) != 0) rc = -1;
+    if (rc != 0 && !sqlite3_get_autocommit(q->adb)) sq_exec(q->a[SQA_ROLLBACK]);
     pthread_mutex_unlock(&q->amu);
     return rc;
-}
-
-static void text_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t len = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-    if (len > n - 1) len = n - 1;
-    if (len) memcpy(dst, t, len);
-    dst[len] = '\0';
 }
 
 /* ---- reliability scan ---------------------------------------------------- */
@@ -179,19 +156,17 @@ int sq_rel_scan(store *s, int64_t from_ms, int (*cb)(void *, const store_rel_wor
     sqlite3_bind_int64(ss, 1, from_ms);
     int src = sqlite3_step(ss), wrc;
     while ((wrc = sqlite3_step(ws)) == SQLITE_ROW) {
-        text_copy(ws, 0, wid, sizeof wid);
-        text_copy(ws, 1, grp, sizeof grp);
+        sq_col_text(ws, 0, wid, sizeof wid);
+        sq_col_text(ws, 1, grp, sizeof grp);
         b.n = 0;
         while (src == SQLITE_ROW) {
             int c = strcmp((const char *)sqlite3_column_text(ss, 0), wid);
             if (c > 0) break;
             if (c == 0) {
-                const char *reason = (const char *)sqlite3_column_text(ss, 4);
-                int r = reason ? reg_reason_parse(reason) : REG_R_NONE;
                 rel_session x = {.opened_ms = sqlite3_column_int64(ss, 1),
                                  .closed_ms = sqlite3_column_int64(ss, 2),
                                  .last_hb_ms = sqlite3_column_int64(ss, 3),
-                                 .reason = (uint8_t)(r > 0 ? r : REG_R_NONE),
+                                 .reason = (uint8_t)sq_col_enum(ss, 4, reg_reason_parse),
                                  .imported = sqlite3_column_int(ss, 5) != 0};
                 if (scan_push(&b, &x) != 0) {
                     rc = -1;
@@ -229,11 +204,6 @@ static int bind_real_or_null(sqlite3_stmt *st, int i, double v)
     return v == v ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i); /* NAN: null */
 }
 
-static int bind_ms_or_null(sqlite3_stmt *st, int i, int64_t v)
-{
-    return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
-}
-
 /* The curve as float pairs (t_s, s): 8 bytes a step, in host byte order
  * (the file never leaves the host that wrote it; PostgreSQL stores its own). */
 static int bind_km(sqlite3_stmt *st, int i, const rel_km_step *km, size_t n, float **buf,
@@ -269,11 +239,11 @@ static int rel_bind(sqlite3_stmt *st, const store_rel_row *r, float **buf, size_
     rc |= sqlite3_bind_double(st, 15, f->p_stays_4h);
     rc |= sqlite3_bind_double(st, 16, f->p_stays_8h);
     rc |= sqlite3_bind_double(st, 17, f->score);
-    rc |= bind_ms_or_null(st, 18, f->last_disconnect_ms);
-    rc |= bind_ms_or_null(st, 19, f->last_failure_ms);
+    rc |= sq_bind_opt_i64(st, 18, f->last_disconnect_ms > 0, f->last_disconnect_ms);
+    rc |= sq_bind_opt_i64(st, 19, f->last_failure_ms > 0, f->last_failure_ms);
     rc |= bind_real_or_null(st, 20, f->last_session_s);
     for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
-        rc |= sqlite3_bind_int64(st, REL_REASON_COL + k, f->reasons[k]);
+        rc |= sqlite3_bind_int64(st, STORE_REL_REASON_COL + k, f->reasons[k]);
     rc |= bind_real_or_null(st, 27, f->km_t_max_s); /* NAN: no sessions to estimate from */
     rc |= bind_km(st, 28, r->km, r->nkm, buf, cap);
     return rc;
@@ -288,7 +258,7 @@ int sq_rel_put(store *s, const store_rel_row *rows, size_t n)
     int rc = 0;
     sqlite3_stmt *st = q->a[SQA_REL_PUT];
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = rel_bind(st, &rows[i], &buf, &cap) != SQLITE_OK ? -1 : step_done(st);
+        rc = rel_bind(st, &rows[i], &buf, &cap) != SQLITE_OK ? -1 : sq_exec(st);
     sqlite3_clear_bindings(st);
     free(buf);
     return end(q, rc);
@@ -311,8 +281,8 @@ int sq_rel_load(store *s, int (*cb)(void *, const store_rel_row *), void *ctx)
         store_rel_row r;
         memset(&r, 0, sizeof r);
         rel_features *f = &r.f;
-        text_copy(st, 0, r.worker_id, sizeof r.worker_id);
-        text_copy(st, 1, r.group, sizeof r.group);
+        sq_col_text(st, 0, r.worker_id, sizeof r.worker_id);
+        sq_col_text(st, 1, r.group, sizeof r.group);
         r.computed_ms = sqlite3_column_int64(st, 2);
         r.window_ms = sqlite3_column_int64(st, 3);
         f->uptime_pct = sqlite3_column_double(st, 4);
@@ -332,7 +302,7 @@ int sq_rel_load(store *s, int (*cb)(void *, const store_rel_row *), void *ctx)
         f->last_failure_ms = sqlite3_column_int64(st, 18);
         f->last_session_s = col_real_or_nan(st, 19);
         for (int k = REG_R_CLEAN_SHUTDOWN; k < REG_R__COUNT; k++)
-            f->reasons[k] = (uint32_t)sqlite3_column_int64(st, REL_REASON_COL - 1 + k);
+            f->reasons[k] = (uint32_t)sqlite3_column_int64(st, STORE_REL_REASON_COL - 1 + k);
         f->km_t_max_s = col_real_or_nan(st, 26);
         size_t nb = (size_t)sqlite3_column_bytes(st, 27) / (2 * sizeof(float));
         const float *blob = sqlite3_column_blob(st, 27);
@@ -378,7 +348,7 @@ static int state_set(sq_store *q, const char *name, int64_t v)
     sqlite3_stmt *st = q->a[SQA_STATE_SET];
     return sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 2, v)
                ? -1
-               : step_done(st);
+               : sq_exec(st);
 }
 
 int64_t sq_hourly_rollup(store *s, int64_t max_rows)
@@ -398,7 +368,7 @@ int64_t sq_hourly_rollup(store *s, int64_t max_rows)
     int64_t hi = top - w > max_rows ? w + max_rows : top;
     if (rc == 0 && hi > w) {
         sqlite3_stmt *st = q->a[SQA_HOURLY_FOLD];
-        rc = sqlite3_bind_int64(st, 1, w) | sqlite3_bind_int64(st, 2, hi) ? -1 : step_done(st);
+        rc = sqlite3_bind_int64(st, 1, w) | sqlite3_bind_int64(st, 2, hi) ? -1 : sq_exec(st);
         if (rc == 0) rc = state_set(q, "hourly_rowid", hi);
     }
     if (end(q, rc) != 0) return -1;
@@ -450,7 +420,7 @@ int sq_tasks_put(store *s, const tlat_row *rows, size_t n)
         b |= sqlite3_bind_double(st, 8, r.p90_ms);
         b |= sqlite3_bind_double(st, 9, r.p95_ms);
         b |= sqlite3_bind_double(st, 10, r.p99_ms);
-        rc = b ? -1 : step_done(st);
+        rc = b ? -1 : sq_exec(st);
     }
     return end(q, rc);
 }
@@ -475,7 +445,7 @@ static int import_worker(sq_store *q, const imp_row *first, const imp_row *last,
     rc |= sqlite3_bind_int64(st, 5, end);
     rc |= sqlite3_bind_int64(st, 6, first->opened_ms);
     rc |= sqlite3_bind_int64(st, 7, end);
-    return rc ? -1 : step_done(st);
+    return rc ? -1 : sq_exec(st);
 }
 
 /* 0 inserted, 1 already there (same instance), 2 conflict, -1 error. */
@@ -496,12 +466,12 @@ static int import_one(sq_store *q, const imp_row *r, int64_t now_ms)
     b |= sqlite3_bind_int64(st, 2, r->opened_ms);
     b |= sqlite3_bind_text(st, 3, r->group, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(st, 4, r->instance, -1, SQLITE_STATIC);
-    b |= r->closed_ms ? sqlite3_bind_int64(st, 5, r->closed_ms) : sqlite3_bind_null(st, 5);
+    b |= sq_bind_opt_i64(st, 5, r->closed_ms != 0, r->closed_ms);
     b |= r->closed_ms ? sqlite3_bind_text(st, 6, reg_reason_name(r->reason), -1, SQLITE_STATIC)
                       : sqlite3_bind_null(st, 6);
-    b |= r->has_exit_code ? sqlite3_bind_int(st, 7, r->exit_code) : sqlite3_bind_null(st, 7);
+    b |= sq_bind_opt_i64(st, 7, r->has_exit_code, r->exit_code);
     b |= sqlite3_bind_int64(st, 8, r->closed_ms ? r->closed_ms : now_ms);
-    return b ? -1 : step_done(st);
+    return b ? -1 : sq_exec(st);
 }
 
 int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,

@@ -6,7 +6,8 @@
 #ifndef VIGIL_TEST_SPILL_FX_H
 #define VIGIL_TEST_SPILL_FX_H
 
-#include <dirent.h>
+#include "tmpdir.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    DIR *d = opendir(f->dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char p[400];
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(f->dir);
+    tmpdir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -16,7 +16,8 @@
 
 #include "store/store.h"
 
-#include <dirent.h>
+#include "tmpdir.h"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -143,15 +144,7 @@ static __attribute__((unused)) int teardown(void **state)
                  f->schema, f->schema);
         fx_pg_admin(sql);
     }
-    DIR *d = opendir(f->dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char p[400];
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(f->dir);
+    tmpdir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "near.h"
+#include "rel_fx.h"
 
 #include "core/rel.h"
 
@@ -14,12 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SEC 1000LL
-#define MINUTE (60 * SEC)
-#define HOUR (60 * MINUTE)
-#define DAY (24 * HOUR)
-#define T0 1700000000000LL  /* 2023-11-14 22:13:20 UTC */
-#define MON 1704067200000LL /* 2024-01-01 00:00 UTC, a Monday */
 #define EPS 1e-12
 
 static double sigmoid(double x)
@@ -495,18 +490,6 @@ static void test_hourly(void **state)
     for (int d = 0; d < 7; d++)
         for (int k = 0; k < 24; k++)
             assert_true(h[d][k] == 0.5);
-}
-
-static int setup(void **state)
-{
-    *state = rel_work_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    rel_work_free(*state);
-    return 0;
 }
 
 int main(void)

@@ -9,19 +9,13 @@
 #include <cmocka.h>
 
 #include "near.h"
+#include "rel_fx.h"
 
 #include "core/rel.h"
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
-
-#define SEC 1000LL
-#define MINUTE (60 * SEC)
-#define HOUR (60 * MINUTE)
-#define DAY (24 * HOUR)
-#define T0 1700000000000LL  /* 2023-11-14 22:13:20 UTC */
-#define MON 1704067200000LL /* 2024-01-01 00:00 UTC, a Monday */
 
 /* ---- property test ---------------------------------------------------- */
 
@@ -306,18 +300,6 @@ static void test_property(void **state)
         if (ns) assert_memory_equal(st, st1, ns * sizeof *st);
     }
     rel_work_free(w2);
-}
-
-static int setup(void **state)
-{
-    *state = rel_work_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    rel_work_free(*state);
-    return 0;
 }
 
 int main(void)

@@ -1,0 +1,29 @@
+/*
+ * store_sql: the logical schema's column lists that both backends select
+ * (SQLite and PostgreSQL), so their row decoders agree on column positions
+ * by construction instead of by two copies kept in step by hand.
+ */
+#ifndef VIGIL_STORE_SQL_H
+#define VIGIL_STORE_SQL_H
+
+#define STORE_EVENT_SELECT                                                                         \
+    "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
+    " exit_code, opened_ms, node_id FROM events"
+
+#define STORE_TASK_SELECT                                                                          \
+    "SELECT group_name, bucket_ms, count, mean_ms, min_ms, max_ms, p50_ms, p90_ms, p95_ms,"        \
+    " p99_ms FROM task_latency"
+
+#define STORE_RUN_SELECT "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
+
+/* reliability, in this order; the reason counts are columns
+ * STORE_REL_REASON_COL + k - 1 (0-based) for k = REG_R_CLEAN_SHUTDOWN.. */
+#define STORE_REL_COLS                                                                             \
+    "worker_id, group_name, computed_ms, window_ms, uptime_pct, up_ms, observed_ms,"               \
+    " sessions_count, closed_count, failures, mtbf_s, p10_session_s, p50_session_s,"               \
+    " p90_session_s, p_stays_4h, p_stays_8h, score, last_disconnect_ms, last_failure_ms,"          \
+    " last_session_s, n_clean_shutdown, n_failed, n_timeout, n_restarted, n_evicted,"              \
+    " n_monitor_gap, km_t_max_s, km"
+#define STORE_REL_REASON_COL 20
+
+#endif
