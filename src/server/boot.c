@@ -150,7 +150,13 @@ static int restore_group(void *ctx, const store_group *g)
 static int restore_worker(void *ctx, const store_worker *w)
 {
     app *a = ctx;
-    bool ours = w->open_opened_ms && strcmp(w->open_node_id, a->cfg.node_id) == 0;
+    /* SQLite has one node, whatever node_id its sessions were opened under
+     * (the default, the hostname, may have changed since): all are ours. */
+    bool shared = strcmp(store_backend_name(a->store), "sqlite") != 0;
+    bool ours = w->open_opened_ms && (!shared || strcmp(w->open_node_id, a->cfg.node_id) == 0);
+    /* Live on a sibling node (shared PostgreSQL): that node watches it and
+     * answers for it. Restored here it could only show as dead. */
+    if (w->open_opened_ms && !ours) return 0;
     /* The store already reports an open session's last heartbeat as the later
      * of the session's and the worker's (raw samples advance only the latter). */
     int64_t last = ours ? w->open_last_hb_ms : w->last_seen_ms;

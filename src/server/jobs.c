@@ -133,6 +133,7 @@ static void *writer_main(void *arg)
     reg_event *evs = NULL;
     size_t nev = 0, nspill = 0, nhb = 0;
     int backoff = 0;
+    bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
     wq_stats seen = {0};
     char err[256];
@@ -140,6 +141,10 @@ static void *writer_main(void *arg)
         atomic_store(&a->writer_alive_ms, app_now_ms());
         wq_sync(a->wq);
         bool closing = wq_closed(a->wq);
+        /* A stop retries at once whatever the backoff had reached: if the
+         * store is back, the final drain loses nothing that was queued. */
+        if (closing && !was_closing) backoff = 0;
+        was_closing = closing;
         if (backoff == 0 || closing) {
             reg_event *ne;
             size_t nne, nns, nnh;
@@ -171,7 +176,12 @@ static void *writer_main(void *arg)
                     break;
                 }
                 watch_spill(a, &seen);
-                sleep_ms(backoff);
+                /* A stop cuts the running wait short; once stopping, the
+                 * retries wait for real (the store may be reconnecting). */
+                if (closing)
+                    sleep_ms(backoff);
+                else
+                    wq_wait_close(a->wq, backoff);
                 continue;
             }
         }

@@ -413,9 +413,9 @@ enum MHD_Result route_readyz(app *a, req *r)
     char body[256];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"%s\",\"store\":\"%s\",\"writer\":\"%s\",\"queue_depth\":%zu,"
-                     "\"spilled\":%llu}",
+                     "\"spilled\":%llu,\"dropped\":%llu}",
                      store_up && writer_up ? "ready" : "not_ready", store_up ? "ok" : "down",
                      writer_up ? "ok" : "stalled", st.hb_depth + st.ev_depth,
-                     (unsigned long long)st.spilled);
+                     (unsigned long long)st.spilled, (unsigned long long)st.hb_dropped);
     return http_json(r, store_up && writer_up ? 200 : 503, body, (size_t)n);
 }

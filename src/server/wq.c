@@ -223,8 +223,8 @@ static size_t take_chunk(wq *q, reg_event **v, size_t *n, size_t *cap)
     return got;
 }
 
-size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hbs, size_t max_hb,
-               size_t *nhb, int timeout_ms)
+/* The monotonic clock (the condvar's) timeout_ms from now. */
+static struct timespec deadline_in(int timeout_ms)
 {
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -234,6 +234,13 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000L;
     }
+    return dl;
+}
+
+size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hbs, size_t max_hb,
+               size_t *nhb, int timeout_ms)
+{
+    struct timespec dl = deadline_in(timeout_ms);
     pthread_mutex_lock(&q->mu);
     /* Wait for the timer, not for the first heartbeat: batching is the
      * point. Events and close cut the wait short. */
@@ -379,6 +386,17 @@ void wq_close(wq *q)
     q->closed = true;
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
+}
+
+bool wq_wait_close(wq *q, int timeout_ms)
+{
+    struct timespec dl = deadline_in(timeout_ms);
+    pthread_mutex_lock(&q->mu);
+    while (!q->closed)
+        if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) == ETIMEDOUT) break;
+    bool c = q->closed;
+    pthread_mutex_unlock(&q->mu);
+    return c;
 }
 
 bool wq_closed(wq *q)

@@ -107,6 +107,10 @@ int wq_spill_rest(wq *q, const reg_event *pending, size_t npending, size_t pendi
 void wq_close(wq *q);
 bool wq_closed(wq *q);
 
+/* Sleep up to timeout_ms, cut short by wq_close: the writer's backoff, so a
+ * stop never waits out a backoff step. Returns wq_closed. */
+bool wq_wait_close(wq *q, int timeout_ms);
+
 void wq_get_stats(wq *q, wq_stats *out);
 
 #endif

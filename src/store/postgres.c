@@ -210,9 +210,9 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
     }
     if (nhb) {
         pg_params p = {0};
-        pp_text(&p, hb->ids.p);
-        pp_text(&p, hb->seen.p);
-        pp_text(&p, hb->ttl.p);
+        pp_bin(&p, hb->ids.p, (int)hb->ids.n);
+        pp_bin(&p, hb->seen.p, (int)hb->seen.n);
+        pp_bin(&p, hb->ttl.p, (int)hb->ttl.n);
         pg_pipe_send(&pp, PGW_HB_SEEN, &p, PG_TAG_SEEN);
     }
     if (pg_pipe_end(&pp) != 0) {

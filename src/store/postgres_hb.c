@@ -4,16 +4,19 @@
  * store_apply (postgres.c) needs two things from them: the arrays of one
  * UPDATE that advances workers.last_seen_ms for every worker of the batch
  * at once (per worker: the newest timestamp, the last ttl given), and the
- * rows themselves as COPY heartbeats FROM STDIN data, text format. COPY
- * costs the server one parse per field instead of one statement per row
- * or per few hundred rows; the raw heartbeat table's b-tree is then most of
- * what a row costs.
+ * rows themselves as COPY heartbeats FROM STDIN data. COPY costs the server
+ * no statement per row or per few hundred rows; the raw heartbeat table's
+ * b-tree is then most of what a row costs.
  *
- * Text format: fields separated by tabs, NULL as \N, and backslash escapes
- * for backslash, tab, newline and carriage return (hb.h refuses control
- * characters already; escaping them anyway keeps a bad byte from splitting
- * a row). Integers are formatted by hand, floats with 9 significant digits
- * (a C float round-trips through REAL exactly).
+ * Binary format, not text: no number to print here nor to parse there
+ * (measured: see docs/benchmarks.md, "Store write rate"), floats go bit for
+ * bit, and strings need no escaping. Its one demand: every value in its
+ * column's exact type (text, int8, float4), which copy_row follows
+ * postgres_schema.c in.
+ *
+ * The rows go in worker order (arrival order within a worker): a batch's
+ * index inserts then walk the (worker_id, ts_ms) b-tree left to right, and
+ * ids (the tie break of equal timestamps) still follow arrival.
  */
 #include "store/postgres_int.h"
 
@@ -27,11 +30,13 @@
 #define HB_COPY                                                                                    \
     "COPY heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,"                   \
     " gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests, tokens, cpu_ticks)"      \
-    " FROM STDIN"
+    " FROM STDIN (FORMAT binary)"
+#define HB_COPY_COLS 15
 
-#define HB_ROW_MAX 1024 /* bytes of one COPY line, at most (escaped strings and 15 fields) */
+#define HB_ROW_MAX 1024     /* bytes of one COPY tuple, at most */
+#define HB_COPY_CHUNK 65536 /* bytes of COPY data sent at a time */
 
-/* ---- a growing text buffer (COPY data, array literals) -------------------- */
+/* ---- a growing byte buffer (COPY data, arrays) -------------------------- */
 
 static int buf_need(pg_buf *b, size_t more)
 {
@@ -41,47 +46,85 @@ static int buf_need(pg_buf *b, size_t more)
     return 0;
 }
 
-static void buf_ch(pg_buf *b, char c)
+/* COPY BINARY: every value as its type's send format, big-endian, after a
+ * 4-byte length (-1: NULL). No text to format here, none to parse on the
+ * server; floats go bit for bit. */
+static void bin_u16(pg_buf *b, uint16_t v)
 {
-    b->p[b->n++] = c;
+    b->p[b->n++] = (char)(v >> 8);
+    b->p[b->n++] = (char)v;
 }
 
-/* COPY text format: backslash escapes for the characters it gives meaning
- * to (hb.h already refuses control characters; this is belt and braces). */
-static void buf_copy_text(pg_buf *b, const char *s)
+static void bin_u32(pg_buf *b, uint32_t v)
 {
-    for (; *s; s++) {
-        char c = *s;
-        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-            buf_ch(b, '\\');
-            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
-        }
-        buf_ch(b, c);
+    bin_u16(b, (uint16_t)(v >> 16));
+    bin_u16(b, (uint16_t)v);
+}
+
+static void bin_null(pg_buf *b)
+{
+    bin_u32(b, UINT32_MAX);
+}
+
+static void bin_i64(pg_buf *b, bool has, int64_t v)
+{
+    if (!has) {
+        bin_null(b);
+        return;
     }
+    bin_u32(b, 8);
+    bin_u32(b, (uint32_t)((uint64_t)v >> 32));
+    bin_u32(b, (uint32_t)v);
 }
 
-/* An array literal element: double-quoted, quotes and backslashes escaped. */
-static void buf_array_text(pg_buf *b, const char *s)
+static void bin_f32(pg_buf *b, bool has, float v)
 {
-    buf_ch(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') buf_ch(b, '\\');
-        buf_ch(b, *s);
+    if (!has) {
+        bin_null(b);
+        return;
     }
-    buf_ch(b, '"');
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    bin_u32(b, 4);
+    bin_u32(b, u);
 }
 
-static void buf_i64(pg_buf *b, int64_t v)
+static void bin_text(pg_buf *b, const char *s)
 {
-    char t[24];
-    int k = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        t[k++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0) buf_ch(b, '-');
-    while (k)
-        buf_ch(b, t[--k]);
+    if (!s) {
+        bin_null(b);
+        return;
+    }
+    size_t n = strlen(s);
+    bin_u32(b, (uint32_t)n);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+/* One-dimensional arrays in binary (array_send's layout): a header with the
+ * element type and the length, patched in by arr_end, then the elements as
+ * in COPY BINARY. Binary, as the COPY: array_in parsing 3 x 8,192 text
+ * elements was a fifth of the UPDATE (measured). */
+#define ARR_HEAD 20 /* ndim, flags, element type, length, lower bound */
+#define OID_INT8 20 /* pg_type.oid: fixed for built-in types */
+#define OID_INT4 23
+#define OID_TEXT 25
+
+static void arr_begin(pg_buf *b, uint32_t elem_oid)
+{
+    bin_u32(b, 1);
+    bin_u32(b, 0);
+    bin_u32(b, elem_oid);
+    bin_u32(b, 0);
+    bin_u32(b, 1);
+}
+
+static void arr_end(pg_buf *b, size_t count)
+{
+    size_t n = b->n;
+    b->n = 12;
+    bin_u32(b, (uint32_t)count);
+    b->n = n;
 }
 
 /* ---- the batch ------------------------------------------------------------------ */
@@ -126,10 +169,11 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
         b->v[i] = &hbs[i];
     qsort(b->v, nhb, sizeof *b->v, hb_cmp);
     pg_buf *ids = &b->ids, *seen = &b->seen, *ttl = &b->ttl;
-    if (buf_need(ids, 2) || buf_need(seen, 2) || buf_need(ttl, 2)) return -1;
-    buf_ch(ids, '{');
-    buf_ch(seen, '{');
-    buf_ch(ttl, '{');
+    if (buf_need(ids, ARR_HEAD) || buf_need(seen, ARR_HEAD) || buf_need(ttl, ARR_HEAD)) return -1;
+    arr_begin(ids, OID_TEXT);
+    arr_begin(seen, OID_INT8);
+    arr_begin(ttl, OID_INT4);
+    size_t nw = 0;
     for (size_t i = 0, j; i < nhb; i = j) {
         int64_t last = b->v[i]->ts_ms;
         int32_t t = 0; /* the last one given wins, as if applied one by one */
@@ -137,22 +181,18 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
             if (b->v[j]->ts_ms > last) last = b->v[j]->ts_ms;
             if ((b->v[j]->has & HB_HAS_TTL) && b->v[j]->ttl_s > 0) t = b->v[j]->ttl_s;
         }
-        if (buf_need(ids, 2 * HB_ID_MAX + 4) || buf_need(seen, 24) || buf_need(ttl, 16)) return -1;
-        if (i) {
-            buf_ch(ids, ',');
-            buf_ch(seen, ',');
-            buf_ch(ttl, ',');
-        }
-        buf_array_text(ids, b->v[i]->worker_id);
-        buf_i64(seen, last);
-        buf_i64(ttl, t);
+        if (buf_need(ids, HB_ID_MAX + 4) || buf_need(seen, 12) || buf_need(ttl, 8)) return -1;
+        bin_text(ids, b->v[i]->worker_id);
+        bin_i64(seen, true, last);
+        bin_u32(ttl, 4);
+        bin_u32(ttl, (uint32_t)t);
+        nw++;
         if (nev && forgotten_in(evs, nev, b->v[i]->worker_id))
             b->gone[b->ngone++] = b->v[i]->worker_id;
     }
-    buf_ch(ids, '}');
-    buf_ch(seen, '}');
-    buf_ch(ttl, '}');
-    ids->p[ids->n] = seen->p[seen->n] = ttl->p[ttl->n] = '\0';
+    arr_end(ids, nw);
+    arr_end(seen, nw);
+    arr_end(ttl, nw);
     return 0;
 }
 
@@ -173,105 +213,83 @@ int pg_hb_reply(void *ctx, int64_t tag, const PGresult *r)
     return 0;
 }
 
-static void copy_f(pg_buf *b, bool has, float v)
-{
-    if (!has) {
-        b->p[b->n++] = '\\';
-        b->p[b->n++] = 'N';
-        return;
-    }
-    /* 9 significant digits: the float comes back bit for bit. */
-    b->n += (size_t)snprintf(b->p + b->n, 32, "%.9g", (double)v);
-}
+_Static_assert(2 + HB_COPY_COLS * 4 + HB_ID_MAX + HB_STATUS_MAX + 16 + 10 * 8 + 4 * 4 <= HB_ROW_MAX,
+               "HB_ROW_MAX too small for one binary COPY row");
 
-static void copy_i(pg_buf *b, bool has, int64_t v)
-{
-    if (has)
-        buf_i64(b, v);
-    else {
-        buf_ch(b, '\\');
-        buf_ch(b, 'N');
-    }
-}
-
-/* One COPY line, in HB_COPY's column order. The caller reserved HB_ROW_MAX. */
+/* One tuple, in HB_COPY's column order. The caller reserved HB_ROW_MAX. */
 static void copy_row(pg_buf *b, const store_hb *h)
 {
     uint32_t has = h->has;
-    buf_copy_text(b, h->worker_id);
-    buf_ch(b, '\t');
-    buf_i64(b, h->ts_ms);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_SEQ, h->seq);
-    buf_ch(b, '\t');
-    if (has & HB_HAS_STATUS)
-        buf_copy_text(b, h->status);
-    else
-        copy_i(b, false, 0);
-    buf_ch(b, '\t');
-    copy_f(b, has & HB_HAS_CPU, h->cpu);
-    buf_ch(b, '\t');
-    copy_f(b, has & HB_HAS_MEM, h->mem);
-    buf_ch(b, '\t');
-    copy_f(b, has & HB_HAS_MEM_AVAIL, h->mem_available_gb);
-    buf_ch(b, '\t');
-    copy_f(b, has & HB_HAS_GPU_MEM, h->gpu_mem_active_gb);
-    buf_ch(b, '\t');
-    const char *th = (has & HB_HAS_THERMAL) && h->thermal > 0 && h->thermal <= HB_THERMAL_CRITICAL
-                         ? hb_thermal_name(h->thermal)
-                         : NULL;
-    if (th)
-        buf_copy_text(b, th);
-    else
-        copy_i(b, false, 0);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_BACKLOG, h->backlog);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_CAPACITY, h->capacity);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_IN_FLIGHT, h->in_flight);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_REQUESTS, h->requests);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_TOKENS, h->tokens);
-    buf_ch(b, '\t');
-    copy_i(b, has & HB_HAS_CPU_TICKS, h->cpu_ticks);
-    buf_ch(b, '\n');
+    bin_u16(b, HB_COPY_COLS);
+    bin_text(b, h->worker_id);
+    bin_i64(b, true, h->ts_ms);
+    bin_i64(b, has & HB_HAS_SEQ, h->seq);
+    bin_text(b, has & HB_HAS_STATUS ? h->status : NULL);
+    bin_f32(b, has & HB_HAS_CPU, h->cpu);
+    bin_f32(b, has & HB_HAS_MEM, h->mem);
+    bin_f32(b, has & HB_HAS_MEM_AVAIL, h->mem_available_gb);
+    bin_f32(b, has & HB_HAS_GPU_MEM, h->gpu_mem_active_gb);
+    bin_text(b, (has & HB_HAS_THERMAL) && h->thermal > 0 && h->thermal <= HB_THERMAL_CRITICAL
+                    ? hb_thermal_name(h->thermal)
+                    : NULL);
+    bin_i64(b, has & HB_HAS_BACKLOG, h->backlog);
+    bin_i64(b, has & HB_HAS_CAPACITY, h->capacity);
+    bin_i64(b, has & HB_HAS_IN_FLIGHT, h->in_flight);
+    bin_i64(b, has & HB_HAS_REQUESTS, h->requests);
+    bin_i64(b, has & HB_HAS_TOKENS, h->tokens);
+    bin_i64(b, has & HB_HAS_CPU_TICKS, h->cpu_ticks);
+}
+
+/* The signature, flags and header extension length of COPY BINARY data. */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+/* Build and send the COPY data, HB_COPY_CHUNK bytes at a time: the server
+ * inserts one chunk's rows while the next is built. */
+static int copy_send(pg_conn *k, const pg_hb_batch *hb, pg_buf *d)
+{
+    if (buf_need(d, sizeof copy_header)) return -1;
+    memcpy(d->p, copy_header, sizeof copy_header);
+    d->n = sizeof copy_header;
+    for (size_t i = 0; i < hb->n; i++) {
+        if (hb->ngone && hb_dropped(hb, hb->v[i]->worker_id)) continue;
+        if (buf_need(d, HB_ROW_MAX) != 0) return -1;
+        copy_row(d, hb->v[i]);
+        if (d->n >= HB_COPY_CHUNK) {
+            if (PQputCopyData(k->c, d->p, (int)d->n) != 1) return -1;
+            d->n = 0;
+        }
+    }
+    bin_u16(d, UINT16_MAX); /* the trailer: a tuple of -1 fields */
+    return PQputCopyData(k->c, d->p, (int)d->n) == 1 ? 0 : -1;
 }
 
 /* COPY the batch's rows (minus those of workers forgotten in it). */
 int pg_hb_copy(pg_conn *k, const pg_hb_batch *hb, char *err, size_t errlen)
 {
-    pg_buf d = {0};
-    for (size_t i = 0; i < hb->n; i++) {
-        if (hb->ngone && hb_dropped(hb, hb->v[i]->worker_id)) continue;
-        if (buf_need(&d, HB_ROW_MAX) != 0) {
-            free(d.p);
-            store_set_err(err, errlen, "store_apply: out of memory");
-            return -1;
-        }
-        copy_row(&d, hb->v[i]);
-    }
-    if (d.n == 0) return 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < hb->n && keep == 0; i++)
+        if (!hb->ngone || !hb_dropped(hb, hb->v[i]->worker_id)) keep++;
+    if (keep == 0) return 0;
     PGresult *r = PQexec(k->c, HB_COPY);
     bool in = PQresultStatus(r) == PGRES_COPY_IN;
     if (!in) pg_errmsg(k, r, err, errlen);
     PQclear(r);
-    int rc = -1;
-    if (in) {
-        bool sent = PQputCopyData(k->c, d.p, (int)d.n) == 1;
-        if (PQputCopyEnd(k->c, sent ? NULL : "vigil: sending COPY data failed") == 1 && sent)
-            rc = 0;
-        /* The COPY's outcome, then the end of its results. */
-        while ((r = PQgetResult(k->c)) != NULL) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                if (rc == 0) pg_errmsg(k, r, err, errlen);
-                rc = -1;
-            }
-            PQclear(r);
-        }
-        if (rc != 0 && err && !*err) pg_errmsg(k, NULL, err, errlen);
-    }
+    if (!in) return -1;
+    pg_buf d = {0};
+    bool sent = copy_send(k, hb, &d) == 0;
     free(d.p);
+    int rc = -1;
+    if (PQputCopyEnd(k->c, sent ? NULL : "vigil: building or sending COPY data failed") == 1 &&
+        sent)
+        rc = 0;
+    /* The COPY's outcome, then the end of its results. */
+    while ((r = PQgetResult(k->c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            if (rc == 0) pg_errmsg(k, r, err, errlen);
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (rc != 0 && err && !*err) pg_errmsg(k, NULL, err, errlen);
     return rc;
 }

@@ -216,9 +216,9 @@ typedef struct pg_buf {
 } pg_buf;
 
 /* Sorted by worker (arrival order within one), the per-worker arrays of
- * the last_seen UPDATE as array literals, and the workers forgotten in the
- * same batch (their rows are dropped unless the worker row exists again by
- * the end of the events). */
+ * the last_seen UPDATE in binary (text[], int8[], int4[]), and the workers
+ * forgotten in the same batch (their rows are dropped unless the worker row
+ * exists again by the end of the events). */
 typedef struct pg_hb_batch {
     const store_hb **v;
     size_t n;

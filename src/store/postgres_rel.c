@@ -5,9 +5,12 @@
  * its mutex) so a long scan never holds up the HTTP reads or the writer.
  *
  * The reliability scan is one query, workers LEFT JOIN their recent
- * sessions in (worker_id, opened_ms) order (a merge of two index walks, the
- * sessions side index-only), streamed a row at a time and regrouped here
- * per worker: 100k workers with 2.7M sessions never sit in memory at once.
+ * sessions (open, or closed within the window) in (worker_id, opened_ms)
+ * order, streamed a row at a time and regrouped here per worker: 100k
+ * workers with 2.7M sessions never sit in memory at once. The sessions side
+ * comes through indexes (sessions_open and sessions_closed, or sessions_key;
+ * the planner picks), a sequential scan only when the window holds nearly
+ * every session, where it is the cheapest read (test_store_pg.c).
  * Many-row writes (reliability rows, task buckets, imports) are pipelined:
  * one transaction, a round trip per PG_PIPE_CHUNK statements.
  *

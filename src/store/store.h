@@ -1,11 +1,18 @@
 /*
  * store: vigil's persistent state, behind one interface for every backend.
  *
- * SQLite (WAL) today; PostgreSQL later implements the same `store_backend`
- * table of functions, and the same test suite runs against both. Writes come
- * from one thread only (the writer, in batches, one transaction a batch);
- * reads may come from any thread at the same time and never wait for a write
- * transaction (WAL readers, or a pool on PostgreSQL).
+ * Two backends implement the same `store_backend` table of functions, and
+ * the same test suite runs against both: SQLite (WAL; sqlite*.c), the
+ * default, and PostgreSQL (libpq; postgres*.c) when several vigild nodes
+ * share one database. Writes come from one thread only (the writer, in
+ * batches, one transaction a batch); reads may come from any thread at the
+ * same time and never wait for a write transaction (WAL readers on SQLite,
+ * a connection of their own on PostgreSQL). Rollups and imports run on a
+ * third handle/connection so they hold up neither.
+ *
+ * Several nodes (PostgreSQL): every row a node owns (sessions, events,
+ * node_runs) carries its node_id, and a node's boot reconciles only its own
+ * open sessions (DESIGN §4).
  *
  * Times are Unix epoch milliseconds (int64). Strings are NUL-terminated and
  * already validated (hb.h rules). Row callbacks return 0 to go on, non-zero
@@ -21,7 +28,7 @@
  *   heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,
  *            gpu_mem_active_gb, thermal, backlog, capacity, in_flight,
  *            requests, tokens, cpu_ticks; absent samples are NULL;
- *            index (worker_id, ts_ms); rowid order = arrival order)
+ *            index (worker_id, ts_ms))
  *   events(id autoincrement PK, ts_ms, type, worker_id, group_name, instance,
  *            state, prev_state, reason, exit_code, opened_ms, node_id; index ts_ms)
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
@@ -31,15 +38,19 @@
  *            mem_available_gb, max thermal rank; PK(worker_id, hour_ms))
  *   task_latency(group_name, bucket_ms, count, mean/min/max/p50/p90/p95/p99
  *            ms; PK(group_name, bucket_ms))
- *   rollup_state(name PK, value)   -- watermarks (hourly: last raw rowid)
+ *   rollup_state(name PK, value)   -- the hourly rollup's watermark
  *   schema_version(version)
  *
- * Raw heartbeats are rolled into heartbeats_hourly by rowid watermark
- * (arrival order, no time index needed). For that, a rowid must never be
- * handed out twice: SQLite reuses rowids only when the newest row is
- * deleted, so neither retention nor forget ever deletes the newest row (a
- * forgotten worker's newest row stays as a tombstone with worker_id '').
- * Retention deletes raw rows only once they are rolled up.
+ * The hourly rollup is exactly once on both backends, by different means
+ * (each backend's banner has the details). SQLite folds raw rows past a
+ * rowid watermark into running sums; that needs rowids never handed out
+ * twice, and SQLite reuses a rowid only when the newest row is deleted, so
+ * neither retention nor forget deletes the newest row there (a forgotten
+ * worker's newest row stays as a tombstone with worker_id ''). PostgreSQL,
+ * where ids become visible at commit in another order when several nodes
+ * write, recomputes whole hours from a watermark hour instead. Either way
+ * retention deletes raw rows only once their hour is final in
+ * heartbeats_hourly.
  */
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
@@ -201,11 +212,12 @@ int store_last_run(store *s, int64_t before_id, store_run *out);
 
 /* Retention: delete at most `limit` rows of `table` ("heartbeats",
  * "events", "heartbeats_hourly", "sessions" (closed ones, by closed_ms) or
- * "task_latency") older than before_ms, oldest first. For heartbeats "oldest"
- * means first arrived (they arrive in time order; no time index is kept):
- * only the `limit` first-arrived rows are looked at, so each call is
- * bounded; and only rows already rolled up into heartbeats_hourly, never
- * the newest. Returns rows deleted, -1 on error. */
+ * "task_latency") older than before_ms, oldest first, so each call is
+ * bounded however far behind retention is. Raw heartbeats go only once
+ * their hour is final in heartbeats_hourly (see the banner). On SQLite,
+ * which keeps no time index on them, "oldest" means first arrived (they
+ * arrive in time order): only the `limit` first-arrived rows are looked at,
+ * never the newest. Returns rows deleted, -1 on error. */
 int64_t store_prune(store *s, const char *table, int64_t before_ms, int limit);
 
 /* Boot: every group, and every worker with its open session (any node). */
@@ -239,10 +251,11 @@ int store_rel_put(store *s, const store_rel_row *rows, size_t n);
 /* Every stored reliability row (boot: serve rankings before the first rollup). */
 int store_rel_load(store *s, int (*cb)(void *ctx, const store_rel_row *r), void *ctx);
 
-/* Fold raw heartbeats that arrived since the last call into
- * heartbeats_hourly, at most max_rows raw rows, in one transaction that also
- * advances the watermark (so it is exactly once: re-running changes
- * nothing). Returns raw rows folded (0: caught up), -1 on error. */
+/* Bring heartbeats_hourly up to date with the raw rows stored since the
+ * last call, at most about max_rows raw rows a call, in one transaction that
+ * also advances the watermark (so it is exactly once: re-running changes
+ * nothing). Returns raw rows folded (0: caught up; less than max_rows: call
+ * no more for now), -1 on error. */
 int64_t store_hourly_rollup(store *s, int64_t max_rows);
 /* Hourly rows of a worker with hour_ms in [from, to), oldest first. */
 int store_list_hourly(store *s, const char *worker_id, int64_t from_ms, int64_t to_ms, int limit,

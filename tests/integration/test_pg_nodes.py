@@ -54,8 +54,12 @@ class TwoNodes(unittest.TestCase):
             # both nodes recorded their runs
             nodes = self.pg.psql("SELECT DISTINCT node_id FROM node_runs ORDER BY 1", url)
             self.assertEqual(nodes.split(), ["node-a", "node-b"])
-            # b still serves its workers as alive
+            # b still serves its workers as alive; a, restarted, does not claim
+            # them (it would only know them as dead): they are b's to answer for
             self.assertEqual(b.worker("b0")["state"], "alive")
+            self.assertEqual(a.request("GET", "/v1/workers/b0", token=a.token).status, 404)
+            self.assertEqual(sorted(w["worker_id"] for w in a.get("/v1/workers")["workers"]),
+                             ["a0", "a1", "a2"])
         finally:
             a.cleanup()
             b.cleanup()

@@ -55,6 +55,24 @@ class Restart(unittest.TestCase):
         finally:
             v.cleanup()
 
+    def test_sqlite_node_renamed_keeps_its_sessions(self):
+        """SQLite has one node: sessions opened under another node_id (the
+        default, the hostname, changed) are still this node's to resume."""
+        v = Vigild(env={"VIGIL_DEFAULT_TTL_S": "30", "VIGIL_NODE_ID": "old-name"}).start()
+        try:
+            v.beat("ren", group="rn", instance="i1")
+            wait_until(lambda: len(open_session(v, "ren")) == 1, what="session stored")
+            opened = open_session(v, "ren")[0]["opened"]
+            self.assertEqual(v.kill(signal.SIGKILL), -signal.SIGKILL)
+            v.env["VIGIL_NODE_ID"] = "new-name"
+            v.start()
+            self.assertEqual(v.worker("ren")["state"], "alive")
+            self.assertEqual(v.beat("ren", group="rn", instance="i1").status, 200)
+            s = v.sessions("ren")
+            self.assertEqual([(x["open"], x["opened"]) for x in s], [(True, opened)])
+        finally:
+            v.cleanup()
+
     def test_long_outage_closes_monitor_gap(self):
         v = Vigild(env={"VIGIL_DEFAULT_TTL_S": "1"}).start()
         try:

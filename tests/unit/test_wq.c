@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -235,6 +236,22 @@ static void test_without_file_cap_is_soft(void **state)
     wq_free(q);
 }
 
+/* The writer's backoff wait: over at its timeout while open, cut short by a
+ * close (a 60 s wait that returned at once could only have been cut). */
+static void test_wait_close(void **state)
+{
+    (void)state;
+    wq *q = wq_new(RING);
+    assert_false(wq_wait_close(q, 0));
+    wq_close(q);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(wq_wait_close(q, 60000));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 30);
+    wq_free(q);
+}
+
 static void expect_file(const char *path, int from, int to)
 {
     spill *s = open_spill(path);
@@ -331,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unwritable_file_keeps_events_in_memory, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_without_file_cap_is_soft, setup, teardown),
+        cmocka_unit_test(test_wait_close),
         cmocka_unit_test_setup_teardown(test_spill_rest_at_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spill_rest_leaves_stored_records_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_from_before_come_first, setup, teardown),
