@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3
       libinih-dev libcurl4-openssl-dev libcmocka-dev uthash-dev sqlite3 libpq-dev)
 case "$set_name" in
   build) ;;
-  test)  pkgs+=(python3 curl postgresql) ;;
+  test)  pkgs+=(python3 curl postgresql prometheus-alertmanager python3-aiosmtpd) ;;
   bench) pkgs+=(python3 curl postgresql wrk nginx-light util-linux procps) ;;
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac

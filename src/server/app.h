@@ -31,6 +31,8 @@ typedef struct rollup_stats {
     bool ok;
 } rollup_stats;
 
+typedef struct alerts alerts; /* alerts.h */
+
 typedef struct app {
     cfg cfg;
     reg *reg;
@@ -62,6 +64,8 @@ typedef struct app {
     uint64_t rollup_asked, rollup_done; /* generations, under rollup_mu */
     rollup_stats rollup_last;           /* under rollup_mu */
     bool rollup_running;                /* thread started */
+
+    alerts *alerts; /* NULL: no rules configured */
 
     /* counters (later: /metrics) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,

@@ -43,6 +43,7 @@
  * sweeper (so no new events), let the writer drain everything queued, then
  * mark the run stopped and close the store.
  */
+#include "server/alerts.h"
 #include "server/app.h"
 
 #include <errno.h>
@@ -138,6 +139,15 @@ static int setup_tokens(app *a, char *err, size_t errlen)
     }
     if (r < 0 && !err[0]) snprintf(err, errlen, "cannot read %s", a->admin_token_path);
     return r;
+}
+
+/* The registry's sink: every state change to the store's queue and to the
+ * alert engine's, in the order the registry made them. */
+static void app_event(void *ctx, const reg_event *ev)
+{
+    app *a = ctx;
+    wq_push_event(a->wq, ev);
+    alerts_push(a->alerts, ev);
 }
 
 static int restore_group(void *ctx, const store_group *g)
@@ -251,7 +261,8 @@ int app_boot(app *a, char *err, size_t errlen)
     a->wq = wq_new_spill((size_t)a->cfg.queue_size, (size_t)a->cfg.event_queue_max, sp);
     if (!a->wq) spill_close(sp);
     reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
-    a->reg = reg_new(&rc, wq_push_event, a->wq);
+    if (a->cfg.nrules && !(a->alerts = alerts_new(a, err, errlen))) return -1;
+    a->reg = reg_new(&rc, app_event, a);
     if (!a->wq || !a->reg) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -281,9 +292,12 @@ int app_boot(app *a, char *err, size_t errlen)
 void app_shutdown(app *a)
 {
     http_stop(a);
+    alerts_stop(a->alerts); /* delivers queued notices, at most 5 s */
     rollup_stop(a);
     jobs_stop_sweeper(a);
     jobs_stop_writer(a);
+    alerts_free(a->alerts); /* last: the sweeper pushed events into it until now */
+    a->alerts = NULL;
     if (a->store) {
         store_run_end(a->store, a->run_id, app_now_ms());
         store_close(a->store);

@@ -85,12 +85,13 @@ static const cfg_key keys[] = {
     {"store", SAME(flush_interval_ms), K_INT, "100", 5, 10000, NULL},
     {"store", SAME(retention_raw_days), K_INT, "7", 1, 3650, NULL},
     {"store", SAME(retention_events_days), K_INT, "30", 1, 3650, NULL},
-    {"store", SAME(prune_batch), K_INT, "5000", 100, 1000000, NULL},
+    {"store", SAME(prune_batch), K_INT, "10000", 100, 1000000, NULL},
     {"store", SAME(retention_hourly_days), K_INT, "400", 1, 36500, NULL},
     {"store", SAME(retention_sessions_days), K_INT, "400", 1, 36500, NULL},
     {"store", SAME(retention_tasks_days), K_INT, "30", 1, 36500, NULL},
     {"analytics", SAME(rollup_interval_s), K_INT, "300", 5, 86400, NULL},
     {"analytics", SAME(window_days), K_INT, "14", 1, 400, NULL},
+    {"alerts", "grace_s", FIELD(alert_grace_s), K_INT, "90", 0, 86400, NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -191,11 +192,13 @@ static int set_group(cfg *c, const char *name, size_t len, const char *ttl, char
 }
 
 /* `group "NAME"`, blanks allowed around the parts: NAME's span, or false. */
-static bool group_section(const char *s, const char **name, size_t *len)
+/* A named section, [KIND "NAME"]: NAME without its quotes. */
+static bool named_section(const char *s, const char *kind, const char **name, size_t *len)
 {
+    size_t k = strlen(kind);
     s += strspn(s, " \t");
-    if (strncmp(s, "group", 5) || !strchr(" \t", s[5]) || !s[5]) return false;
-    s += 5 + strspn(s + 5, " \t");
+    if (strncmp(s, kind, k) || !strchr(" \t", s[k]) || !s[k]) return false;
+    s += k + strspn(s + k, " \t");
     size_t l = strlen(s);
     while (l && strchr(" \t", s[l - 1]))
         l--;
@@ -211,11 +214,15 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value, cha
     const char *gname;
     size_t glen;
     char why[2 * CFG_STR_MAX];
-    if (section && group_section(section, &gname, &glen)) {
+    if (section && named_section(section, "group", &gname, &glen)) {
         if (strcmp(key, "ttl_s"))
             return fail(err, errlen, "unknown key '%s' in [%s] (groups take ttl_s)", key, section);
         return set_group(c, gname, glen, value, err, errlen);
     }
+    if (section && named_section(section, "rule", &gname, &glen))
+        return cfg_rule_set(c, gname, glen, key, value, err, errlen);
+    if (section && named_section(section, "sink", &gname, &glen))
+        return cfg_sink_set(c, gname, glen, key, value, err, errlen);
     if (section && !*section) return fail(err, errlen, "key '%s' is outside any [section]", key);
     /* Without a section (flags), the field name works too: "store_url" = [store] url. */
     const cfg_key *k = keys;
@@ -277,8 +284,10 @@ static char *read_line(char *buf, int num, void *stream)
         return NULL;
     }
     const char *end = len ? memchr(s, ']', (size_t)len) : NULL;
-    if (*s == '[' && end)
+    if (*s == '[' && end) {
         snprintf(x->section, sizeof x->section, "%.*s", (int)(end - s - 1), s + 1);
+        x->c->cur_line = x->lineno;
+    }
     memcpy(buf, s, (size_t)len);
     memcpy(buf + len, "\n", 2);
     return buf;
@@ -323,6 +332,8 @@ int cfg_load_file(cfg *c, const char *path, char *err, size_t errlen)
             fail(err, errlen, "%s:%d: syntax error (want [section] or key = value)", path, rc);
     else if (!x.err_line && (rderr || rc))
         x.err_line = fail(err, errlen, "%s: %s", path, rderr ? "read error" : "parse failed");
+    /* Whole sections (a rule's type and what it needs) once all is read. */
+    if (!x.err_line && cfg_alerts_check(&t, err, errlen) != 0) x.err_line = 1;
     if (!x.err_line) *c = t;
     return x.err_line ? -1 : 0;
 }

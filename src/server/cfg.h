@@ -39,17 +39,34 @@
 #ifndef VIGIL_CFG_H
 #define VIGIL_CFG_H
 
+#include "core/alert.h"
+#include "server/sink.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define CFG_MAX_GROUPS 256
+#define CFG_MAX_RULES 64
+#define CFG_MAX_SINKS 16
 #define CFG_STR_MAX 512
 
 typedef struct cfg_group {
     char name[129];
     int32_t ttl_s;
 } cfg_group;
+
+/* A [rule "name"] section (cfg_alert.c) and the line it starts on. */
+typedef struct cfg_rule {
+    alert_rule r;
+    int line;
+} cfg_rule;
+
+/* A [sink "name"] section (server/sink.h) and the line it starts on. */
+typedef struct cfg_sink {
+    sink_cfg s;
+    int line;
+} cfg_sink;
 
 typedef struct cfg {
     char listen[CFG_STR_MAX];
@@ -81,6 +98,13 @@ typedef struct cfg {
     size_t ngroups;
     cfg_group groups[CFG_MAX_GROUPS];
 
+    int alert_grace_s; /* [alerts] startup grace */
+    size_t nrules;
+    cfg_rule rules[CFG_MAX_RULES];
+    size_t nsinks;
+    cfg_sink sinks[CFG_MAX_SINKS];
+    int cur_line; /* the file layer: line of the section being read */
+
     char config_path[CFG_STR_MAX]; /* "" when no file */
 } cfg;
 
@@ -97,6 +121,17 @@ int cfg_load_env(cfg *c, char *const *envp, char *err, size_t errlen);
  * file and env layers; unknown key or bad value: -1 with err. */
 int cfg_set(cfg *c, const char *section, const char *key, const char *value, char *err,
             size_t errlen);
+
+/* cfg_alert.c: a key of [rule "NAME"] or [sink "NAME"] (name: len bytes,
+ * not terminated), and the checks of whole sections once the file is read
+ * ("FILE:LINE: …"): what each rule's type needs, each sink's type, and that
+ * every sink a rule names exists. */
+int cfg_rule_set(cfg *c, const char *name, size_t len, const char *key, const char *value,
+                 char *err, size_t errlen);
+int cfg_sink_set(cfg *c, const char *name, size_t len, const char *key, const char *value,
+                 char *err, size_t errlen);
+const sink_cfg *cfg_sink_find(const cfg *c, const char *name);
+int cfg_alerts_check(cfg *c, char *err, size_t errlen);
 
 /* Cross-field checks (listen parses, ttl in range, …). 0 ok, -1 with err. */
 int cfg_validate(const cfg *c, char *err, size_t errlen);

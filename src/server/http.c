@@ -358,6 +358,8 @@ static enum MHD_Result dispatch(app *a, req *r)
             return r->method & admin_routes[i].methods
                        ? admin_routes[i].fn(a, r)
                        : bad_method(r, admin_routes[i].methods & HTTP_POST ? "POST" : "GET");
+    if (strcmp(u, "/v1/silences") == 0) return route_silences(a, r);
+    if (strncmp(u, "/v1/silences/", 13) == 0) return route_silence(a, r, u + 13);
     if (strcmp(u, "/v1/reliability") == 0 || strcmp(u, "/v1/reliability.csv") == 0)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_reliability(a, r, u[15] == '.')
                                                   : bad_method(r, "GET");

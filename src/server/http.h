@@ -87,6 +87,8 @@ void routes_ingest_init(void);
 void routes_ingest_free(void);
 
 /* routes_rel.c: analytics (reliability, liveness, fleet, tasks, import, rollup) */
+enum MHD_Result route_silences(app *a, req *r);
+enum MHD_Result route_silence(app *a, req *r, const char *id);
 enum MHD_Result route_reliability(app *a, req *r, bool csv);
 enum MHD_Result route_fleet_availability(app *a, req *r);
 enum MHD_Result route_tasks(app *a, req *r);

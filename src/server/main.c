@@ -6,7 +6,9 @@
  * sigwait, so a SIGTERM never lands in the middle of a request thread and
  * shutdown runs in one known order (boot.c: app_shutdown).
  */
+#include "server/alerts.h"
 #include "server/app.h"
+#include "server/notify.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -24,6 +26,7 @@ static void usage(FILE *f)
                "  --listen ADDR     host:port to serve on (default 127.0.0.1:9470)\n"
                "  --data DIR        data directory: SQLite store, admin.token (default ./var)\n"
                "  --check-config    validate the configuration, print it, and exit\n"
+               "  --test-sink NAME  send an example notice to [sink \"NAME\"] and exit\n"
                "  --print-token     print the admin token at start (for `make run`)\n"
                "  --version         print the version and exit\n"
                "  --help            this text\n"
@@ -35,13 +38,17 @@ int main(int argc, char **argv)
 {
     static app a;
     char err[512] = "";
-    const char *config = NULL, *listen = NULL, *data = NULL;
+    const char *config = NULL, *listen = NULL, *data = NULL, *test_sink = NULL;
     int check = 0, print_token = 0;
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"listen", required_argument, 0, 'l'},
-        {"data", required_argument, 0, 'd'},   {"check-config", no_argument, 0, 'k'},
-        {"print-token", no_argument, 0, 'p'},  {"version", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"check-config", no_argument, 0, 'k'},
+                                         {"print-token", no_argument, 0, 'p'},
+                                         {"version", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"test-sink", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:l:d:h", opts, NULL)) != -1) {
         switch (o) {
@@ -56,6 +63,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             check = 1;
+            break;
+        case 's':
+            test_sink = optarg;
             break;
         case 'p':
             print_token = 1;
@@ -89,15 +99,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "vigild: configuration: %s\n", err);
         return 2;
     }
+    if (test_sink) {
+        const sink_cfg *s = cfg_sink_find(&a.cfg, test_sink);
+        if (!s) {
+            fprintf(stderr, "vigild: --test-sink: no [sink \"%s\"] in the configuration\n",
+                    test_sink);
+            return 2;
+        }
+        if (notify_test_sink(s, err, sizeof err) != 0) {
+            fprintf(stderr, "vigild: sink %s: %s\n", test_sink, err);
+            return 1;
+        }
+        printf("sink %s: example notice delivered\n", test_sink);
+        return 0;
+    }
     if (check) {
         char url[CFG_STR_MAX + 32];
         cfg_store_url(&a.cfg, url, sizeof url);
         printf("configuration ok\nlisten = %s\ndata_dir = %s\nnode_id = %s\nstore = %s\n"
                "default_ttl_s = %d\nphi_threshold = %g\nqueue_size = %lld\n"
-               "event_queue_max = %lld\ngroups = %zu\n",
+               "event_queue_max = %lld\ngroups = %zu\nrules = %zu\nsinks = %zu\n",
                a.cfg.listen, a.cfg.data_dir, a.cfg.node_id, url, a.cfg.default_ttl_s,
                a.cfg.phi_threshold, (long long)a.cfg.queue_size, (long long)a.cfg.event_queue_max,
-               a.cfg.ngroups);
+               a.cfg.ngroups, a.cfg.nrules, a.cfg.nsinks);
         return 0;
     }
 
@@ -114,7 +138,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
-        http_start(&a, err, sizeof err) != 0) {
+        alerts_start(a.alerts, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
         return 1;

@@ -18,6 +18,7 @@
  * Vigild's own downtime (gaps between node_runs) is excluded from observed
  * time, so a restart does not read as the fleet being down.
  */
+#include "server/alerts.h"
 #include "server/app.h"
 
 #include "core/vec.h"
@@ -65,6 +66,21 @@ int rollup_init(app *a, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* score_below rules (alerts.h) see every ranked worker's new score. A
+ * worker without sessions in the window has no score worth judging (rel.h:
+ * exactly 0), so it is left out. */
+static void feed_scores(app *a)
+{
+    if (!a->alerts) return;
+    pthread_rwlock_rdlock(&a->rank_lock);
+    for (size_t i = 0, n = a->rank ? rank_size(a->rank) : 0; i < n; i++) {
+        const rank_entry *e = rank_at(a->rank, i);
+        if (!e->gone && e->f.sessions_count)
+            alerts_measure(a->alerts, "liveness_score", e->worker_id, e->group, e->f.score);
+    }
+    pthread_rwlock_unlock(&a->rank_lock);
 }
 
 /* ---- boot: the last persisted ranking, until the first rollup ------------- */
@@ -238,6 +254,7 @@ static int reliability(app *a, int64_t now, rollup_stats *st)
     c.rk = NULL;
     pthread_rwlock_unlock(&a->rank_lock);
     rank_free(old);
+    feed_scores(a);
     rc = 0;
 out:
     rank_free(c.rk);

@@ -78,7 +78,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.flush_interval_ms, 100);
     assert_int_equal(c.retention_raw_days, 7);
     assert_int_equal(c.retention_events_days, 30);
-    assert_int_equal(c.prune_batch, 5000);
+    assert_int_equal(c.prune_batch, 10000);
     assert_int_equal(c.ngroups, 0);
     assert_string_equal(c.config_path, "");
     assert_int_equal(cfg_validate(&c, err, sizeof err), 0);
@@ -160,6 +160,58 @@ static void test_group_sections(void **state)
     assert_int_equal(find_group(&c, "batch.v2@eu-1")->ttl_s, 3600);
     assert_non_null(find_group(&c, longname));
     assert_int_equal(cfg_validate(&c, err, sizeof err), 0);
+}
+
+static void test_rule_sections(void **state)
+{
+    (void)state;
+    cfg c;
+    char err[512] = "";
+    cfg_defaults(&c);
+    assert_int_equal(c.alert_grace_s, 90);
+    assert_int_equal(load_text(&c,
+                               "[alerts]\ngrace_s = 30\n"
+                               "[rule \"gpu-lost\"]\ntype = worker_lost\ngroup = gpu-*\n"
+                               "severity = critical\nsinks = hook, mail\ncooldown = 10m\n"
+                               "[rule \"hot\"]\ntype = threshold\nfield = cpu\nop = >=\n"
+                               "value = 0.95\nfor = 5m\nresolve = false\n"
+                               "[sink \"hook\"]\ntype = webhook\nurl = http://127.0.0.1:9/h\n"
+                               "[sink \"mail\"]\ntype = smtp\nurl = smtp://127.0.0.1:25\n"
+                               "from = vigil@example.org\nto = ops@example.org\n",
+                               err, sizeof err, NULL),
+                     0);
+    assert_int_equal(c.alert_grace_s, 30);
+    assert_int_equal(c.nrules, 2);
+    const alert_rule *r = &c.rules[0].r;
+    assert_string_equal(r->name, "gpu-lost");
+    assert_int_equal(r->type, ALERT_WORKER_LOST);
+    assert_string_equal(r->group_glob, "gpu-*");
+    assert_int_equal(r->severity, NOTICE_CRITICAL);
+    assert_int_equal(r->nsinks, 2);
+    assert_string_equal(r->sinks[1], "mail");
+    assert_int_equal(r->cooldown_ms, 600000);
+    assert_int_equal(c.rules[0].line, 3);
+    r = &c.rules[1].r;
+    assert_int_equal(r->type, ALERT_THRESHOLD);
+    assert_int_equal(r->op, ALERT_GE);
+    assert_int_equal(r->for_ms, 300000);
+    assert_false(r->resolve);
+    /* bad keys name file, line and key; whole-section errors the section's line */
+    expect_file_error("[rule \"x\"]\ntype = worker_gone\n", 2, "type: \"worker_gone\"");
+    expect_file_error("[rule \"x\"]\ntype = worker_lost\ngroup = gpu-[a\n", 3, "group:");
+    expect_file_error("[rule \"x\"]\ntype = worker_lost\ncooldown = soon\n", 3, "cooldown:");
+    expect_file_error("[rule \"x\"]\ntype = worker_lost\ncolour = red\n", 3, "colour:");
+    expect_file_error("[server]\nnode_id = n\n[rule \"t\"]\ntype = threshold\nvalue = 1\n", 3,
+                      "[rule \"t\"] field:");
+    expect_file_error("[rule \"nothing\"]\nseverity = info\n", 1, "type: missing");
+    expect_file_error("[rule \"bad name!\"]\ntype = worker_lost\n", 2, "rule name");
+    expect_file_error("[rule \"x\"]\ntype = worker_lost\nsinks = pager\n", 1,
+                      "sinks: no [sink \"pager\"]");
+    expect_file_error("[sink \"s\"]\ntype = pigeon\n", 2, "type");
+    expect_file_error("\n[sink \"s\"]\nurl = http://127.0.0.1:9/\n", 2, "[sink \"s\"]");
+    assert_int_equal(c.nsinks, 2);
+    assert_int_equal(cfg_sink_find(&c, "mail")->kind, SINK_SMTP);
+    assert_null(cfg_sink_find(&c, "pager"));
 }
 
 static void test_env_overrides_file(void **state)
@@ -387,7 +439,7 @@ int main(void)
         cmocka_unit_test(test_env_bad_value),    cmocka_unit_test(test_env_group_ttl),
         cmocka_unit_test(test_too_many_groups),  cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_set_and_validate), cmocka_unit_test(test_parse_listen),
-        cmocka_unit_test(test_store_url),
+        cmocka_unit_test(test_store_url),        cmocka_unit_test(test_rule_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
