@@ -11,7 +11,7 @@ import time
 import unittest
 
 from harness import VIGILD, Vigild, wait_until
-from peers import HttpReceiver
+from peers import Alertmanager, HttpReceiver, SmtpServer
 
 
 def config(port, extra=""):
@@ -143,6 +143,72 @@ class Alerts(unittest.TestCase):
                        timeout=10, what="score_below notice")
         self.assertEqual((n[0]["worker_id"], n[0]["field"]), ("sc1", "liveness_score"))
         self.assertLess(n[0]["value"], 0.99)
+
+    def test_one_notice_per_sink_and_one_resolve(self):
+        """A worker killed: exactly one firing notice at each of the four sinks;
+        its return: exactly one resolve at each."""
+        smtp, am = SmtpServer().start(), Alertmanager().start()
+        try:
+            v = self.start(f"""
+[alerts]
+grace_s = 0
+[group "fast"]
+ttl_s = 1
+[sink "hook"]
+type = webhook
+url = http://127.0.0.1:{self.rx.port}/hook
+[sink "chat"]
+type = slack
+url = http://127.0.0.1:{self.rx.port}/slack
+[sink "mail"]
+type = smtp
+url = {smtp.url}
+from = vigil@example.org
+to = oncall@example.org
+[sink "am"]
+type = alertmanager
+url = {am.url}
+[rule "lost"]
+type = worker_lost
+group = fast
+severity = critical
+sinks = hook, chat, mail, am
+""")
+            v.beat("k1", group="fast", instance="i1")
+
+            def am_alerts():
+                return [a for a in am.alerts() if a["labels"].get("alertname") == "lost"]
+
+            def subjects():
+                return sorted(m["Subject"] for m in smtp.messages())
+
+            wait_until(lambda: self.notices() and self.rx.received("/slack") and smtp.messages()
+                       and am_alerts(), timeout=20, what="the notice at all four sinks")
+            time.sleep(1)
+            self.assertEqual(len(self.notices()), 1)
+            self.assertEqual(len(self.rx.received("/slack")), 1)
+            self.assertEqual(len(smtp.messages()), 1)
+            a = am_alerts()
+            self.assertEqual(len(a), 1)
+            self.assertEqual((a[0]["labels"]["worker_id"], a[0]["labels"]["severity"]),
+                             ("k1", "critical"))
+            self.assertIn("FIRING", subjects()[0])
+
+            v.beat("k1", group="fast", instance="i1")
+            # resolved: Alertmanager drops it from its list of current alerts
+            wait_until(lambda: len(self.notices()) == 2 and len(self.rx.received("/slack")) == 2
+                       and len(smtp.messages()) == 2 and not am_alerts(),
+                       timeout=20, what="the resolve at all four sinks")
+            for _ in range(4):
+                v.beat("k1", group="fast", instance="i1")
+                time.sleep(0.25)
+            self.assertEqual([n["state"] for n in self.notices()], ["firing", "resolved"])
+            self.assertEqual(len(self.rx.received("/slack")), 2)
+            self.assertEqual(len(smtp.messages()), 2)
+            self.assertTrue(any("RESOLVED" in x for x in subjects()), subjects())
+        finally:
+            smtp.stop()
+            am.stop()
 
     def test_bad_rules_stop_vigild_with_file_and_line(self):
         path = os.path.join(self.tmp, "bad.ini")
