@@ -191,12 +191,17 @@ static void summarize(const alert_rule *r, notice *n)
     }
 }
 
-static void change(alert_engine *e, al *a, notice_state st, int64_t now, const alert_out *out)
+/* Hand the alert's notice, as of now in state st, to an output: on_change
+ * (send false) or on_send (send true). */
+static void emit(alert_engine *e, al *a, notice_state st, int64_t now, const alert_out *out,
+                 bool send)
 {
     a->n.state = st;
     a->n.at_ms = now;
     summarize(&e->rules[a->rule], &a->n);
-    if (out && out->on_change) out->on_change(out->ctx, &a->n);
+    if (send) e->st.sent++;
+    void (*fn)(void *, const notice *) = !out ? NULL : send ? out->on_send : out->on_change;
+    if (fn) fn(out->ctx, &a->n);
 }
 
 static void activate(alert_engine *e, al *a, int64_t now, const alert_out *out)
@@ -208,7 +213,7 @@ static void activate(alert_engine *e, al *a, int64_t now, const alert_out *out)
     a->n.ends_ms = 0;
     a->n.folded = 0;
     e->st.fired++;
-    change(e, a, NOTICE_FIRING, now, out);
+    emit(e, a, NOTICE_FIRING, now, out, false);
 }
 
 static void deactivate(alert_engine *e, al *a, int64_t now, const alert_out *out)
@@ -218,7 +223,7 @@ static void deactivate(alert_engine *e, al *a, int64_t now, const alert_out *out
     a->active = false;
     a->n.ends_ms = now;
     e->st.resolved++;
-    change(e, a, NOTICE_RESOLVED, now, out);
+    emit(e, a, NOTICE_RESOLVED, now, out, false);
     if (a->notified && e->rules[a->rule].resolve) a->resolve_due = true;
     a->notified = false;
 }
@@ -352,15 +357,6 @@ static bool silenced(alert_engine *e, const al *a, int64_t now)
     return false;
 }
 
-static void send(alert_engine *e, al *a, notice_state st, int64_t now, const alert_out *out)
-{
-    a->n.state = st;
-    a->n.at_ms = now;
-    summarize(&e->rules[a->rule], &a->n);
-    e->st.sent++;
-    if (out && out->on_send) out->on_send(out->ctx, &a->n);
-}
-
 /* Group name -> its active group_down alert, for folding. */
 typedef struct gdown {
     al *a;
@@ -435,7 +431,7 @@ void alert_tick(alert_engine *e, int64_t now_ms, const alert_out *out)
         const alert_rule *r = &e->rules[a->rule];
         if (a->resolve_due) {
             a->resolve_due = false;
-            send(e, a, NOTICE_RESOLVED, now_ms, out);
+            emit(e, a, NOTICE_RESOLVED, now_ms, out, true);
         }
         if (a->active && !a->notified && !a->folded) {
             bool grace = (r->type == ALERT_WORKER_LOST || r->type == ALERT_GROUP_DOWN) &&
@@ -452,12 +448,12 @@ void alert_tick(alert_engine *e, int64_t now_ms, const alert_out *out)
             if (!grace && !cool && !quiet) {
                 a->notified = true;
                 a->last_fire_ms = a->last_sent_ms = now_ms;
-                send(e, a, NOTICE_FIRING, now_ms, out);
+                emit(e, a, NOTICE_FIRING, now_ms, out, true);
             }
         } else if (a->active && a->notified && r->repeat_ms &&
                    now_ms - a->last_sent_ms >= r->repeat_ms) {
             a->last_sent_ms = now_ms;
-            if (!silenced(e, a, now_ms)) send(e, a, NOTICE_REPEAT, now_ms, out);
+            if (!silenced(e, a, now_ms)) emit(e, a, NOTICE_REPEAT, now_ms, out, true);
         }
         bool cooling = a->last_fire_ms && now_ms < a->last_fire_ms + r->cooldown_ms;
         if (!a->active && !a->resolve_due && !a->pending_since && !a->nflap && !cooling) {

@@ -6,6 +6,8 @@
  */
 #include "core/alert_rule.h"
 
+#include "core/err.h"
+
 #include "core/hb.h"
 #include "core/tfmt.h"
 
@@ -60,11 +62,8 @@ bool alert_glob_valid(const char *g)
     return true;
 }
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(err, errlen, __VA_ARGS__);                                                        \
-        return -1;                                                                                 \
-    } while (0)
+/* Inside a function with err and errlen: report and return -1. */
+#define FAIL(...) return err_set(err, errlen, __VA_ARGS__)
 
 static int duration(const char *v, int64_t *out, char *err, size_t errlen, const char *key)
 {

@@ -26,3 +26,12 @@ int notice_severity_parse(const char *s)
         if (strcmp(s, severity_names[i]) == 0) return i;
     return -1;
 }
+
+bool notice_name_valid(const char *s, size_t len)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+    if (len == 0 || len > NOTICE_NAME_MAX) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!s[i] || !strchr(ok, s[i])) return false;
+    return true;
+}

@@ -15,6 +15,7 @@
 #include "core/hb.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NOTICE_SCHEMA_VERSION 1
@@ -72,5 +73,11 @@ const char *notice_state_name(notice_state s);       /* "firing", "repeat", "res
 const char *notice_severity_name(notice_severity s); /* "info", "warning", "critical" */
 /* -1 when the name is none of them. */
 int notice_severity_parse(const char *s);
+
+/* Rule and sink names: 1..NOTICE_NAME_MAX bytes of [A-Za-z0-9._-] (they end
+ * up in mail subjects, Alertmanager labels and URLs-safe keys). s holds len
+ * bytes, not necessarily terminated. */
+#define NOTICE_NAME_RULE "1-64 bytes of [A-Za-z0-9._-]"
+bool notice_name_valid(const char *s, size_t len);
 
 #endif

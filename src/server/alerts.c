@@ -17,6 +17,7 @@
  */
 #include "server/alerts.h"
 
+#include "core/err.h"
 #include "server/notify.h"
 
 #include <stdio.h>
@@ -48,33 +49,24 @@ alerts *alerts_new(app *a, char *err, size_t errlen)
 {
     if (a->cfg.nrules == 0) return NULL; /* nothing to alert on: no thread, no queue */
     alerts *al = calloc(1, sizeof *al);
-    alert_rule *rules = calloc(a->cfg.nrules, sizeof *rules);
-    sink_cfg *sinks = calloc(a->cfg.nsinks ? a->cfg.nsinks : 1, sizeof *sinks);
-    if (!al || !rules || !sinks) goto oom;
-    for (size_t i = 0; i < a->cfg.nrules; i++)
-        rules[i] = a->cfg.rules[i].r;
-    for (size_t i = 0; i < a->cfg.nsinks; i++)
-        sinks[i] = a->cfg.sinks[i].s;
+    if (!al) goto oom;
     al->a = a;
-    al->eng = alert_new(rules, (int)a->cfg.nrules, app_now_ms(), a->cfg.alert_grace_s * 1000LL);
+    al->eng =
+        alert_new(a->cfg.rules, (int)a->cfg.nrules, app_now_ms(), a->cfg.alert_grace_s * 1000LL);
     notify_opts o;
     notify_opts_default(&o);
-    al->nf = notify_new(sinks, (int)a->cfg.nsinks, &o);
+    al->nf = notify_new(a->cfg.sinks, (int)a->cfg.nsinks, &o);
     if (!al->eng || !al->nf) goto oom;
     pthread_mutex_init(&al->eng_mu, NULL);
     pthread_mutex_init(&al->qmu, NULL);
-    free(rules);
-    free(sinks);
     return al;
 oom:
-    snprintf(err, errlen, "alerts: out of memory");
+    err_set(err, errlen, "alerts: out of memory");
     if (al) {
         alert_free(al->eng);
         notify_free(al->nf);
     }
     free(al);
-    free(rules);
-    free(sinks);
     return NULL;
 }
 
@@ -114,12 +106,16 @@ static void on_send(void *ctx, const notice *n)
 
 /* ---- the thread ------------------------------------------------------------ */
 
+typedef struct series_ctx {
+    alerts *al;
+    const alert_out *out;
+    int64_t now;
+} series_ctx;
+
 static void group_alive(void *ctx, const reg_group_view *g)
 {
-    void **c = ctx;
-    alerts *al = c[0];
-    const alert_out *out = c[1];
-    alert_measure(al->eng, "alive", NULL, g->name, g->count[REG_W_ALIVE], app_now_ms(), out);
+    series_ctx *c = ctx;
+    alert_measure(c->al->eng, "alive", NULL, g->name, g->count[REG_W_ALIVE], c->now, c->out);
 }
 
 /* Fleet series every ALERTS_SERIES_MS: rates over that span. Caller holds
@@ -140,8 +136,8 @@ static void series(alerts *al, int64_t now, const alert_out *out)
     al->series_at_ms = now;
     al->series_accepted = acc;
     al->series_dropped = st.hb_dropped;
-    void *ctx[2] = {al, (void *)out};
-    reg_groups(a->reg, group_alive, ctx);
+    series_ctx c = {al, out, now};
+    reg_groups(a->reg, group_alive, &c);
 }
 
 static void *alerts_main(void *arg)
@@ -177,9 +173,7 @@ static void *alerts_main(void *arg)
         if (now - al->series_at_ms >= ALERTS_SERIES_MS) series(al, now, &out);
         alert_tick(al->eng, now, &out);
         pthread_mutex_unlock(&al->eng_mu);
-
-        struct timespec ts = {0, ALERTS_TICK_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        app_sleep_ms(ALERTS_TICK_MS);
     }
     free(batch);
     return NULL;

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define APP_TOKEN_MAX 512
 #define APP_WRITER_STALE_MS 5000 /* readyz: writer silent this long = not ready */
@@ -77,7 +78,11 @@ typedef struct app {
     atomic_uint_least64_t events_spilled, events_replayed, spill_failures;
 } app;
 
-int64_t app_now_ms(void); /* wall clock, epoch ms */
+int64_t app_now_ms(void);  /* wall clock, epoch ms */
+int64_t app_mono_ms(void); /* monotonic ms: durations and deadlines */
+void app_sleep_ms(int64_t ms);
+/* in_ms from now on the monotonic clock, for condvars set to that clock. */
+struct timespec app_deadline(int64_t in_ms);
 
 /* boot.c */
 int app_boot(app *a, char *err, size_t errlen); /* token, store, registry restore */

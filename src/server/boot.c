@@ -160,10 +160,8 @@ static int restore_group(void *ctx, const store_group *g)
 static int restore_worker(void *ctx, const store_worker *w)
 {
     app *a = ctx;
-    /* SQLite has one node, whatever node_id its sessions were opened under
-     * (the default, the hostname, may have changed since): all are ours. */
-    bool shared = strcmp(store_backend_name(a->store), "sqlite") != 0;
-    bool ours = w->open_opened_ms && (!shared || strcmp(w->open_node_id, a->cfg.node_id) == 0);
+    bool ours = w->open_opened_ms &&
+                (!store_shared(a->store) || strcmp(w->open_node_id, a->cfg.node_id) == 0);
     /* Live on a sibling node (shared PostgreSQL): that node watches it and
      * answers for it. Restored here it could only show as dead. */
     if (w->open_opened_ms && !ours) return 0;

@@ -9,12 +9,13 @@
  */
 #include "server/cfg.h"
 
+#include "core/err.h"
+
 #include <ini.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,17 +96,6 @@ static const cfg_key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* strtoll alone accepts leading blanks, '+' and trailing junk ("2x"); config
  * typos must fail, so the whole string has to be one decimal integer. */
 static int parse_ll(const char *s, long long *out)
@@ -125,8 +115,9 @@ static int parse_range(const char *v, double lo, double hi, bool integer, double
     bool ok = integer ? !parse_ll(v, &i) : isdigit((unsigned char)v[*v == '-']) || *v == '.';
     *out = integer || !ok ? (double)i : strtod(v, &end);
     if (!ok || (end && *end) || !isfinite(*out))
-        return fail(why, n, "'%s' is not %s", v, integer ? "an integer" : "a number");
-    if (*out < lo || *out > hi) return fail(why, n, "%s is out of range %.15g..%.15g", v, lo, hi);
+        return err_set(why, n, "'%s' is not %s", v, integer ? "an integer" : "a number");
+    if (*out < lo || *out > hi)
+        return err_set(why, n, "%s is out of range %.15g..%.15g", v, lo, hi);
     return 0;
 }
 
@@ -153,8 +144,8 @@ static int apply(cfg *c, const cfg_key *k, const char *v, char *why, size_t n)
         size_t len = strlen(v);
         const char *bad = k->check ? k->check(v) : NULL;
         /* No value echo for length errors: the strings without checks are secrets. */
-        if (len >= k->size) return fail(why, n, "longer than %zu bytes", k->size - 1);
-        if (bad) return fail(why, n, "'%s': %s", v, bad);
+        if (len >= k->size) return err_set(why, n, "longer than %zu bytes", k->size - 1);
+        if (bad) return err_set(why, n, "'%s': %s", v, bad);
         memcpy(p, v, len + 1);
         return 0;
     }
@@ -173,15 +164,15 @@ static int set_group(cfg *c, const char *name, size_t len, const char *ttl, char
     double d;
     char r[160];
     if (!valid_ident(name, len, sizeof c->groups[0].name - 1))
-        return fail(why, n, "bad group name '%.*s' (need 1-128 " IDENT_RULE ")", (int)len, name);
+        return err_set(why, n, "bad group name '%.*s' (need 1-128 " IDENT_RULE ")", (int)len, name);
     if (parse_range(ttl, 1, GROUP_TTL_MAX, true, &d, r, sizeof r))
-        return fail(why, n, "group '%.*s' ttl_s: %s", (int)len, name, r);
+        return err_set(why, n, "group '%.*s' ttl_s: %s", (int)len, name, r);
     size_t i = 0;
     while (i < c->ngroups &&
            !(strlen(c->groups[i].name) == len && !memcmp(c->groups[i].name, name, len)))
         i++;
     if (i == CFG_MAX_GROUPS)
-        return fail(why, n, "group '%.*s': more than %d groups", (int)len, name, CFG_MAX_GROUPS);
+        return err_set(why, n, "group '%.*s': more than %d groups", (int)len, name, CFG_MAX_GROUPS);
     if (i == c->ngroups) {
         memcpy(c->groups[i].name, name, len);
         c->groups[i].name[len] = '\0';
@@ -216,24 +207,25 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value, cha
     char why[2 * CFG_STR_MAX];
     if (section && named_section(section, "group", &gname, &glen)) {
         if (strcmp(key, "ttl_s"))
-            return fail(err, errlen, "unknown key '%s' in [%s] (groups take ttl_s)", key, section);
+            return err_set(err, errlen, "unknown key '%s' in [%s] (groups take ttl_s)", key,
+                           section);
         return set_group(c, gname, glen, value, err, errlen);
     }
     if (section && named_section(section, "rule", &gname, &glen))
         return cfg_rule_set(c, gname, glen, key, value, err, errlen);
     if (section && named_section(section, "sink", &gname, &glen))
         return cfg_sink_set(c, gname, glen, key, value, err, errlen);
-    if (section && !*section) return fail(err, errlen, "key '%s' is outside any [section]", key);
+    if (section && !*section) return err_set(err, errlen, "key '%s' is outside any [section]", key);
     /* Without a section (flags), the field name works too: "store_url" = [store] url. */
     const cfg_key *k = keys;
     while (k < keys + NKEYS && strcmp(key, k->name) && (section || strcmp(key, k->field)))
         k++;
     if (k == keys + NKEYS)
-        return fail(err, errlen, "unknown key '%s'%s%s%s", key, section ? " in [" : "",
-                    section ? section : "", section ? "]" : "");
+        return err_set(err, errlen, "unknown key '%s'%s%s%s", key, section ? " in [" : "",
+                       section ? section : "", section ? "]" : "");
     if (section && strcmp(section, k->section))
-        return fail(err, errlen, "key '%s' belongs in [%s], not [%s]", key, k->section, section);
-    if (apply(c, k, value, why, sizeof why)) return fail(err, errlen, "%s: %s", key, why);
+        return err_set(err, errlen, "key '%s' belongs in [%s], not [%s]", key, k->section, section);
+    if (apply(c, k, value, why, sizeof why)) return err_set(err, errlen, "%s: %s", key, why);
     return 0;
 }
 
@@ -280,7 +272,7 @@ static char *read_line(char *buf, int num, void *stream)
         s++, len--;
     if (len + 2 > num) {
         x->err_line = x->lineno;
-        fail(x->err, x->errlen, "%s:%d: line longer than %d bytes", x->path, x->lineno, num - 2);
+        err_set(x->err, x->errlen, "%s:%d: line longer than %d bytes", x->path, x->lineno, num - 2);
         return NULL;
     }
     const char *end = len ? memchr(s, ']', (size_t)len) : NULL;
@@ -310,15 +302,16 @@ static int on_value(void *user, const char *section, const char *key, const char
         if (cfg_set(x->c, x->section, key, v, why, sizeof why) == 0) return 1;
     }
     x->err_line = x->lineno;
-    fail(x->err, x->errlen, "%s:%d: %s", x->path, x->lineno, why);
+    err_set(x->err, x->errlen, "%s:%d: %s", x->path, x->lineno, why);
     return 0;
 }
 
 int cfg_load_file(cfg *c, const char *path, char *err, size_t errlen)
 {
-    if (strlen(path) >= sizeof c->config_path) return fail(err, errlen, "%s: path too long", path);
+    if (strlen(path) >= sizeof c->config_path)
+        return err_set(err, errlen, "%s: path too long", path);
     FILE *fp = fopen(path, "r");
-    if (!fp) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (!fp) return err_set(err, errlen, "%s: %s", path, strerror(errno));
     cfg t = *c; /* parse into a copy so a bad file leaves c as it was */
     strcpy(t.config_path, path);
     file_ctx x = {.c = &t, .fp = fp, .path = path, .err = err, .errlen = errlen};
@@ -329,9 +322,9 @@ int cfg_load_file(cfg *c, const char *path, char *err, size_t errlen)
     /* rc is inih's first bad line: a syntax error there predates ours. */
     if (rc > 0 && (!x.err_line || rc < x.err_line))
         x.err_line =
-            fail(err, errlen, "%s:%d: syntax error (want [section] or key = value)", path, rc);
+            err_set(err, errlen, "%s:%d: syntax error (want [section] or key = value)", path, rc);
     else if (!x.err_line && (rderr || rc))
-        x.err_line = fail(err, errlen, "%s: %s", path, rderr ? "read error" : "parse failed");
+        x.err_line = err_set(err, errlen, "%s: %s", path, rderr ? "read error" : "parse failed");
     /* Whole sections (a rule's type and what it needs) once all is read. */
     if (!x.err_line && cfg_alerts_check(&t, err, errlen) != 0) x.err_line = 1;
     if (!x.err_line) *c = t;
@@ -346,7 +339,7 @@ static int env_groups(cfg *c, const char *v, char *why, size_t n)
         const char *eq = memchr(v, '=', len);
         char ttl[32];
         if (!len) continue;
-        if (!eq) return fail(why, n, "'%.*s': want NAME=TTL", (int)len, v);
+        if (!eq) return err_set(why, n, "'%.*s': want NAME=TTL", (int)len, v);
         size_t tl = len - (size_t)(eq - v) - 1;
         snprintf(ttl, sizeof ttl, "%.*s", (int)tl, eq + 1); /* a cut ttl fails anyway */
         if (set_group(c, v, (size_t)(eq - v), ttl, why, n)) return -1;
@@ -391,7 +384,7 @@ int cfg_load_env(cfg *c, char *const *envp, char *err, size_t errlen)
             /* Other VIGIL_* names (the CLI's VIGIL_URL, VIGIL_TOKEN, …) are
              * someone else's: the environment is shared. */
             if (k) rc = apply(&t, k, eq + 1, why, sizeof why);
-            if (rc) fail(err, errlen, "%.*s: %s", (int)(eq - *e), *e, why);
+            if (rc) err_set(err, errlen, "%.*s: %s", (int)(eq - *e), *e, why);
         }
     }
     if (!rc) *c = t;
@@ -408,7 +401,7 @@ int cfg_validate(const cfg *c, char *err, size_t errlen)
         if (k->kind == K_STR) {
             const char *bad = !memchr(p, 0, k->size) ? "not terminated" : NULL;
             bad = bad || !k->check ? bad : k->check(p);
-            if (bad) return fail(err, errlen, "%s: %s", k->name, bad);
+            if (bad) return err_set(err, errlen, "%s: %s", k->name, bad);
             continue;
         }
         if (k->kind == K_INT)
@@ -416,21 +409,21 @@ int cfg_validate(const cfg *c, char *err, size_t errlen)
         else
             memcpy(&d, p, sizeof d), snprintf(num, sizeof num, "%.17g", d);
         if (parse_range(num, k->lo, k->hi, k->kind == K_INT, &d, why, sizeof why))
-            return fail(err, errlen, "%s: %s", k->name, why);
+            return err_set(err, errlen, "%s: %s", k->name, why);
     }
     if (c->ngroups > CFG_MAX_GROUPS)
-        return fail(err, errlen, "more than %d groups", CFG_MAX_GROUPS);
+        return err_set(err, errlen, "more than %d groups", CFG_MAX_GROUPS);
     for (size_t i = 0; i < c->ngroups; i++) {
         const cfg_group *g = &c->groups[i];
         if (!memchr(g->name, 0, sizeof g->name) ||
             !valid_ident(g->name, strlen(g->name), sizeof g->name - 1) || g->ttl_s < 1 ||
             g->ttl_s > GROUP_TTL_MAX)
-            return fail(err, errlen, "group %zu: bad name or ttl_s out of range 1..%d", i,
-                        GROUP_TTL_MAX);
+            return err_set(err, errlen, "group %zu: bad name or ttl_s out of range 1..%d", i,
+                           GROUP_TTL_MAX);
     }
     /* The default store URL is built from data_dir and must still fit. */
     if (!c->store_url[0] && strlen(c->data_dir) + sizeof "sqlite:/vigil.db" > CFG_STR_MAX)
-        return fail(err, errlen, "data_dir: too long for the default store url");
+        return err_set(err, errlen, "data_dir: too long for the default store url");
     return 0;
 }
 

@@ -56,18 +56,6 @@ typedef struct cfg_group {
     int32_t ttl_s;
 } cfg_group;
 
-/* A [rule "name"] section (cfg_alert.c) and the line it starts on. */
-typedef struct cfg_rule {
-    alert_rule r;
-    int line;
-} cfg_rule;
-
-/* A [sink "name"] section (server/sink.h) and the line it starts on. */
-typedef struct cfg_sink {
-    sink_cfg s;
-    int line;
-} cfg_sink;
-
 typedef struct cfg {
     char listen[CFG_STR_MAX];
     char data_dir[CFG_STR_MAX];
@@ -99,10 +87,14 @@ typedef struct cfg {
     cfg_group groups[CFG_MAX_GROUPS];
 
     int alert_grace_s; /* [alerts] startup grace */
+    /* [rule "…"] and [sink "…"] sections (cfg_alert.c), as the engine and
+     * the notifier take them, and the line each starts on (for messages). */
     size_t nrules;
-    cfg_rule rules[CFG_MAX_RULES];
+    alert_rule rules[CFG_MAX_RULES];
+    int rule_line[CFG_MAX_RULES];
     size_t nsinks;
-    cfg_sink sinks[CFG_MAX_SINKS];
+    sink_cfg sinks[CFG_MAX_SINKS];
+    int sink_line[CFG_MAX_SINKS];
     int cur_line; /* the file layer: line of the section being read */
 
     char config_path[CFG_STR_MAX]; /* "" when no file */
@@ -130,7 +122,7 @@ int cfg_rule_set(cfg *c, const char *name, size_t len, const char *key, const ch
                  char *err, size_t errlen);
 int cfg_sink_set(cfg *c, const char *name, size_t len, const char *key, const char *value,
                  char *err, size_t errlen);
-const sink_cfg *cfg_sink_find(const cfg *c, const char *name);
+sink_cfg *cfg_sink_find(cfg *c, const char *name);
 int cfg_alerts_check(cfg *c, char *err, size_t errlen);
 
 /* Cross-field checks (listen parses, ttl in range, …). 0 ok, -1 with err. */

@@ -29,12 +29,6 @@
 #define WRITER_BACKOFF_MIN_MS 100
 #define WRITER_BACKOFF_MAX_MS 5000
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void prune(app *a, int64_t now)
 {
     struct {
@@ -179,7 +173,7 @@ static void *writer_main(void *arg)
                 /* A stop cuts the running wait short; once stopping, the
                  * retries wait for real (the store may be reconnecting). */
                 if (closing)
-                    sleep_ms(backoff);
+                    app_sleep_ms(backoff);
                 else
                     wq_wait_close(a->wq, backoff);
                 continue;
@@ -213,7 +207,7 @@ static void *sweeper_main(void *arg)
     while (!atomic_load(&a->stopping)) {
         a->sweep_visits += reg_sweep(a->reg, app_now_ms());
         a->sweeps++;
-        sleep_ms(a->cfg.sweep_interval_ms);
+        app_sleep_ms(a->cfg.sweep_interval_ms);
     }
     return NULL;
 }

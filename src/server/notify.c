@@ -56,13 +56,6 @@ struct notify {
     bool started, stopping, stopped;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void notify_opts_default(notify_opts *o)
 {
     o->queue_max = NOTIFY_QUEUE_DEFAULT;
@@ -156,14 +149,14 @@ static void deliver(notify *nf, int i, int64_t deadline)
     sink_cfg cfg = nf->sinks[s];
     pthread_mutex_unlock(&nf->mu);
 
-    int64_t now = mono_ms();
+    int64_t now = app_mono_ms();
     if (deadline != INT64_MAX && deadline - now < cfg.timeout_ms) /* draining: fit the deadline */
         cfg.timeout_ms = deadline - now > 1 ? (int)(deadline - now) : 1;
     char err[NOTIFY_ERR_MAX] = "";
     if (!nf->conns[s]) nf->conns[s] = sink_conn_new();
     int rc = nf->conns[s] ? sink_send(nf->conns[s], &cfg, &n, err, sizeof err) : -1;
     if (!nf->conns[s]) snprintf(err, sizeof err, "cannot create a libcurl handle");
-    now = mono_ms();
+    now = app_mono_ms();
 
     pthread_mutex_lock(&nf->mu);
     d->busy = false;
@@ -200,7 +193,7 @@ static void *run(void *arg)
     int64_t deadline = INT64_MAX; /* set once stopping */
     pthread_mutex_lock(&nf->mu);
     for (;;) {
-        int64_t now = mono_ms(), wake;
+        int64_t now = app_mono_ms(), wake;
         if (nf->stopping && deadline == INT64_MAX) deadline = now + nf->o.drain_ms;
         if (nf->stopping && (nf->nq == 0 || now >= deadline)) break;
         int i = pick(nf, now, &wake);
@@ -244,7 +237,7 @@ static int sink_index(const notify *nf, const char *name)
 int notify_push(notify *nf, const notice *n)
 {
     int queued = 0, nsinks = n->nsinks < NOTICE_SINKS_MAX ? n->nsinks : NOTICE_SINKS_MAX;
-    int64_t now = mono_ms();
+    int64_t now = app_mono_ms();
     struct drop_log {
         const char *why;
         int sink;

@@ -36,13 +36,6 @@
 #define ROLLUP_FORGOT_MAX 4096        /* forgets remembered across one rollup */
 #define ROLLUP_BARRIER_MS 5000        /* longest wait for the writer to store what came before */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Forgets that happen while a rollup computes would come back with its
  * result (it scanned before them): remember them and apply at the swap. */
 static char *forgot[ROLLUP_FORGOT_MAX];
@@ -237,15 +230,15 @@ static int reliability(app *a, int64_t now, rollup_stats *st)
     if (!c.rk || !c.w || rollup_gaps(a, now, &gaps, &ngaps, &c.base.first_run_ms) != 0) goto out;
     c.base.gaps = gaps;
     c.base.ngaps = ngaps;
-    int64_t t0 = mono_ms();
+    int64_t t0 = app_mono_ms();
     if (store_rel_scan(a->store, now - window, on_worker, &c) != 0 || c.failed ||
         rank_seal(c.rk) != 0)
         goto out;
     st->rel_workers = c.workers;
-    int64_t t1 = mono_ms();
+    int64_t t1 = app_mono_ms();
     st->rel_scan_ms = t1 - t0;
     if (persist(a, c.rk) != 0) vlog("warn", "rollup: cannot store reliability rows");
-    st->rel_store_ms = mono_ms() - t1;
+    st->rel_store_ms = app_mono_ms() - t1;
     pthread_rwlock_wrlock(&a->rank_lock);
     for (size_t i = 0; i < nforgot; i++)
         rank_forget(c.rk, forgot[i]);
@@ -324,16 +317,14 @@ static void writer_barrier(app *a)
     wq_stats q;
     wq_get_stats(a->wq, &q);
     uint64_t target = q.hb_pushed + q.ev_pushed;
-    int64_t until = mono_ms() + ROLLUP_BARRIER_MS;
-    while (atomic_load(&a->persisted) < target && mono_ms() < until) {
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    int64_t until = app_mono_ms() + ROLLUP_BARRIER_MS;
+    while (atomic_load(&a->persisted) < target && app_mono_ms() < until)
+        app_sleep_ms(5);
 }
 
 static void full_run(app *a, rollup_stats *st)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = app_mono_ms();
     memset(st, 0, sizeof *st);
     writer_barrier(a);
     st->at_ms = app_now_ms();
@@ -345,12 +336,12 @@ static void full_run(app *a, rollup_stats *st)
         st->hourly_rows += n;
         if (n < ROLLUP_HOURLY_BATCH) break;
     }
-    int64_t t1 = mono_ms();
+    int64_t t1 = app_mono_ms();
     st->hourly_ms = t1 - t0;
     if (reliability(a, st->at_ms, st) != 0) ok = false;
-    st->rel_ms = mono_ms() - t1;
+    st->rel_ms = app_mono_ms() - t1;
     st->task_rows = flush_tasks(a, app_now_ms(), false);
-    st->total_ms = mono_ms() - t0;
+    st->total_ms = app_mono_ms() - t0;
     st->ok = ok;
     if (ok)
         a->rollups++;
@@ -369,12 +360,8 @@ static void *rollup_main(void *arg)
     for (;;) {
         bool asked = a->rollup_asked > a->rollup_done;
         if (!a->rollup_running) break;
-        if (!asked && last_full && mono_ms() - last_full < every) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += (long)ROLLUP_TICK_MS * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
+        if (!asked && last_full && app_mono_ms() - last_full < every) {
+            struct timespec ts = app_deadline(ROLLUP_TICK_MS);
             pthread_cond_timedwait(&a->rollup_cv, &a->rollup_mu, &ts);
             asked = a->rollup_asked > a->rollup_done;
         }
@@ -382,10 +369,10 @@ static void *rollup_main(void *arg)
         uint64_t gen = a->rollup_asked;
         pthread_mutex_unlock(&a->rollup_mu);
         rollup_stats st;
-        bool full = asked || !last_full || mono_ms() - last_full >= every;
+        bool full = asked || !last_full || app_mono_ms() - last_full >= every;
         if (full) {
             full_run(a, &st);
-            last_full = mono_ms();
+            last_full = app_mono_ms();
         } else {
             flush_tasks(a, app_now_ms(), false);
         }
@@ -414,12 +401,7 @@ int rollup_start(app *a, char *err, size_t errlen)
 
 int rollup_now(app *a, int timeout_ms, rollup_stats *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = app_deadline(timeout_ms);
     pthread_mutex_lock(&a->rollup_mu);
     uint64_t my = ++a->rollup_asked;
     pthread_cond_broadcast(&a->rollup_cv);

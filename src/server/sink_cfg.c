@@ -7,9 +7,9 @@
  */
 #include "server/sink.h"
 
+#include "core/err.h"
 #include "core/tfmt.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,27 +21,13 @@ const char *sink_kind_name(sink_kind k)
     return (unsigned)k < sizeof kind_names / sizeof *kind_names ? kind_names[k] : "unknown";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int sink_cfg_init(sink_cfg *s, const char *name, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->timeout_ms = SINK_TIMEOUT_DEFAULT_MS;
     size_t n = strlen(name);
-    if (n == 0 || n > NOTICE_NAME_MAX)
-        return fail(err, errlen, "sink name '%s' must be 1 to %d bytes", name, NOTICE_NAME_MAX);
-    if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
-        return fail(err, errlen, "sink name '%s' may only hold letters, digits, '.', '_', '-'",
-                    name);
+    if (!notice_name_valid(name, n))
+        return err_set(err, errlen, "sink name '%s': must be " NOTICE_NAME_RULE, name);
     memcpy(s->name, name, n + 1);
     return 0;
 }
@@ -82,8 +68,8 @@ static bool mail_address(const char *v, size_t len)
 static int set_str(char *dst, const char *key, const char *v, char *err, size_t errlen)
 {
     if (strlen(v) >= SINK_STR_MAX)
-        return fail(err, errlen, "key '%s': value longer than %d bytes", key, SINK_STR_MAX - 1);
-    if (!printable(v)) return fail(err, errlen, "key '%s': control characters in value", key);
+        return err_set(err, errlen, "key '%s': value longer than %d bytes", key, SINK_STR_MAX - 1);
+    if (!printable(v)) return err_set(err, errlen, "key '%s': control characters in value", key);
     snprintf(dst, SINK_STR_MAX, "%s", v);
     return 0;
 }
@@ -96,31 +82,32 @@ int sink_cfg_set(sink_cfg *s, const char *key, const char *v, char *err, size_t 
                 s->kind = (sink_kind)k;
                 return 0;
             }
-        return fail(err, errlen,
-                    "key 'type': unknown sink type '%s' (webhook, slack, smtp, alertmanager)", v);
+        return err_set(err, errlen,
+                       "key 'type': unknown sink type '%s' (webhook, slack, smtp, alertmanager)",
+                       v);
     }
     if (strcmp(key, "timeout") == 0) {
         int64_t ms;
         if (tfmt_parse_duration(v, &ms) != 0 || ms <= 0 || ms > SINK_TIMEOUT_MAX_MS)
-            return fail(err, errlen,
-                        "key 'timeout': '%s' is not a duration from 1ms to %ds (e.g. 5s, 500ms)", v,
-                        SINK_TIMEOUT_MAX_MS / 1000);
+            return err_set(err, errlen,
+                           "key 'timeout': '%s' is not a duration from 1ms to %ds (e.g. 5s, 500ms)",
+                           v, SINK_TIMEOUT_MAX_MS / 1000);
         s->timeout_ms = (int)ms;
         return 0;
     }
     if (strcmp(key, "url") == 0) {
         if (!*v || strchr(v, ' ') || !strstr(v, "://"))
-            return fail(err, errlen, "key 'url': '%s' is not a URL", v);
+            return err_set(err, errlen, "key 'url': '%s' is not a URL", v);
         return set_str(s->url, key, v, err, errlen);
     }
     if (strcmp(key, "dashboard_url") == 0) {
         if (!has_scheme(v, "http://", "https://") || strchr(v, ' '))
-            return fail(err, errlen, "key 'dashboard_url': '%s' is not an http(s) URL", v);
+            return err_set(err, errlen, "key 'dashboard_url': '%s' is not an http(s) URL", v);
         return set_str(s->dashboard_url, key, v, err, errlen);
     }
     if (strcmp(key, "from") == 0) {
         if (!mail_address(v, strlen(v)))
-            return fail(err, errlen, "key 'from': '%s' is not one e-mail address", v);
+            return err_set(err, errlen, "key 'from': '%s' is not one e-mail address", v);
         return set_str(s->from, key, v, err, errlen);
     }
     if (strcmp(key, "to") == 0) {
@@ -129,38 +116,41 @@ int sink_cfg_set(sink_cfg *s, const char *key, const char *v, char *err, size_t 
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
             if (!mail_address(p, len))
-                return fail(err, errlen, "key 'to': '%.*s' is not an e-mail address", (int)len, p);
+                return err_set(err, errlen, "key 'to': '%.*s' is not an e-mail address", (int)len,
+                               p);
             p = comma ? comma + 1 : NULL;
         } while (p);
         return set_str(s->to, key, v, err, errlen);
     }
     if (strcmp(key, "secret") == 0) {
-        if (!*v) return fail(err, errlen, "key 'secret': empty (leave the key out for unsigned)");
+        if (!*v)
+            return err_set(err, errlen, "key 'secret': empty (leave the key out for unsigned)");
         return set_str(s->secret, key, v, err, errlen);
     }
     if (strcmp(key, "username") == 0) return set_str(s->username, key, v, err, errlen);
     if (strcmp(key, "password") == 0) return set_str(s->password, key, v, err, errlen);
-    return fail(err, errlen,
-                "unknown key '%s' in [sink \"%s\"] (type, url, timeout, secret, dashboard_url, "
-                "from, to, username, password)",
-                key, s->name);
+    return err_set(err, errlen,
+                   "unknown key '%s' in [sink \"%s\"] (type, url, timeout, secret, dashboard_url, "
+                   "from, to, username, password)",
+                   key, s->name);
 }
 
 int sink_cfg_check(const sink_cfg *s, char *err, size_t errlen)
 {
     if (s->kind == SINK_NONE)
-        return fail(err, errlen, "key 'type' missing (webhook, slack, smtp, alertmanager)");
+        return err_set(err, errlen, "key 'type' missing (webhook, slack, smtp, alertmanager)");
     const char *kind = sink_kind_name(s->kind);
-    if (!*s->url) return fail(err, errlen, "key 'url' missing");
+    if (!*s->url) return err_set(err, errlen, "key 'url' missing");
     bool smtp = s->kind == SINK_SMTP;
     if (smtp && !has_scheme(s->url, "smtp://", "smtps://"))
-        return fail(err, errlen, "key 'url': smtp wants smtp:// or smtps://, not '%s'", s->url);
+        return err_set(err, errlen, "key 'url': smtp wants smtp:// or smtps://, not '%s'", s->url);
     if (!smtp && !has_scheme(s->url, "http://", "https://"))
-        return fail(err, errlen, "key 'url': %s wants http:// or https://, not '%s'", kind, s->url);
-    if (smtp && !*s->from) return fail(err, errlen, "key 'from' missing");
-    if (smtp && !*s->to) return fail(err, errlen, "key 'to' missing");
+        return err_set(err, errlen, "key 'url': %s wants http:// or https://, not '%s'", kind,
+                       s->url);
+    if (smtp && !*s->from) return err_set(err, errlen, "key 'from' missing");
+    if (smtp && !*s->to) return err_set(err, errlen, "key 'to' missing");
     if (*s->password && !*s->username)
-        return fail(err, errlen, "key 'password' without 'username'");
+        return err_set(err, errlen, "key 'password' without 'username'");
     struct {
         const char *key;
         bool set, fits;
@@ -174,6 +164,6 @@ int sink_cfg_check(const sink_cfg *s, char *err, size_t errlen)
     };
     for (size_t i = 0; i < sizeof only / sizeof *only; i++)
         if (only[i].set && !only[i].fits)
-            return fail(err, errlen, "key '%s' does not apply to type %s", only[i].key, kind);
+            return err_set(err, errlen, "key '%s' does not apply to type %s", only[i].key, kind);
     return 0;
 }

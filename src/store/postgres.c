@@ -243,13 +243,13 @@ static int pg_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     pg_conn *k = &q->w;
     for (size_t i = 0; i < nev; i++)
         if (evs[i].kind < REG_EV_SESSION_OPEN || evs[i].kind > REG_EV_WORKER_FORGET) {
-            store_set_err(err, errlen, "store_apply: unknown event kind %d", evs[i].kind);
+            err_set(err, errlen, "store_apply: unknown event kind %d", evs[i].kind);
             return -1;
         }
     pg_hb_batch hb;
     if (nhb && pg_hb_build(&hb, hbs, nhb, evs, nev) != 0) {
         pg_hb_free(&hb);
-        store_set_err(err, errlen, "store_apply: out of memory");
+        err_set(err, errlen, "store_apply: out of memory");
         return -1;
     }
     char m[256] = "";
@@ -270,7 +270,7 @@ static int pg_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
             }
         }
     }
-    if (rc != 0) store_set_err(err, errlen, "store_apply: %s: %s", what, m);
+    if (rc != 0) err_set(err, errlen, "store_apply: %s: %s", what, m);
     pthread_mutex_unlock(&k->mu);
     if (nhb) pg_hb_free(&hb);
     return rc;
@@ -365,6 +365,7 @@ static void pg_close(store *s)
 
 static const store_backend postgres_backend = {
     .name = "postgres",
+    .shared = true,
     .close = pg_close,
     .ping = pg_ping,
     .apply = pg_apply,
@@ -407,7 +408,7 @@ store *store_pg_open(const char *url, const char *node_id, char *err, size_t err
 {
     pg_store *q = calloc(1, sizeof *q);
     if (!q) {
-        store_set_err(err, errlen, "postgres: out of memory");
+        err_set(err, errlen, "postgres: out of memory");
         return NULL;
     }
     q->base.be = &postgres_backend;
@@ -415,12 +416,12 @@ store *store_pg_open(const char *url, const char *node_id, char *err, size_t err
     if (pg_read_texts(q, err, errlen) != 0) goto fail;
     if (conn_init(
             &q->w, 'w', "writer",
-            "SET statement_timeout = " PG_STR(PG_WRITER_STATEMENT_TIMEOUT_MS) "; SET jit = off",
+            "SET statement_timeout = " STORE_STR(PG_WRITER_STATEMENT_TIMEOUT_MS) "; SET jit = off",
             pg_wsql, PGW__COUNT) != 0 ||
         conn_init(&q->r, 'r', "reader", "SET jit = off", (const char *const *)q->rtext,
                   PGR__TOTAL) != 0 ||
         conn_init(&q->a, 'a', "analytics", "SET jit = off", pg_asql, PGA__COUNT) != 0) {
-        store_set_err(err, errlen, "postgres: mutex init failed");
+        err_set(err, errlen, "postgres: mutex init failed");
         goto fail;
     }
     /* JIT is off everywhere: the writer's and readers' statements are

@@ -113,7 +113,7 @@ void pg_errmsg(pg_conn *k, const PGresult *r, char *err, size_t errlen)
     if (!m || !*m) m = r ? PQresultErrorMessage(r) : NULL;
     if (!m || !*m) m = k->c ? PQerrorMessage(k->c) : "out of memory";
     size_t n = strcspn(m, "\n");
-    store_set_err(err, errlen, "postgres %s: %.*s", k->role, (int)n, *m ? m : "unknown error");
+    err_set(err, errlen, "postgres %s: %.*s", k->role, (int)n, *m ? m : "unknown error");
 }
 
 /* Notices ("relation already exists, skipping") are not for vigild's
@@ -137,11 +137,11 @@ int pg_connect(pg_conn *k, const char *url, char *err, size_t errlen)
                                      "dbname",
                                      "client_encoding",
                                      NULL};
-    const char *const val[] = {PG_STR(PG_CONNECT_TIMEOUT_S),
+    const char *const val[] = {STORE_STR(PG_CONNECT_TIMEOUT_S),
                                "1",
-                               PG_STR(PG_KEEPALIVE_IDLE_S),
-                               PG_STR(PG_KEEPALIVE_INTERVAL_S),
-                               PG_STR(PG_KEEPALIVE_COUNT),
+                               STORE_STR(PG_KEEPALIVE_IDLE_S),
+                               STORE_STR(PG_KEEPALIVE_INTERVAL_S),
+                               STORE_STR(PG_KEEPALIVE_COUNT),
                                "vigild",
                                url,
                                "UTF8",
@@ -173,7 +173,7 @@ int pg_conn_prepare(pg_conn *k, char *err, size_t errlen)
         if (!ok) {
             char m[256];
             pg_errmsg(k, r, m, sizeof m);
-            store_set_err(err, errlen, "%s (preparing %s)", m, name);
+            err_set(err, errlen, "%s (preparing %s)", m, name);
         }
         PQclear(r);
         if (!ok) return -1;
@@ -185,7 +185,7 @@ int pg_conn_prepare(pg_conn *k, char *err, size_t errlen)
 int pg_ready(pg_conn *k, char *err, size_t errlen)
 {
     if (!k->c) {
-        store_set_err(err, errlen, "postgres %s: no connection", k->role);
+        err_set(err, errlen, "postgres %s: no connection", k->role);
         return -1;
     }
     if (PQstatus(k->c) == CONNECTION_OK && PQpipelineStatus(k->c) == PQ_PIPELINE_OFF) {

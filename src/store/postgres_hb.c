@@ -129,24 +129,6 @@ static void arr_end(pg_buf *b, size_t count)
 
 /* ---- the batch ------------------------------------------------------------------ */
 
-/* By worker, then arrival order (the array index, via the address): one
- * last_seen value per worker, and ids (the tie break of equal timestamps)
- * still follow arrival within a worker. */
-static int hb_cmp(const void *a, const void *b)
-{
-    const store_hb *x = *(const store_hb *const *)a, *y = *(const store_hb *const *)b;
-    int c = strcmp(x->worker_id, y->worker_id);
-    return c ? c : (x > y) - (x < y);
-}
-
-static bool forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
-{
-    for (size_t i = 0; i < nev; i++)
-        if (evs[i].kind == REG_EV_WORKER_FORGET && strcmp(evs[i].worker_id, worker_id) == 0)
-            return true;
-    return false;
-}
-
 void pg_hb_free(pg_hb_batch *b)
 {
     free(b->v);
@@ -161,13 +143,10 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
 {
     memset(b, 0, sizeof *b);
     b->n = nhb;
-    b->v = malloc(nhb * sizeof *b->v);
+    b->v = store_hb_sorted(hbs, nhb); /* one last_seen value per worker */
     b->gone = malloc(nhb * sizeof *b->gone);
     b->alive = calloc(nhb, sizeof *b->alive);
     if (!b->v || !b->gone || !b->alive) return -1;
-    for (size_t i = 0; i < nhb; i++)
-        b->v[i] = &hbs[i];
-    qsort(b->v, nhb, sizeof *b->v, hb_cmp);
     pg_buf *ids = &b->ids, *seen = &b->seen, *ttl = &b->ttl;
     if (buf_need(ids, ARR_HEAD) || buf_need(seen, ARR_HEAD) || buf_need(ttl, ARR_HEAD)) return -1;
     arr_begin(ids, OID_TEXT);
@@ -175,19 +154,16 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
     arr_begin(ttl, OID_INT4);
     size_t nw = 0;
     for (size_t i = 0, j; i < nhb; i = j) {
-        int64_t last = b->v[i]->ts_ms;
-        int32_t t = 0; /* the last one given wins, as if applied one by one */
-        for (j = i; j < nhb && strcmp(b->v[j]->worker_id, b->v[i]->worker_id) == 0; j++) {
-            if (b->v[j]->ts_ms > last) last = b->v[j]->ts_ms;
-            if ((b->v[j]->has & HB_HAS_TTL) && b->v[j]->ttl_s > 0) t = b->v[j]->ttl_s;
-        }
+        int64_t last;
+        int32_t t;
+        j = store_hb_run(b->v, nhb, i, &last, &t);
         if (buf_need(ids, HB_ID_MAX + 4) || buf_need(seen, 12) || buf_need(ttl, 8)) return -1;
         bin_text(ids, b->v[i]->worker_id);
         bin_i64(seen, true, last);
         bin_u32(ttl, 4);
         bin_u32(ttl, (uint32_t)t);
         nw++;
-        if (nev && forgotten_in(evs, nev, b->v[i]->worker_id))
+        if (nev && store_forgotten_in(evs, nev, b->v[i]->worker_id))
             b->gone[b->ngone++] = b->v[i]->worker_id;
     }
     arr_end(ids, nw);

@@ -25,12 +25,10 @@
 #define VIGIL_STORE_POSTGRES_INT_H
 
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
-
-#define PG_STR_(x) #x
-#define PG_STR(x) PG_STR_(x)
 
 #define PG_CONNECT_TIMEOUT_S 5              /* default when the URL names none */
 #define PG_WRITER_STATEMENT_TIMEOUT_MS 5000 /* one slow flush fails, the writer backs off */

@@ -119,7 +119,7 @@ int pg_read_texts(pg_store *q, char *err, size_t errlen)
     }
     return 0;
 oom:
-    store_set_err(err, errlen, "postgres: out of memory");
+    err_set(err, errlen, "postgres: out of memory");
     return -1;
 }
 

@@ -45,7 +45,7 @@
 
 /* The reason-count columns, in reg_reason order from REG_R_CLEAN_SHUTDOWN. */
 
-#define HOUR PG_STR(PG_HOUR_MS)
+#define HOUR STORE_STR(PG_HOUR_MS)
 #define HOURLY_COLS "n, cpu_sum, cpu_n, mem_sum, mem_n, mema_sum, mema_n, thermal_max"
 
 const char *const pg_asql[PGA__COUNT] = {
@@ -529,8 +529,8 @@ static int import_reply(void *c, int64_t tag, const PGresult *r)
     }
     *im->bad = (size_t)tag;
     im->conflict = true;
-    store_set_err(im->err, im->errlen,
-                  "a session of this worker opened at the same time exists with another instance");
+    err_set(im->err, im->errlen,
+            "a session of this worker opened at the same time exists with another instance");
     return 1;
 }
 
@@ -592,6 +592,6 @@ import im = {rows, n, now_ms, inserted, skipped, bad, false, err, errlen };
     *inserted = *skipped = 0;
     if (im.conflict) return 1;
     *bad = 0;
-    store_set_err(err, errlen, "%s", *m ? m : "postgres analytics: import failed");
+    err_set(err, errlen, "%s", *m ? m : "postgres analytics: import failed");
     return -1;
 }

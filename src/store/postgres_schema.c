@@ -118,7 +118,7 @@ static int fail(pg_conn *k, PGresult *r, char *err, size_t errlen)
 {
     char m[256];
     pg_errmsg(k, r, m, sizeof m);
-    store_set_err(err, errlen, "%s (migrating schema)", m);
+    err_set(err, errlen, "%s (migrating schema)", m);
     PQclear(r);
     PQclear(PQexec(k->c, "ROLLBACK"));
     return -1;
@@ -150,7 +150,7 @@ int pg_migrate(pg_conn *k, char *err, size_t errlen)
     bool has_schema = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (!has_schema) {
-        store_set_err(err, errlen, "postgres: no schema of the search_path exists to create in");
+        err_set(err, errlen, "postgres: no schema of the search_path exists to create in");
         PQclear(PQexec(k->c, "ROLLBACK"));
         return -1;
     }
@@ -164,9 +164,8 @@ int pg_migrate(pg_conn *k, char *err, size_t errlen)
     int v = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     if (v > N_MIGRATIONS) {
-        store_set_err(err, errlen,
-                      "postgres: database schema version %d is newer than this vigild (%d)", v,
-                      N_MIGRATIONS);
+        err_set(err, errlen, "postgres: database schema version %d is newer than this vigild (%d)",
+                v, N_MIGRATIONS);
         PQclear(PQexec(k->c, "ROLLBACK"));
         return -1;
     }

@@ -23,13 +23,12 @@
  * would be added again.
  */
 #include "store/sqlite_int.h"
+#include "store/store_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_STR_(x) #x
-#define SQ_STR(x) SQ_STR_(x)
 #define SQ_WAL_CHECKPOINT_PAGES 100000 /* WAL frames (4 KiB pages each) between checkpoints */
 
 static const char *const wsql[SQW__COUNT] = {
@@ -248,14 +247,6 @@ static int event_forget(sq_store *q, const reg_event *e)
 
 /* True when this batch forgot the worker: its heartbeats queued before the
  * forget must not bring rows back for a worker that no longer exists. */
-static bool forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
-{
-    for (size_t i = 0; i < nev; i++)
-        if (evs[i].kind == REG_EV_WORKER_FORGET && strcmp(evs[i].worker_id, worker_id) == 0)
-            return true;
-    return false;
-}
-
 static int insert_hb(sq_store *q, const store_hb *h)
 {
     uint32_t has = h->has;
@@ -278,33 +269,17 @@ static int insert_hb(sq_store *q, const store_hb *h)
     return rc || sq_exec(st) ? -1 : 0;
 }
 
-/* By worker, then arrival order (the array index, via the address). */
-static int hb_cmp(const void *a, const void *b)
-{
-    const store_hb *x = *(const store_hb *const *)a, *y = *(const store_hb *const *)b;
-    int c = strcmp(x->worker_id, y->worker_id);
-    return c ? c : (x > y) - (x < y);
-}
-
-/* Heartbeats go in grouped by worker: one workers update per worker per
- * batch instead of one per heartbeat, and consecutive index inserts land on
- * the same page. Within a worker, arrival order is kept, so rowids (the tie
- * break of equal timestamps) still follow it. Returns -2 when out of memory. */
+/* Heartbeats go in grouped by worker (store_hb_sorted): rowids still follow
+ * arrival within a worker. Returns -2 when out of memory. */
 static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_event *evs, size_t nev)
 {
-    const store_hb **v = malloc(nhb * sizeof *v);
+    const store_hb **v = store_hb_sorted(hbs, nhb);
     if (!v) return -2;
-    for (size_t i = 0; i < nhb; i++)
-        v[i] = &hbs[i];
-    qsort(v, nhb, sizeof *v, hb_cmp);
     int rc = 0;
     for (size_t i = 0, j; i < nhb && rc == 0; i = j) {
-        int64_t seen = v[i]->ts_ms;
-        int32_t ttl = 0; /* the last one given wins, as if applied one by one */
-        for (j = i; j < nhb && strcmp(v[j]->worker_id, v[i]->worker_id) == 0; j++) {
-            if (v[j]->ts_ms > seen) seen = v[j]->ts_ms;
-            if ((v[j]->has & HB_HAS_TTL) && v[j]->ttl_s > 0) ttl = v[j]->ttl_s;
-        }
+        int64_t seen;
+        int32_t ttl;
+        j = store_hb_run(v, nhb, i, &seen, &ttl);
         sqlite3_stmt *st = q->w[SQW_HB_SEEN];
         rc = bind_text(st, 1, v[i]->worker_id);
         rc |= sqlite3_bind_int64(st, 2, seen);
@@ -313,11 +288,11 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
             rc = -1;
             break;
         }
-        if (sqlite3_changes(q->wdb) == 0 && forgotten_in(evs, nev, v[i]->worker_id)) continue;
+        if (sqlite3_changes(q->wdb) == 0 && store_forgotten_in(evs, nev, v[i]->worker_id)) continue;
         for (size_t k = i; k < j && rc == 0; k++)
             rc = insert_hb(q, v[k]);
     }
-    free(v);
+    free((void *)v);
     return rc;
 }
 
@@ -344,7 +319,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     for (size_t i = 0; i < nev; i++) {
         const reg_event *e = &evs[i];
         if (e->kind < REG_EV_SESSION_OPEN || e->kind > REG_EV_WORKER_FORGET) {
-            store_set_err(err, errlen, "store_apply: unknown event kind %d", e->kind);
+            err_set(err, errlen, "store_apply: unknown event kind %d", e->kind);
             goto rollback;
         }
         what = event_ops[e->kind].what;
@@ -354,7 +329,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     what = "heartbeat";
     rc = nhb ? apply_hbs(q, hbs, nhb, evs, nev) : 0;
     if (rc == -2) {
-        store_set_err(err, errlen, "store_apply: out of memory");
+        err_set(err, errlen, "store_apply: out of memory");
         goto rollback;
     }
     if (rc != 0) goto fail;
@@ -365,7 +340,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
 
 fail:
     /* Take the message before ROLLBACK replaces it. */
-    store_set_err(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
+    err_set(err, errlen, "store_apply: %s: %s", what, sqlite3_errmsg(q->wdb));
 rollback:
     if (!sqlite3_get_autocommit(q->wdb)) sq_exec(q->w[SQW_ROLLBACK]);
     pthread_mutex_unlock(&q->wmu);
@@ -443,8 +418,8 @@ static int open_conn(const char *path, int flags, sqlite3 **db, char *err, size_
 {
     /* NOMUTEX: each connection is only ever used under our own mutex. */
     if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        store_set_err(err, errlen, "sqlite: open %s: %s", path,
-                      *db ? sqlite3_errmsg(*db) : "out of memory");
+        err_set(err, errlen, "sqlite: open %s: %s", path,
+                *db ? sqlite3_errmsg(*db) : "out of memory");
         return -1;
     }
     /* Short: the writer retries a failed batch with its own backoff and must
@@ -503,7 +478,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
 {
     sq_store *q = calloc(1, sizeof *q);
     if (!q) {
-        store_set_err(err, errlen, "sqlite: out of memory");
+        err_set(err, errlen, "sqlite: out of memory");
         return NULL;
     }
     q->base.be = &sqlite_backend;
@@ -512,7 +487,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     q->rmu_ok = pthread_mutex_init(&q->rmu, NULL) == 0;
     q->amu_ok = pthread_mutex_init(&q->amu, NULL) == 0;
     if (!q->wmu_ok || !q->rmu_ok || !q->amu_ok) {
-        store_set_err(err, errlen, "sqlite: mutex init failed");
+        err_set(err, errlen, "sqlite: mutex init failed");
         goto fail;
     }
     if (open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->wdb, err, errlen) != 0)
@@ -520,8 +495,8 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     char mode[16] = "";
     if (sqlite3_exec(q->wdb, "PRAGMA journal_mode=WAL", first_col, mode, NULL) != SQLITE_OK ||
         strcmp(mode, "wal") != 0) {
-        store_set_err(err, errlen, "sqlite: %s: cannot use WAL mode: %s", path,
-                      *mode ? mode : sqlite3_errmsg(q->wdb));
+        err_set(err, errlen, "sqlite: %s: cannot use WAL mode: %s", path,
+                *mode ? mode : sqlite3_errmsg(q->wdb));
         goto fail;
     }
     /* Each worker's newest entries in the (worker_id, ts_ms) index sit on
@@ -541,16 +516,16 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     if (sqlite3_exec(q->wdb,
                      "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;"
                      " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
-                     " PRAGMA wal_autocheckpoint=" SQ_STR(SQ_WAL_CHECKPOINT_PAGES),
+                     " PRAGMA wal_autocheckpoint=" STORE_STR(SQ_WAL_CHECKPOINT_PAGES),
                      NULL, NULL, NULL) != SQLITE_OK) {
-        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
+        err_set(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
         goto fail;
     }
     if (sq_migrate(q->wdb, err, errlen) != 0) goto fail;
     for (int i = 0; i < SQW__COUNT; i++) {
         if (sqlite3_prepare_v3(q->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->w[i], NULL) !=
             SQLITE_OK) {
-            store_set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->wdb));
+            err_set(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->wdb));
             goto fail;
         }
     }
@@ -558,7 +533,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
     if (open_conn(path, SQLITE_OPEN_READWRITE, &q->rdb, err, errlen) != 0) goto fail;
     if (sqlite3_exec(q->rdb, "PRAGMA query_only=1; PRAGMA cache_size=-4096", NULL, NULL, NULL) !=
         SQLITE_OK) {
-        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->rdb));
+        err_set(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->rdb));
         goto fail;
     }
     if (sq_read_prepare(q, err, errlen) != 0) goto fail;
@@ -571,7 +546,7 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
             " PRAGMA mmap_size=1073741824",
             NULL, NULL, NULL) != SQLITE_OK) {
-        store_set_err(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->adb));
+        err_set(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->adb));
         goto fail;
     }
     if (sq_rel_prepare(q, err, errlen) != 0) goto fail;

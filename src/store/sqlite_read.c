@@ -67,7 +67,7 @@ static int prepare(sq_store *q, const char *sql, sqlite3_stmt **st, char *err, s
 {
     if (sqlite3_prepare_v3(q->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
         return 0;
-    store_set_err(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->rdb));
+    err_set(err, errlen, "sqlite: prepare: %s", sqlite3_errmsg(q->rdb));
     return -1;
 }
 

@@ -90,7 +90,7 @@ int sq_rel_prepare(sq_store *q, char *err, size_t errlen)
     for (int i = 0; i < SQA__COUNT; i++)
         if (sqlite3_prepare_v3(q->adb, asql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->a[i], NULL) !=
             SQLITE_OK) {
-            store_set_err(err, errlen, "sqlite: prepare analytics: %s", sqlite3_errmsg(q->adb));
+            err_set(err, errlen, "sqlite: prepare analytics: %s", sqlite3_errmsg(q->adb));
             return -1;
         }
     return 0;
@@ -479,7 +479,7 @@ int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, 
 {
     sq_store *q = (sq_store *)s;
     if (begin(q) != 0) {
-        store_set_err(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
+        err_set(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
         return -1;
     }
     int rc = 0;
@@ -490,19 +490,19 @@ int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, 
             if (r == 1) (*skipped)++;
             if (r == 2) {
                 *bad = j;
-                store_set_err(err, errlen,
-                              "a session of this worker opened at the same time exists with"
-                              " another instance");
+                err_set(err, errlen,
+                        "a session of this worker opened at the same time exists with"
+                        " another instance");
                 rc = 1;
             }
             if (r < 0) {
-                store_set_err(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
+                err_set(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
                 rc = -1;
             }
             if (rc) break;
         }
         if (rc == 0 && import_worker(q, &rows[i], &rows[j - 1], now_ms) != 0) {
-            store_set_err(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
+            err_set(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
             rc = -1;
         }
     }

@@ -130,17 +130,16 @@ int sq_migrate(sqlite3 *db, char *err, size_t errlen)
         if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail_tx;
     }
     if (v > N_MIGRATIONS) {
-        store_set_err(err, errlen,
-                      "sqlite: database schema version %d is newer than this vigild (%d)", v,
-                      N_MIGRATIONS);
+        err_set(err, errlen, "sqlite: database schema version %d is newer than this vigild (%d)", v,
+                N_MIGRATIONS);
         return -1;
     }
     return 0;
 fail_tx:
-    store_set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    err_set(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 fail:
-    store_set_err(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
+    err_set(err, errlen, "sqlite: migrating schema: %s", sqlite3_errmsg(db));
     return -1;
 }

@@ -9,18 +9,9 @@
  */
 #include "store/store.h"
 
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-void store_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool has_prefix(const char *s, const char *p)
 {
@@ -29,14 +20,14 @@ static bool has_prefix(const char *s, const char *p)
 
 store *store_open(const char *url, const char *node_id, char *err, size_t errlen)
 {
-    store_set_err(err, errlen, "%s", "");
+    err_set(err, errlen, "%s", "");
     if (!url || !*url) {
-        store_set_err(err, errlen, "store: empty database url");
+        err_set(err, errlen, "store: empty database url");
         return NULL;
     }
     if (!node_id) node_id = "";
     if (strlen(node_id) > STORE_NODE_MAX) {
-        store_set_err(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
+        err_set(err, errlen, "store: node_id longer than %d bytes", STORE_NODE_MAX);
         return NULL;
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
@@ -45,13 +36,13 @@ store *store_open(const char *url, const char *node_id, char *err, size_t errlen
      * so any file name the shell can type works. */
     const char *path = has_prefix(url, "sqlite:") ? url + strlen("sqlite:") : url;
     if (!*path) {
-        store_set_err(err, errlen, "store: empty sqlite path in '%s'", url);
+        err_set(err, errlen, "store: empty sqlite path in '%s'", url);
         return NULL;
     }
     /* The reader and the writer are two connections to one file: a private
      * in-memory database would be two unrelated databases. */
     if (strcmp(path, ":memory:") == 0) {
-        store_set_err(err, errlen, "store: sqlite needs a plain file path, not '%s'", path);
+        err_set(err, errlen, "store: sqlite needs a plain file path, not '%s'", path);
         return NULL;
     }
     return store_sqlite_open(path, node_id, err, errlen);
@@ -67,6 +58,11 @@ const char *store_backend_name(const store *s)
     return s ? s->be->name : "";
 }
 
+bool store_shared(const store *s)
+{
+    return s && s->be->shared;
+}
+
 int store_ping(store *s)
 {
     return s ? s->be->ping(s) : -1;
@@ -76,7 +72,7 @@ int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs,
                 char *err, size_t errlen)
 {
     if (!s || (nev && !evs) || (nhb && !hbs)) {
-        store_set_err(err, errlen, "store_apply: bad arguments");
+        err_set(err, errlen, "store_apply: bad arguments");
         return -1;
     }
     if (nev == 0 && nhb == 0) return 0;
@@ -200,7 +196,7 @@ int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ct
 int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
                           size_t *skipped, size_t *bad, char *err, size_t errlen)
 {
-    store_set_err(err, errlen, "%s", "");
+    err_set(err, errlen, "%s", "");
     if (!s || (n && !rows) || !inserted || !skipped || !bad) return -1;
     *inserted = *skipped = *bad = 0;
     return n ? s->be->import_sessions(s, rows, n, now_ms, inserted, skipped, bad, err, errlen) : 0;
@@ -243,4 +239,42 @@ void store_hb_from_msg(store_hb *h, const hb_msg *m, int64_t ts_ms)
     if (h->has & HB_HAS_CPU_TICKS) h->cpu_ticks = m->cpu_ticks;
     copy_str(h->worker_id, sizeof h->worker_id, m->worker_id);
     if (h->has & HB_HAS_STATUS) copy_str(h->status, sizeof h->status, m->status);
+}
+
+/* By worker, then arrival order (the array index, via the address). */
+static int hb_cmp(const void *a, const void *b)
+{
+    const store_hb *x = *(const store_hb *const *)a, *y = *(const store_hb *const *)b;
+    int c = strcmp(x->worker_id, y->worker_id);
+    return c ? c : (x > y) - (x < y);
+}
+
+const store_hb **store_hb_sorted(const store_hb *hbs, size_t n)
+{
+    const store_hb **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = &hbs[i];
+    qsort(v, n, sizeof *v, hb_cmp);
+    return v;
+}
+
+size_t store_hb_run(const store_hb *const *v, size_t n, size_t i, int64_t *last_ms, int32_t *ttl_s)
+{
+    size_t j = i;
+    *last_ms = v[i]->ts_ms;
+    *ttl_s = 0;
+    for (; j < n && strcmp(v[j]->worker_id, v[i]->worker_id) == 0; j++) {
+        if (v[j]->ts_ms > *last_ms) *last_ms = v[j]->ts_ms;
+        if ((v[j]->has & HB_HAS_TTL) && v[j]->ttl_s > 0) *ttl_s = v[j]->ttl_s;
+    }
+    return j;
+}
+
+bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
+{
+    for (size_t i = 0; i < nev; i++)
+        if (evs[i].kind == REG_EV_WORKER_FORGET && strcmp(evs[i].worker_id, worker_id) == 0)
+            return true;
+    return false;
 }

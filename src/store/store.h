@@ -55,6 +55,7 @@
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
 
+#include "core/err.h"
 #include "core/hb.h"
 #include "core/imp.h"
 #include "core/reg.h"
@@ -189,6 +190,10 @@ typedef struct store store;
 store *store_open(const char *url, const char *node_id, char *err, size_t errlen);
 void store_close(store *s);
 const char *store_backend_name(const store *s); /* "sqlite" or "postgres" */
+/* Whether several vigild nodes may share this store (PostgreSQL). When not,
+ * every open session in it is this node's, whatever node_id it was opened
+ * under (the default, the hostname, may have changed since). */
+bool store_shared(const store *s);
 
 /* Cheap reachability check (readyz). 0 ok. */
 int store_ping(store *s);
@@ -287,6 +292,7 @@ int store_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_m
 /* What a backend implements; store.c dispatches to it. */
 typedef struct store_backend {
     const char *name;
+    bool shared; /* store_shared */
     void (*close)(store *s);
     int (*ping)(store *s);
     int (*apply)(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
@@ -323,9 +329,20 @@ typedef struct store_backend {
                            size_t errlen);
 } store_backend;
 
-/* Format an error into err (NULL or 0 length: nothing), for backends. */
-void store_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ---- for backends: a batch's raw heartbeats, grouped by worker ---------------- */
+
+/* Pointers to hbs[0..n) sorted by worker, arrival order within a worker (so
+ * ids, the tie break of equal timestamps, still follow it): one workers
+ * update per worker per batch, and consecutive index inserts land on the
+ * same page. Caller frees; NULL when out of memory. */
+const store_hb **store_hb_sorted(const store_hb *hbs, size_t n);
+/* The run of v[i]'s worker in sorted v[0..n): returns its end, with the
+ * newest timestamp in *last_ms and the last ttl given in *ttl_s (0: none),
+ * as if the heartbeats had been applied one by one. */
+size_t store_hb_run(const store_hb *const *v, size_t n, size_t i, int64_t *last_ms, int32_t *ttl_s);
+/* Whether worker_id is forgotten among evs[0..nev) (its rows then go only
+ * if the worker row exists again by the end of the batch's events). */
+bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id);
 
 /* Every backend's handle starts with this. */
 struct store {

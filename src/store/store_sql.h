@@ -6,6 +6,11 @@
 #ifndef VIGIL_STORE_SQL_H
 #define VIGIL_STORE_SQL_H
 
+/* A number #defined with its unit, as SQL text (pragmas, settings, SQL
+ * constants): one definition, used by both backends. */
+#define STORE_STR_(x) #x
+#define STORE_STR(x) STORE_STR_(x)
+
 #define STORE_EVENT_SELECT                                                                         \
     "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
     " exit_code, opened_ms, node_id FROM events"

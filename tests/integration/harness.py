@@ -130,6 +130,12 @@ class Vigild:
     def beat(self, worker_id, **fields):
         return self.request("POST", "/v1/heartbeat", {"worker_id": worker_id, **fields})
 
+    def beats(self, lines, timeout=10):
+        """POST /v1/heartbeats: the dicts in `lines` as one NDJSON body."""
+        body = "\n".join(json.dumps(x) for x in lines)
+        return self.request("POST", "/v1/heartbeats", body,
+                            {"Content-Type": "application/x-ndjson"}, timeout=timeout)
+
     def bye(self, worker_id, **fields):
         return self.request("POST", "/v1/bye", {"worker_id": worker_id, **fields})
 

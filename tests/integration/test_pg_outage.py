@@ -11,7 +11,6 @@ test runs a cluster of its own so it can stop it.
 
 VIGIL_TEST_OUTAGE_S shortens the outage for a quick local run (default 60).
 """
-import json
 import os
 import threading
 import time
@@ -44,12 +43,10 @@ class Load(threading.Thread):
         end = time.monotonic() + self.max_s
         while not self.stop_flag.is_set() and time.monotonic() < end:
             self.seq += 1
-            body = "\n".join(json.dumps({"worker_id": f"ld-{i}", "group": "load", "seq": self.seq,
-                                         "cpu": 0.5, "mem": 0.25, "requests": self.seq})
-                             for i in range(LOAD_WORKERS))
+            lines = [{"worker_id": f"ld-{i}", "group": "load", "seq": self.seq, "cpu": 0.5,
+                      "mem": 0.25, "requests": self.seq} for i in range(LOAD_WORKERS)]
             try:
-                r = self.v.request("POST", "/v1/heartbeats", body,
-                                   headers={"Content-Type": "application/x-ndjson"})
+                r = self.v.beats(lines)
                 if r.status == 200:
                     self.accepted += r.json()["accepted"]
                 else:
@@ -64,8 +61,7 @@ class Load(threading.Thread):
 
 
 def ndjson(v, lines):
-    r = v.request("POST", "/v1/heartbeats", "\n".join(json.dumps(x) for x in lines),
-                  headers={"Content-Type": "application/x-ndjson"})
+    r = v.beats(lines)
     assert r.status == 200 and r.json()["accepted"] == len(lines), r
     return len(lines)
 

@@ -95,9 +95,8 @@ class Restart(unittest.TestCase):
     def test_sigterm_drains_queue(self):
         v = Vigild(env={"VIGIL_FLUSH_INTERVAL_MS": "2000"}).start()
         try:
-            body = "\n".join(f'{{"worker_id":"drain-{i}","group":"drain","seq":{i}}}'
-                             for i in range(500))
-            r = v.request("POST", "/v1/heartbeats", body, {"Content-Type": "application/x-ndjson"})
+            r = v.beats([{"worker_id": f"drain-{i}", "group": "drain", "seq": i}
+                         for i in range(500)])
             self.assertEqual(r.json()["accepted"], 500)
             v.bye("drain-7")
             self.assertEqual(v.kill(signal.SIGTERM), 0)  # before the 2 s flush timer fired

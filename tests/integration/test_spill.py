@@ -51,10 +51,8 @@ def unlock_store(db):
 
 def accept_workload(tc, v):
     """Open N_WORKERS sessions (one NDJSON batch), then close every BYE_EVERY-th one."""
-    body = "".join(json.dumps({"worker_id": wid(i), "group": "spill", "ttl_s": TTL_S,
-                               "instance": "i1"}) + "\n" for i in range(N_WORKERS))
-    r = v.request("POST", "/v1/heartbeats", body, {"Content-Type": "application/x-ndjson"},
-                  timeout=60)
+    r = v.beats([{"worker_id": wid(i), "group": "spill", "ttl_s": TTL_S, "instance": "i1"}
+                 for i in range(N_WORKERS)], timeout=60)
     tc.assertEqual(r.status, 200, r)
     tc.assertEqual(r.json()["accepted"], N_WORKERS)
     for i in byes():

@@ -182,7 +182,7 @@ static void test_rule_sections(void **state)
                      0);
     assert_int_equal(c.alert_grace_s, 30);
     assert_int_equal(c.nrules, 2);
-    const alert_rule *r = &c.rules[0].r;
+    const alert_rule *r = &c.rules[0];
     assert_string_equal(r->name, "gpu-lost");
     assert_int_equal(r->type, ALERT_WORKER_LOST);
     assert_string_equal(r->group_glob, "gpu-*");
@@ -190,8 +190,8 @@ static void test_rule_sections(void **state)
     assert_int_equal(r->nsinks, 2);
     assert_string_equal(r->sinks[1], "mail");
     assert_int_equal(r->cooldown_ms, 600000);
-    assert_int_equal(c.rules[0].line, 3);
-    r = &c.rules[1].r;
+    assert_int_equal(c.rule_line[0], 3);
+    r = &c.rules[1];
     assert_int_equal(r->type, ALERT_THRESHOLD);
     assert_int_equal(r->op, ALERT_GE);
     assert_int_equal(r->for_ms, 300000);
