@@ -27,6 +27,9 @@
  * the same reason libcurl does not block SIGPIPE, so a program talking https
  * to a server that may drop connections should ignore SIGPIPE itself.
  *
+ * Reading the live stream (GET /v1/stream) is vigil_stream(): the one call
+ * that does not return when an answer is complete.
+ *
  * Errors: every call that can fail returns a vigil_status; the words of the
  * last failure are in vigil_last_error(c) (and, when a message field was at
  * fault, its JSON name in vigil_last_error_field(c)).
@@ -67,8 +70,8 @@ typedef struct vigil_field {
     const char *value;
 } vigil_field;
 
-/* An HTTP answer, owned by the caller after vigil_get() or vigil_post(); free it with
- * vigil_response_free(). */
+/* An HTTP answer, owned by the caller after vigil_get(), vigil_post() or vigil_delete(); free
+ * it with vigil_response_free(). */
 typedef struct vigil_response {
     long http_status; /* 0 when no answer arrived */
     char *body;       /* NUL-terminated (the body may hold no NUL of its own); NULL if none */
@@ -191,8 +194,70 @@ VIGIL_API int vigil_get(vigil_client *c, const char *path, const vigil_field *qu
 VIGIL_API int vigil_post(vigil_client *c, const char *path, const char *content_type,
                          const char *body, size_t len, vigil_response *out);
 
-/* Free what vigil_get() or vigil_post() put in `r` and zero it. NULL is a no-op. */
+/*
+ * Raw DELETE of `path` (e.g. "/v1/silences/3", appended to the client's URL),
+ * with no body. `out` and the return value as vigil_get(): a 404 for an
+ * unknown id is VIGIL_ERR_REFUSED, with the server's words in
+ * vigil_last_error().
+ */
+VIGIL_API int vigil_delete(vigil_client *c, const char *path, vigil_response *out);
+
+/* Free what vigil_get(), vigil_post() or vigil_delete() put in `r` and zero it. NULL is a
+ * no-op. */
 VIGIL_API void vigil_response_free(vigil_response *r);
+
+/*
+ * A stream: GET `path` (e.g. "/v1/stream", appended to the client's URL) and
+ * hand the answer's bytes to on_data as they arrive, for as long as the
+ * server keeps sending. The bytes are the raw text/event-stream, in chunks
+ * split anywhere (a message may span chunks); parsing them is the caller's.
+ *
+ *     vigil_stream_opts o = {.last_event_id = last, .on_data = feed, .ctx = parser};
+ *     int st = vigil_stream(c, "/v1/stream", &o);
+ *
+ * last_event_id, when non-NULL and non-empty, is sent as Last-Event-ID so
+ * the server resumes after it; the token goes as for every request. There
+ * is no overall timeout; the connect timeout is the client's (see
+ * vigil_client_set_timeouts). Instead a stream that delivers nothing (not
+ * even the server's keep-alive comment, sent every 15 s) for idle_ms fails
+ * with VIGIL_ERR_TRANSPORT, so a dead server or a cut network is noticed.
+ *
+ * on_wait, when set, lets a single-threaded caller (a terminal UI) do its
+ * own work while the stream is quiet: it is called at least every wait_ms
+ * (fd_ready 0), and as soon as wait_fd, when not -1, is readable
+ * (fd_ready 1). libvigil never reads wait_fd itself: on_wait should, or it
+ * is called again at once. Set wait_fd to -1 when there is none: 0 is
+ * standard input.
+ *
+ * A non-zero return from on_data or on_wait ends the stream at once. No
+ * call on `c` may be made from inside either callback.
+ *
+ * Returns VIGIL_OK when the server ended the stream or a callback did;
+ * VIGIL_ERR_REFUSED for a non-2xx answer (its error words in
+ * vigil_last_error; on_data sees none of its body); VIGIL_ERR_PROTOCOL for
+ * a 2xx answer that is not text/event-stream; VIGIL_ERR_TRANSPORT when the
+ * server could not be reached, the connection dropped, or it went quiet for
+ * idle_ms; VIGIL_ERR_INVALID for a path not starting with '/', a NULL
+ * on_data, or a last_event_id holding control characters; VIGIL_ERR_NOMEM.
+ * vigil_last_http_status() tells whether an answer had begun (0: none).
+ * The connection is not reused after a stream.
+ */
+#define VIGIL_DEFAULT_STREAM_IDLE_MS 45000L /* three keep-alives missed */
+#define VIGIL_DEFAULT_STREAM_WAIT_MS 1000L
+
+typedef struct vigil_stream_opts {
+    const char *last_event_id; /* sent as Last-Event-ID; NULL or "": none */
+    /* Required: len > 0 bytes of the stream. Non-zero stops it. */
+    int (*on_data)(void *ctx, const char *buf, size_t len);
+    /* Optional: the stream is quiet, or wait_fd is readable. Non-zero stops it. */
+    int (*on_wait)(void *ctx, int fd_ready);
+    int wait_fd;  /* watched for input while waiting; -1: none (only read when on_wait is set) */
+    long wait_ms; /* on_wait at least this often; 0: VIGIL_DEFAULT_STREAM_WAIT_MS */
+    long idle_ms; /* fail after this long without a byte; 0: VIGIL_DEFAULT_STREAM_IDLE_MS */
+    void *ctx;    /* passed to both callbacks */
+} vigil_stream_opts;
+
+VIGIL_API int vigil_stream(vigil_client *c, const char *path, const vigil_stream_opts *opts);
 
 /*
  * Reserved for a later release: a background heartbeat agent

@@ -42,8 +42,9 @@ static const cli_flag global_flags[] = {
 };
 #define N_GLOBAL (sizeof global_flags / sizeof global_flags[0])
 
-static const cli_cmd *const commands[] = {&cli_cmd_beat, &cli_cmd_bye, &cli_cmd_status,
-                                          &cli_cmd_reliability, &cli_cmd_import};
+static const cli_cmd *const commands[] = {&cli_cmd_beat,   &cli_cmd_bye,         &cli_cmd_status,
+                                          &cli_cmd_top,    &cli_cmd_reliability, &cli_cmd_import,
+                                          &cli_cmd_silence};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 void cli_err(const char *fmt, ...)

@@ -3,12 +3,15 @@
  *
  * cli.c owns argv parsing, help, global options, token lookup and the
  * mapping of libvigil outcomes to exit codes; each command (cli_post.c for
- * beat/bye, cli_status.c for status, cli_rel.c for reliability and import)
- * is a cli_cmd: a table of its flags and a run function that receives the
- * parsed arguments. cli_table.c holds what the commands that print the
- * server's answers share: aligned tables, JSON lookups, durations, times. Commands see the server
- * only through the public libvigil API (vigil.h); they may use the pure parsers of src/core (tfmt)
- * so that a value is checked by the same code the server runs.
+ * beat/bye, cli_status.c for status, cli_rel.c for reliability and import,
+ * cli_silence.c for silence, cli_top.c for top) is a cli_cmd: a table of
+ * its flags and a run function that receives the parsed arguments.
+ * cli_table.c holds what the commands that print the server's answers share:
+ * aligned tables, JSON lookups, durations, times; cli_top_view.c is top's
+ * picture of the fleet and how it is drawn, cli_map.c its records by name.
+ * Commands see the server only through the public libvigil API (vigil.h);
+ * they may use the pure code of src/core (tfmt, the SSE parser ssep) so that
+ * a value is read by the same code the server runs.
  */
 #ifndef VIGIL_CLI_H
 #define VIGIL_CLI_H
@@ -18,6 +21,8 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes: also listed in `vigil --help` and docs/cli.md. */
 enum {
@@ -72,7 +77,8 @@ typedef struct cli_cmd {
     int (*run)(cli_ctx *ctx);
 } cli_cmd;
 
-extern const cli_cmd cli_cmd_beat, cli_cmd_bye, cli_cmd_status, cli_cmd_reliability, cli_cmd_import;
+extern const cli_cmd cli_cmd_beat, cli_cmd_bye, cli_cmd_status, cli_cmd_reliability, cli_cmd_import,
+    cli_cmd_silence, cli_cmd_top;
 
 /* Resolve URL and token (flags, environment, DATA/admin.token) and create
  * ctx->client. Returns CLI_EXIT_OK, or prints why and returns an exit code. */
@@ -111,6 +117,12 @@ void cli_table_num(cli_table *t, const cJSON *v, const char *fmt);
  * right-aligned (numbers). Call only when !t->nomem. */
 void cli_table_print(const cli_table *t, const bool *left);
 
+/* cli_table_print to f, and with color: when sgr is not NULL, a cell for
+ * which sgr(cell, column, ctx) gives an SGR sequence ("\033[31m") is
+ * wrapped in it and a reset, the padding left outside. */
+void cli_table_fprint(FILE *f, const cli_table *t, const bool *left,
+                      const char *(*sgr)(const char *cell, size_t col, void *ctx), void *ctx);
+
 void cli_table_free(cli_table *t);
 
 /* o's member `key` (case-sensitive), or NULL; o may be NULL. */
@@ -134,5 +146,71 @@ void cli_fmt_duration(double s, cli_duration_style style, char *buf, size_t cap)
  * the epoch, with the server's own parser (tfmt); false if s is NULL or not
  * a timestamp. */
 bool cli_parse_iso(const char *s, double *secs);
+
+/* ---- cli_map.c: records by name ------------------------------------------------- */
+
+/* The first member of a record kept in a cli_map. */
+typedef struct cli_map_entry {
+    char *key;
+} cli_map_entry;
+
+/* Zero-initialise. To visit every record: slot[0..cap), skipping NULLs. */
+typedef struct cli_map {
+    cli_map_entry **slot;
+    size_t cap, n; /* cap: 0 or a power of two; n: records */
+} cli_map;
+
+cli_map_entry *cli_map_get(const cli_map *m, const char *key);
+
+/* Insert e, or put it in the place of the record with its key, which is
+ * returned for the caller to free. NULL when there was none, or when out of
+ * memory: then *nomem is set and e is not in the map. */
+cli_map_entry *cli_map_put(cli_map *m, cli_map_entry *e, bool *nomem);
+
+/* Take key's record out and return it (the caller frees it), or NULL. */
+cli_map_entry *cli_map_del(cli_map *m, const char *key);
+
+/* Free every record with free_entry, and the map's memory; m is empty again. */
+void cli_map_clear(cli_map *m, void (*free_entry)(cli_map_entry *));
+
+/* ---- cli_top_view.c: what `vigil top` shows -------------------------------------- */
+
+/* The picture of the fleet that `vigil top` keeps from GET /v1/stream. */
+typedef struct cli_top cli_top;
+
+cli_top *cli_top_new(void); /* NULL when out of memory */
+void cli_top_free(cli_top *t);
+
+/* What cli_top_apply did with a message. */
+enum {
+    CLI_TOP_APPLIED = 0,
+    CLI_TOP_SNAPSHOT = 1, /* a snapshot: the picture was replaced */
+    CLI_TOP_IGNORED = 2,  /* not for us: an unknown event, or a change before any snapshot */
+    CLI_TOP_BAD = -1,     /* data that is not the JSON the event names */
+    CLI_TOP_NOMEM = -2,   /* a snapshot that did not fit in memory (part of it is kept) */
+};
+
+/* Apply one stream message: its event type and its data (JSON, len bytes).
+ * now_ms: this machine's clock (CLOCK_REALTIME) as it arrived, so that ages
+ * can tick from the server's timestamps. */
+int cli_top_apply(cli_top *t, const char *event, const char *data, size_t len, int64_t now_ms);
+
+#define CLI_TOP_FILTER_MAX 128
+
+/* How to draw a frame. */
+typedef struct cli_top_view {
+    const char *source; /* the server, for the header */
+    const char *group;  /* --group: only it; NULL: all */
+    const char *filter; /* applied filter (substring of id or group, any case); NULL/"": none */
+    const char *prompt; /* the filter being typed, or NULL */
+    const char *status; /* a line about the connection ("reconnecting…"), or NULL */
+    bool groups_only, color, keys; /* keys: show the key help line */
+    int rows;                      /* screen lines; 0: no screen, show everything */
+} cli_top_view;
+
+/* Write one frame to f: a header, the groups, the workers (dead, suspect,
+ * alive, left, evicted, then by id) and recent events, cut to v->rows. now_ms
+ * as for cli_top_apply. */
+void cli_top_render(cli_top *t, const cli_top_view *v, int64_t now_ms, FILE *f);
 
 #endif

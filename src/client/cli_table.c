@@ -66,7 +66,8 @@ static size_t width(const char *s)
     return w;
 }
 
-void cli_table_print(const cli_table *t, const bool *left)
+void cli_table_fprint(FILE *f, const cli_table *t, const bool *left,
+                      const char *(*sgr)(const char *cell, size_t col, void *ctx), void *ctx)
 {
     size_t w[CLI_TABLE_MAX_COLS] = {0};
     for (size_t c = 0; c < t->ncols; c++)
@@ -80,13 +81,23 @@ void cli_table_print(const cli_table *t, const bool *left)
             const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
             int pad = (int)(w[c] - width(s));
             bool last = c + 1 == t->ncols;
+            /* Headings stay plain; cells were cleaned of control characters,
+             * so the only escapes written are these. */
+            const char *on = r > 0 && sgr ? sgr(s, c, ctx) : NULL;
+            const char *off = on ? "\033[0m" : "";
+            if (!on) on = "";
             /* A left-aligned last column is not padded: no trailing blanks. */
             if (left[c])
-                printf("%s%*s", s, last ? 0 : pad, "");
+                fprintf(f, "%s%s%s%*s", on, s, off, last ? 0 : pad, "");
             else
-                printf("%*s%s", pad, "", s);
-            fputs(last ? "\n" : "  ", stdout);
+                fprintf(f, "%*s%s%s%s", pad, "", on, s, off);
+            fputs(last ? "\n" : "  ", f);
         }
+}
+
+void cli_table_print(const cli_table *t, const bool *left)
+{
+    cli_table_fprint(stdout, t, left, NULL, NULL);
 }
 
 void cli_table_free(cli_table *t)

@@ -1,12 +1,13 @@
 /*
- * libvigil: the client handle, HTTP transport, heartbeat/bye and raw GET/POST.
+ * libvigil: the client handle, HTTP transport, heartbeat/bye and raw GET/POST/DELETE
+ * (the endless GET of vigil_stream is in libvigil_stream.c; libvigil_int.h is what both share).
  *
  * Mechanism: a vigil_client owns one libcurl easy handle for its whole life.
  * libcurl keeps the TCP (or TLS) connection of an easy handle alive between
  * transfers, so a worker beating every few seconds pays one connect, not one
  * per beat. Headers (auth, JSON content type) are built once at creation;
  * only vigil_post() with another content type builds a list per call. Every
- * call ends in one request() -> perform(), so GET and POST share the URL
+ * call ends in one request() -> perform(), so GET, POST and DELETE share the URL
  * building, error mapping and body handling.
  *
  * Messages are not serialized here: the text fields go through hb_set_kv
@@ -18,7 +19,7 @@
  * Errors are kept per client (text + field + HTTP status), not in a global,
  * so clients in different threads do not overwrite each other's.
  */
-#include "vigil.h"
+#include "client/libvigil_int.h"
 
 #include "core/hb.h"
 
@@ -40,22 +41,11 @@
 /* A /v1/workers page of a big fleet is a few MB; anything far beyond is a
  * wrong URL streaming something else, not an answer worth holding. */
 #define RESP_MAX (256u * 1024 * 1024)
-#define ERR_MAX 320
-#define WIRE_MAX 4096 /* a full hb_msg in JSON, every string at its limit and escaped */
-
-struct vigil_client {
-    CURL *h;
-    char *base; /* scheme://host[:port][/prefix], no trailing '/' */
-    struct curl_slist *hdr_post, *hdr_get;
-    long connect_ms, total_ms;
-    long http_status;
-    char err[ERR_MAX];
-    char err_field[64];
-    char curl_err[CURL_ERROR_SIZE];
-};
+#define WIRE_MAX                                                                                   \
+    16384 /* a full hb_msg in JSON, every string (64 job ids too) at its limit, escaped */
 
 /* vigil_client_new has no client to record its failure in. */
-static _Thread_local char new_err[ERR_MAX];
+static _Thread_local char new_err[LV_ERR_MAX];
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -92,17 +82,14 @@ const char *vigil_status_name(int status)
     }
 }
 
-static void clear_err(vigil_client *c)
+void lv_clear_err(vigil_client *c)
 {
     if (!c) return;
     c->err[0] = c->err_field[0] = '\0';
     c->http_status = 0;
 }
 
-/* Record a failure on c (if any) and return `status`, so callers can
- * `return set_err(c, VIGIL_ERR_…, field, "fmt", …)`. */
-__attribute__((format(printf, 4, 5))) static int set_err(vigil_client *c, int status,
-                                                         const char *field, const char *fmt, ...)
+int lv_set_err(vigil_client *c, int status, const char *field, const char *fmt, ...)
 {
     if (!c) return status;
     snprintf(c->err_field, sizeof c->err_field, "%s", field ? field : "");
@@ -114,7 +101,7 @@ __attribute__((format(printf, 4, 5))) static int set_err(vigil_client *c, int st
 }
 
 /* Header values must not be able to smuggle in another header or request. */
-static bool printable_token(const char *s)
+bool lv_printable_token(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f) return false;
@@ -124,7 +111,7 @@ static bool printable_token(const char *s)
 static char *make_base(const char *url)
 {
     if (!url || !*url) url = VIGIL_DEFAULT_URL;
-    if (!printable_token(url)) {
+    if (!lv_printable_token(url)) {
         snprintf(new_err, sizeof new_err, "URL holds spaces or control characters");
         errno = EINVAL;
         return NULL;
@@ -155,7 +142,7 @@ static char *make_base(const char *url)
     return base;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *h, bool *ok)
+struct curl_slist *lv_add_header(struct curl_slist *l, const char *h, bool *ok)
 {
     struct curl_slist *n = curl_slist_append(l, h);
     if (!n) *ok = false;
@@ -165,7 +152,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *h, bool *
 vigil_client *vigil_client_new(const char *url, const char *token)
 {
     new_err[0] = '\0';
-    if (token && *token && !printable_token(token)) {
+    if (token && *token && !lv_printable_token(token)) {
         snprintf(new_err, sizeof new_err, "token holds spaces or control characters");
         errno = EINVAL;
         return NULL;
@@ -201,14 +188,14 @@ vigil_client *vigil_client_new(const char *url, const char *token)
         else
             ok = false;
     }
-    c->hdr_get = add_header(NULL, "Accept: application/json", &ok);
-    c->hdr_post = add_header(NULL, "Accept: application/json", &ok);
-    c->hdr_post = add_header(c->hdr_post, "Content-Type: application/json", &ok);
+    c->hdr_get = lv_add_header(NULL, "Accept: application/json", &ok);
+    c->hdr_post = lv_add_header(NULL, "Accept: application/json", &ok);
+    c->hdr_post = lv_add_header(c->hdr_post, "Content-Type: application/json", &ok);
     /* No "Expect: 100-continue" round trip: bodies are small. */
-    c->hdr_post = add_header(c->hdr_post, "Expect:", &ok);
+    c->hdr_post = lv_add_header(c->hdr_post, "Expect:", &ok);
     if (auth) {
-        c->hdr_get = add_header(c->hdr_get, auth, &ok);
-        c->hdr_post = add_header(c->hdr_post, auth, &ok);
+        c->hdr_get = lv_add_header(c->hdr_get, auth, &ok);
+        c->hdr_post = lv_add_header(c->hdr_post, auth, &ok);
         /* The header copies hold the secret; do not leave another in the heap. */
         memset(auth, 0, strlen(auth));
         free(auth);
@@ -244,7 +231,7 @@ void vigil_client_free(vigil_client *c)
 int vigil_client_set_timeouts(vigil_client *c, long connect_ms, long total_ms)
 {
     if (!c || connect_ms < 0 || total_ms < 0)
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "timeouts must be >= 0 ms");
+        return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "timeouts must be >= 0 ms");
     if (connect_ms > 0) c->connect_ms = connect_ms;
     if (total_ms > 0) c->total_ms = total_ms;
     return VIGIL_OK;
@@ -272,29 +259,29 @@ static int build_msg(vigil_client *c, hb_msg *m, const char *worker_id, const vi
                      size_t n, bool bye)
 {
     hb_init(m);
-    if (!worker_id) return set_err(c, VIGIL_ERR_INVALID, "worker_id", "worker_id: is required");
+    if (!worker_id) return lv_set_err(c, VIGIL_ERR_INVALID, "worker_id", "worker_id: is required");
     if (n > 0 && !fields)
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "fields is NULL but n is %zu", n);
+        return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "fields is NULL but n is %zu", n);
     /* hb_set_kv knows worker_id too: same check and words as the server's. */
     hb_err e = {{0}, {0}};
     if (hb_set_kv(m, "worker_id", worker_id, &e) != 0)
-        return set_err(c, VIGIL_ERR_INVALID, "worker_id", "worker_id: %s",
-                       e.reason[0] ? e.reason : "is not a known field");
+        return lv_set_err(c, VIGIL_ERR_INVALID, "worker_id", "worker_id: %s",
+                          e.reason[0] ? e.reason : "is not a known field");
     for (size_t i = 0; i < n; i++) {
         const char *k = fields[i].key, *v = fields[i].value;
-        if (!k) return set_err(c, VIGIL_ERR_INVALID, NULL, "field %zu has no key", i);
+        if (!k) return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "field %zu has no key", i);
         if (!v) continue;
         if (!strcmp(k, "worker_id"))
-            return set_err(c, VIGIL_ERR_INVALID, k, "%s: give it as the worker_id argument", k);
+            return lv_set_err(c, VIGIL_ERR_INVALID, k, "%s: give it as the worker_id argument", k);
         if (!bye && !strcmp(k, "exit_code"))
-            return set_err(c, VIGIL_ERR_INVALID, k, "%s: only a bye carries an exit code", k);
+            return lv_set_err(c, VIGIL_ERR_INVALID, k, "%s: only a bye carries an exit code", k);
         memset(&e, 0, sizeof e);
         int rc = hb_set_kv(m, k, v, &e);
         if (rc < 0)
-            return set_err(c, VIGIL_ERR_INVALID, e.field[0] ? e.field : k, "%s: %s",
-                           e.field[0] ? e.field : k, e.reason);
+            return lv_set_err(c, VIGIL_ERR_INVALID, e.field[0] ? e.field : k, "%s: %s",
+                              e.field[0] ? e.field : k, e.reason);
         if (rc > 0) /* The server would ignore it silently; a caller's typo should not be. */
-            return set_err(c, VIGIL_ERR_INVALID, k, "%s: unknown field", k);
+            return lv_set_err(c, VIGIL_ERR_INVALID, k, "%s: unknown field", k);
     }
     if (bye) m->kind = HB_BYE;
     return VIGIL_OK;
@@ -303,7 +290,7 @@ static int build_msg(vigil_client *c, hb_msg *m, const char *worker_id, const vi
 int vigil_heartbeat_check(vigil_client *c, const char *worker_id, const vigil_field *fields,
                           size_t n)
 {
-    clear_err(c);
+    lv_clear_err(c);
     hb_msg m;
     return build_msg(c, &m, worker_id, fields, n, false);
 }
@@ -344,7 +331,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 
 /* Turn a refusal's body into c->err: {"error":{"field":F,"reason":R}} gives
  * "F: R"; {"error":"R"} gives "R"; anything else its first line. */
-static void refusal_text(vigil_client *c, const char *body, size_t len)
+void lv_refusal_text(vigil_client *c, const char *body, size_t len)
 {
     cJSON *doc = body ? cJSON_ParseWithLength(body, len) : NULL;
     cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
@@ -352,9 +339,9 @@ static void refusal_text(vigil_client *c, const char *body, size_t len)
     const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "reason"));
     if (!reason) reason = cJSON_GetStringValue(err);
     if (reason && field && *field)
-        set_err(c, VIGIL_ERR_REFUSED, field, "%s: %s", field, reason);
+        lv_set_err(c, VIGIL_ERR_REFUSED, field, "%s: %s", field, reason);
     else if (reason)
-        set_err(c, VIGIL_ERR_REFUSED, NULL, "%s", reason);
+        lv_set_err(c, VIGIL_ERR_REFUSED, NULL, "%s", reason);
     else if (body && len > 0) {
         /* Not our server's JSON (a proxy page?): show a clean first line. */
         char line[200];
@@ -362,17 +349,19 @@ static void refusal_text(vigil_client *c, const char *body, size_t len)
         for (; i < len && i < sizeof line - 1 && body[i] != '\n' && body[i] != '\r'; i++)
             line[i] = (unsigned char)body[i] < 0x20 ? '?' : body[i];
         line[i] = '\0';
-        set_err(c, VIGIL_ERR_REFUSED, NULL, "%s", line);
+        lv_set_err(c, VIGIL_ERR_REFUSED, NULL, "%s", line);
     } else
-        set_err(c, VIGIL_ERR_REFUSED, NULL, "no details given");
+        lv_set_err(c, VIGIL_ERR_REFUSED, NULL, "no details given");
     cJSON_Delete(doc);
 }
 
-/* One transfer. body == NULL means GET, anything else (even "") a POST of
- * body_len bytes with `hdrs`. On any answer, *resp (if given) gets the body;
- * otherwise the body is dropped after refusal_text has read it. */
-static int perform(vigil_client *c, const char *url, const struct curl_slist *hdrs,
-                   const char *body, size_t body_len, vigil_response *resp)
+/* One transfer. body == NULL means GET (or `method`, when given, with no
+ * body), anything else (even "") a POST of body_len bytes with `hdrs`. On any
+ * answer, *resp (if given) gets the body; otherwise the body is dropped after
+ * refusal_text has read it. */
+static int perform(vigil_client *c, const char *method, const char *url,
+                   const struct curl_slist *hdrs, const char *body, size_t body_len,
+                   vigil_response *resp)
 {
     CURL *h = c->h;
     growbuf b = {0};
@@ -390,23 +379,26 @@ static int perform(vigil_client *c, const char *url, const struct curl_slist *hd
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     CURLcode rc = curl_easy_perform(h);
     /* POSTFIELDS and HTTPHEADER may point at the caller's memory: do not let
-     * the handle keep them past this call. */
+     * the handle keep them past this call; nor a custom method, which would
+     * turn the next GET on this handle into a DELETE. */
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 
     int status = VIGIL_OK;
     if (rc != CURLE_OK) {
         if (b.nomem || rc == CURLE_OUT_OF_MEMORY)
-            status = set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory reading the answer");
+            status = lv_set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory reading the answer");
         else if (b.too_big)
-            status = set_err(c, VIGIL_ERR_PROTOCOL, NULL, "answer from %s is larger than %u MiB",
-                             c->base, RESP_MAX >> 20);
+            status = lv_set_err(c, VIGIL_ERR_PROTOCOL, NULL, "answer from %s is larger than %u MiB",
+                                c->base, RESP_MAX >> 20);
         else
-            status = set_err(c, VIGIL_ERR_TRANSPORT, NULL, "cannot reach %s: %s", c->base,
-                             c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+            status = lv_set_err(c, VIGIL_ERR_TRANSPORT, NULL, "cannot reach %s: %s", c->base,
+                                c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
         free(b.p);
         return status;
     }
@@ -414,7 +406,7 @@ static int perform(vigil_client *c, const char *url, const struct curl_slist *hd
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     c->http_status = code;
     if (code < 200 || code > 299) {
-        refusal_text(c, b.p, b.len);
+        lv_refusal_text(c, b.p, b.len);
         status = VIGIL_ERR_REFUSED;
     }
     if (resp) {
@@ -424,7 +416,7 @@ static int perform(vigil_client *c, const char *url, const struct curl_slist *hd
         if (!resp->body) {
             /* Promise a NUL-terminated body even when the answer had none. */
             resp->body = calloc(1, 1);
-            if (!resp->body) return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+            if (!resp->body) return lv_set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
         }
     } else
         free(b.p);
@@ -433,12 +425,12 @@ static int perform(vigil_client *c, const char *url, const struct curl_slist *hd
 
 /* base + path + "?k=v&…" into *url (malloc'd), keys and values
  * percent-encoded by curl; a NULL value skips its parameter. */
-static int make_url(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
-                    char **url_out)
+int lv_make_url(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
+                char **url_out)
 {
     size_t cap = strlen(c->base) + strlen(path) + 1, len = 0;
     char *url = malloc(cap);
-    if (!url) return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+    if (!url) return lv_set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
     len = (size_t)snprintf(url, cap, "%s%s", c->base, path);
     char sep = strchr(path, '?') ? '&' : '?';
     for (size_t i = 0; i < nquery; i++) {
@@ -451,7 +443,7 @@ static int make_url(vigil_client *c, const char *path, const vigil_field *query,
             curl_free(k);
             curl_free(v);
             free(url);
-            return set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+            return lv_set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
         }
         url = grown;
         len += (size_t)snprintf(url + len, need - len, "%c%s=%s", sep, k, v);
@@ -464,19 +456,19 @@ static int make_url(vigil_client *c, const char *path, const vigil_field *query,
 }
 
 /* Every request goes through here: the checks all calls share, the URL,
- * and the transfer. body == NULL means GET (see perform). */
-static int request(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
-                   const struct curl_slist *hdrs, const char *body, size_t body_len,
+ * and the transfer. method and body as in perform. */
+static int request(vigil_client *c, const char *method, const char *path, const vigil_field *query,
+                   size_t nquery, const struct curl_slist *hdrs, const char *body, size_t body_len,
                    vigil_response *out)
 {
     if (!path || path[0] != '/')
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "path must start with '/'");
+        return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "path must start with '/'");
     if (nquery > 0 && !query)
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "query is NULL but nquery is %zu", nquery);
+        return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "query is NULL but nquery is %zu", nquery);
     char *url = NULL;
-    int rc = make_url(c, path, query, nquery, &url);
+    int rc = lv_make_url(c, path, query, nquery, &url);
     if (rc != VIGIL_OK) return rc;
-    rc = perform(c, url, hdrs, body, body_len, out);
+    rc = perform(c, method, url, hdrs, body, body_len, out);
     free(url);
     return rc;
 }
@@ -485,14 +477,14 @@ static int post_msg(vigil_client *c, const char *path, const hb_msg *m)
 {
     char wire[WIRE_MAX];
     size_t n = hb_write_json(m, wire, sizeof wire);
-    if (n == 0) return set_err(c, VIGIL_ERR_INVALID, NULL, "message cannot be written as JSON");
-    return request(c, path, NULL, 0, c->hdr_post, wire, n, NULL);
+    if (n == 0) return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "message cannot be written as JSON");
+    return request(c, NULL, path, NULL, 0, c->hdr_post, wire, n, NULL);
 }
 
 int vigil_heartbeat(vigil_client *c, const char *worker_id, const vigil_field *fields, size_t n)
 {
     if (!c) return VIGIL_ERR_INVALID;
-    clear_err(c);
+    lv_clear_err(c);
     hb_msg m;
     int rc = build_msg(c, &m, worker_id, fields, n, false);
     return rc != VIGIL_OK ? rc : post_msg(c, "/v1/heartbeat", &m);
@@ -501,7 +493,7 @@ int vigil_heartbeat(vigil_client *c, const char *worker_id, const vigil_field *f
 int vigil_bye(vigil_client *c, const char *worker_id, const vigil_field *fields, size_t n)
 {
     if (!c) return VIGIL_ERR_INVALID;
-    clear_err(c);
+    lv_clear_err(c);
     hb_msg m;
     int rc = build_msg(c, &m, worker_id, fields, n, true);
     return rc != VIGIL_OK ? rc : post_msg(c, "/v1/bye", &m);
@@ -512,12 +504,20 @@ int vigil_get(vigil_client *c, const char *path, const vigil_field *query, size_
 {
     if (!c || !out) return VIGIL_ERR_INVALID;
     memset(out, 0, sizeof *out);
-    clear_err(c);
-    return request(c, path, query, nquery, c->hdr_get, NULL, 0, out);
+    lv_clear_err(c);
+    return request(c, NULL, path, query, nquery, c->hdr_get, NULL, 0, out);
+}
+
+int vigil_delete(vigil_client *c, const char *path, vigil_response *out)
+{
+    if (!c || !out) return VIGIL_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    lv_clear_err(c);
+    return request(c, "DELETE", path, NULL, 0, c->hdr_get, NULL, 0, out);
 }
 
 /* The copies hold the bearer token: wipe them before they go back to the heap. */
-static void free_headers(struct curl_slist *l)
+void lv_free_headers(struct curl_slist *l)
 {
     for (struct curl_slist *i = l; i; i = i->next)
         memset(i->data, 0, strlen(i->data));
@@ -529,31 +529,31 @@ int vigil_post(vigil_client *c, const char *path, const char *content_type, cons
 {
     if (!c || !out) return VIGIL_ERR_INVALID;
     memset(out, 0, sizeof *out);
-    clear_err(c);
+    lv_clear_err(c);
     if (!body && len > 0)
-        return set_err(c, VIGIL_ERR_INVALID, NULL, "body is NULL but len is %zu", len);
+        return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "body is NULL but len is %zu", len);
     if (!content_type || !*content_type || !strcasecmp(content_type, "application/json"))
-        return request(c, path, NULL, 0, c->hdr_post, body ? body : "", len, out);
+        return request(c, NULL, path, NULL, 0, c->hdr_post, body ? body : "", len, out);
 
     /* Spaces are fine ("text/csv; charset=utf-8"); CR/LF would start a new header. */
     for (const unsigned char *p = (const unsigned char *)content_type; *p; p++)
         if (*p < 0x20 || *p >= 0x7f)
-            return set_err(c, VIGIL_ERR_INVALID, "content_type",
-                           "content type holds control or non-ASCII characters");
+            return lv_set_err(c, VIGIL_ERR_INVALID, "content_type",
+                              "content type holds control or non-ASCII characters");
     char ct[256];
     if ((size_t)snprintf(ct, sizeof ct, "Content-Type: %s", content_type) >= sizeof ct)
-        return set_err(c, VIGIL_ERR_INVALID, "content_type", "content type is too long");
+        return lv_set_err(c, VIGIL_ERR_INVALID, "content_type", "content type is too long");
     /* The GET headers (Accept, Authorization) plus this content type; built
      * per call because a curl_slist cannot share a tail with c->hdr_get. */
     bool ok = true;
-    struct curl_slist *hdrs = add_header(NULL, ct, &ok);
+    struct curl_slist *hdrs = lv_add_header(NULL, ct, &ok);
     for (const struct curl_slist *i = c->hdr_get; i; i = i->next)
-        hdrs = add_header(hdrs, i->data, &ok);
+        hdrs = lv_add_header(hdrs, i->data, &ok);
     /* No 100-continue round trip: curl would wait up to a second for it. */
-    hdrs = add_header(hdrs, "Expect:", &ok);
-    int rc = ok ? request(c, path, NULL, 0, hdrs, body ? body : "", len, out)
-                : set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
-    free_headers(hdrs);
+    hdrs = lv_add_header(hdrs, "Expect:", &ok);
+    int rc = ok ? request(c, NULL, path, NULL, 0, hdrs, body ? body : "", len, out)
+                : lv_set_err(c, VIGIL_ERR_NOMEM, NULL, "out of memory");
+    lv_free_headers(hdrs);
     return rc;
 }
 

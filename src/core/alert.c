@@ -268,6 +268,10 @@ void alert_event(alert_engine *e, const reg_event *ev, const alert_worker_info *
 {
     switch (ev->kind) {
     case REG_EV_SESSION_CLOSE:
+        /* Judged on a live worker's samples: a worker no longer there is
+         * neither stuck nor over a threshold (and is not sampled again). */
+        end_worker(e, ALERT_STUCK, ev->worker_id, now_ms, out);
+        end_worker(e, ALERT_THRESHOLD, ev->worker_id, now_ms, out);
         for (int i = 0; i < e->nrules; i++) {
             const alert_rule *r = &e->rules[i];
             if (!rule_matches(r, ev->group, ev->worker_id)) continue;
@@ -279,6 +283,8 @@ void alert_event(alert_engine *e, const reg_event *ev, const alert_worker_info *
             a->n.last_hb_ms = ev->last_hb_ms;
             a->n.session_ms = ev->last_hb_ms > ev->opened_ms ? ev->last_hb_ms - ev->opened_ms : 0;
             a->n.in_flight = wi ? wi->in_flight : -1;
+            a->n.njobs = wi && wi->jobs ? wi->njobs : 0;
+            snprintf(a->n.jobs, sizeof a->n.jobs, "%s", a->n.njobs ? wi->jobs : "");
             activate(e, a, now_ms, out);
         }
         break;

@@ -90,9 +90,12 @@ typedef struct alert_silence {
 } alert_silence;
 
 /* What the registry event does not carry about a worker that went dead:
- * its last reported in_flight (-1: never). */
+ * its last reported in_flight (-1: never) and job ids (NULL or "": none;
+ * njobs ids joined by '\n'). */
 typedef struct alert_worker_info {
     int64_t in_flight;
+    const char *jobs;
+    int njobs;
 } alert_worker_info;
 
 /* Where notices go. on_change: an alert became active (NOTICE_FIRING) or

@@ -17,18 +17,70 @@
 #include <string.h>
 
 /* Fields a threshold may name: samples of a worker (alert_measure with a
- * worker), series of a group or of the fleet (vigild's sampler). */
+ * worker), series of a group or of the fleet (vigild's sampler). The first
+ * N_WORKER_FIELDS are a worker's own, in the order of worker_value(). */
 static const char *const threshold_fields[] = {
     "cpu",         "mem",     "mem_available_gb", "gpu_mem_active_gb",
     "thermal",     "backlog", "capacity",         "in_flight",
     "utilization", "alive",   "ingest_rate",      "dropped",
 };
+#define N_WORKER_FIELDS 9
+
+static int field_index(const char *f)
+{
+    for (size_t i = 0; i < sizeof threshold_fields / sizeof *threshold_fields; i++)
+        if (strcmp(f, threshold_fields[i]) == 0) return (int)i;
+    return -1;
+}
+
+bool alert_rule_on_workers(const alert_rule *r)
+{
+    if (r->type == ALERT_STUCK) return true;
+    if (r->type != ALERT_THRESHOLD) return false;
+    int i = field_index(r->field);
+    return i >= 0 && i < N_WORKER_FIELDS;
+}
+
+bool alert_worker_value(const char *field, const hb_msg *m, double *out)
+{
+    switch (field_index(field)) {
+    case 0:
+        *out = m->cpu;
+        return m->has & HB_HAS_CPU;
+    case 1:
+        *out = m->mem;
+        return m->has & HB_HAS_MEM;
+    case 2:
+        *out = m->mem_available_gb;
+        return m->has & HB_HAS_MEM_AVAIL;
+    case 3:
+        *out = m->gpu_mem_active_gb;
+        return m->has & HB_HAS_GPU_MEM;
+    case 4:
+        *out = m->thermal;
+        return (m->has & HB_HAS_THERMAL) && m->thermal != HB_THERMAL_NONE;
+    case 5:
+        *out = (double)m->backlog;
+        return m->has & HB_HAS_BACKLOG;
+    case 6:
+        *out = (double)m->capacity;
+        return m->has & HB_HAS_CAPACITY;
+    case 7:
+        *out = (double)m->in_flight;
+        return m->has & HB_HAS_IN_FLIGHT;
+    case 8: /* a worker with no capacity has no utilization, not an infinite one */
+        if (!(m->has & HB_HAS_BACKLOG) || !(m->has & HB_HAS_CAPACITY) || m->capacity <= 0)
+            return false;
+        *out = (double)m->backlog / (double)m->capacity;
+        return true;
+    default:
+        return false;
+    }
+}
 
 bool alert_rule_field_known(const char *f)
 {
-    for (size_t i = 0; i < sizeof threshold_fields / sizeof *threshold_fields; i++)
-        if (strcmp(f, threshold_fields[i]) == 0) return true;
-    return false;
+    return field_index(f) >= 0;
 }
 
 void alert_rule_init(alert_rule *r, const char *name)
@@ -146,7 +198,15 @@ int alert_rule_set(alert_rule *r, const char *key, const char *v, char *err, siz
     } else if (strcmp(key, "value") == 0) {
         char *end;
         double d = strtod(v, &end);
-        if (end == v || *end || !isfinite(d)) FAIL("value: \"%s\" is not a number", v);
+        int th = HB_THERMAL_NOMINAL; /* thermal states compare by severity: 1 nominal .. 4 */
+        while (th <= HB_THERMAL_CRITICAL && strcmp(v, hb_thermal_name(th)) != 0)
+            th++;
+        if (th <= HB_THERMAL_CRITICAL)
+            d = th;
+        else if (end == v || *end || !isfinite(d))
+            FAIL("value: \"%s\" is not a number (or a thermal state: nominal, fair, serious, "
+                 "critical)",
+                 v);
         r->value = d;
     } else if (strcmp(key, "count") == 0) {
         char *end;

@@ -22,6 +22,7 @@
 #define VIGIL_ALERT_RULE_H
 
 #include "core/alert.h"
+#include "core/hb.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,5 +36,14 @@ int alert_rule_check(alert_rule *r, char *err, size_t errlen);
 
 bool alert_glob_valid(const char *glob);
 bool alert_rule_field_known(const char *field);
+
+/* True when the rule is judged on each worker's own samples (stuck, and a
+ * threshold on a worker field): vigild then scans the registry for it. */
+bool alert_rule_on_workers(const alert_rule *r);
+
+/* A worker field of a threshold rule (cpu, mem, ..., thermal as 1 nominal ..
+ * 4 critical, utilization = backlog / capacity) from its last samples:
+ * false when the worker did not report what the field needs. */
+bool alert_worker_value(const char *field, const hb_msg *m, double *out);
 
 #endif

@@ -23,6 +23,7 @@ typedef enum ftype {
     F_I32,     /* integer stored in an int32_t */
     F_I64,     /* integer stored in an int64_t */
     F_REAL,    /* double */
+    F_JOBS,    /* array of job ids, stored joined by '\n' */
 } ftype;
 
 typedef struct field_spec {
@@ -72,6 +73,10 @@ static const field_spec fields[] = {
     COUNTER(cpu_ticks, HB_HAS_CPU_TICKS),
     {"task_ms", F_REAL, false, HB_HAS_TASK_MS, offsetof(hb_msg, task_ms), 0, HB_TASK_MS_MAX,
      "must be a number of milliseconds between 0 and 1000000000"},
+    /* lo > hi: no number passes set_number, so on_member can test for an
+     * array only after the number test fails, off the common path. */
+    {"jobs", F_JOBS, false, HB_HAS_JOBS, offsetof(hb_msg, jobs), 1, 0,
+     "must be an array of strings"},
     {"exit_code", F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN, INT32_MAX,
      "must be an integer between -2147483648 and 2147483647"},
 };
@@ -80,8 +85,18 @@ static const char *const thermal_names[] = {"", "nominal", "fair", "serious", "c
 
 void hb_init(hb_msg *m)
 {
-    memset(m, 0, sizeof *m);
+    /* Not the jobs buffer: 4 KiB of zeroes per heartbeat, nearly always unused. */
+    memset(m, 0, offsetof(hb_msg, njobs));
+    m->njobs = 0;
+    m->jobs_len = 0;
+    m->jobs[0] = '\0';
     m->kind = HB_BEAT;
+}
+
+/* `*dst = *src` would move the whole jobs buffer for every heartbeat. */
+static void msg_copy(hb_msg *dst, const hb_msg *src)
+{
+    memcpy(dst, src, offsetof(hb_msg, jobs) + (size_t)src->jobs_len + 1);
 }
 
 int hb_fail(hb_err *e, const char *field, const char *reason)
@@ -243,6 +258,93 @@ static int set_number(hb_msg *m, const field_spec *f, double v, hb_err *err)
     return 0;
 }
 
+/* ---- jobs ---------------------------------------------------------------- */
+
+/* A job id is checked whole while it sits in the scanner's string buffer. */
+_Static_assert(HB_JOB_ID_MAX <= HBJ_STR_CAP, "job ids must fit the JSON scanner's buffer");
+_Static_assert(HB_JOBS_BYTES <= UINT16_MAX && HB_JOBS_MAX <= UINT16_MAX, "njobs, jobs_len");
+
+/* Can id s[0..n) follow a list of nj ids joined into len bytes? The same
+ * rules and words for both doors. hb_text_valid refuses '\n' (and ','
+ * cannot reach here from the text form), so the joined list splits back
+ * into exactly the ids that went in. */
+static int job_check(size_t nj, size_t len, const char *s, size_t n, hb_err *err)
+{
+    if (nj >= HB_JOBS_MAX) return hb_fail(err, "jobs", "has more than 64 job ids");
+    if (n < 1 || n > HB_JOB_ID_MAX || !hb_text_valid(s, n))
+        return hb_fail(err, "jobs",
+                       "has a job id that is not 1-128 bytes of UTF-8 without control characters");
+    if (len + (nj ? 1 : 0) + n > HB_JOBS_BYTES)
+        return hb_fail(err, "jobs", "must total at most 4096 bytes (ids joined by newlines)");
+    return 0;
+}
+
+typedef struct jobs_ctx {
+    hb_msg *m;
+    hb_err *err;
+    int rc;
+} jobs_ctx;
+
+static void on_job(void *ctx, const hbj_value *v)
+{
+    jobs_ctx *c = ctx;
+    if (c->rc) return;
+    hb_msg *m = c->m;
+    if (v->type != HBJ_STRING) {
+        c->rc = hb_fail(c->err, "jobs", "must be an array of strings");
+        return;
+    }
+    c->rc = job_check(m->njobs, m->jobs_len, v->str, v->len, c->err);
+    if (c->rc) return;
+    if (m->njobs) m->jobs[m->jobs_len++] = '\n';
+    memcpy(m->jobs + m->jobs_len, v->str, v->len);
+    m->jobs_len = (uint16_t)(m->jobs_len + v->len);
+    m->jobs[m->jobs_len] = '\0';
+    m->njobs++;
+}
+
+/* Written straight into m: a refused list fails the whole document, and the
+ * parser's m is a local that is then dropped. Not inlined: in on_member it
+ * cost every member of every heartbeat two register saves. */
+__attribute__((noinline)) static int set_jobs_json(hb_msg *m, const hbj_value *v, hb_err *err)
+{
+    m->njobs = 0;
+    m->jobs_len = 0;
+    m->jobs[0] = '\0';
+    jobs_ctx c = {m, err, 0};
+    /* The span passed the scanner once already, so only c.rc can fail. */
+    if (hbj_parse_array(v->str, v->len, on_job, &c) != 0 && !c.rc)
+        c.rc = hb_fail(err, "jobs", "must be an array of strings");
+    if (c.rc) return c.rc;
+    m->has |= HB_HAS_JOBS;
+    return 0;
+}
+
+/* "a,b,c"; "" is the empty list. Every id is checked before anything is
+ * written, so a refused value leaves m's previous list in place. */
+static int set_jobs_text(hb_msg *m, const char *v, hb_err *err)
+{
+    size_t nj = 0, len = 0;
+    const char *p = v;
+    bool more = *v != '\0'; /* "" is no ids, not one empty id */
+    while (more) {
+        size_t n = strcspn(p, ",");
+        if (job_check(nj, len, p, n, err)) return -1;
+        len += (nj ? 1 : 0) + n;
+        nj++;
+        more = p[n] == ',';
+        p += n + 1;
+    }
+    /* One ',' per '\n', so the joined form is the value, re-punctuated. */
+    for (size_t i = 0; i < len; i++)
+        m->jobs[i] = v[i] == ',' ? '\n' : v[i];
+    m->jobs[len] = '\0';
+    m->jobs_len = (uint16_t)len;
+    m->njobs = (uint16_t)nj;
+    m->has |= HB_HAS_JOBS;
+    return 0;
+}
+
 static bool is_string_type(const field_spec *f)
 {
     return f->type == F_ID || f->type == F_TEXT || f->type == F_THERMAL;
@@ -268,9 +370,12 @@ static void on_member(void *ctx, const char *key, size_t klen, const hbj_value *
     if (is_string_type(f))
         c->rc = v->type == HBJ_STRING ? set_string(c->m, f, v->str, v->len, c->err)
                                       : hb_fail(c->err, f->key, f->reason);
+    else if (v->type == HBJ_NUMBER)
+        c->rc = set_number(c->m, f, v->num, c->err); /* refuses any number for jobs */
+    else if (v->type == HBJ_ARRAY && f->type == F_JOBS)
+        c->rc = set_jobs_json(c->m, v, c->err);
     else
-        c->rc = v->type == HBJ_NUMBER ? set_number(c->m, f, v->num, c->err)
-                                      : hb_fail(c->err, f->key, f->reason);
+        c->rc = hb_fail(c->err, f->key, f->reason);
 }
 
 static int parse_json(const char *json, size_t n, bool bye, hb_msg *out, hb_err *err)
@@ -297,7 +402,7 @@ static int parse_json(const char *json, size_t n, bool bye, hb_msg *out, hb_err 
     if (c.rc) return c.rc;
     if (!m.worker_id[0]) return hb_fail(err, "worker_id", "is required");
     m.kind = bye ? HB_BYE : HB_BEAT;
-    *out = m;
+    msg_copy(out, &m);
     return 0;
 }
 
@@ -339,6 +444,7 @@ int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
     const field_spec *f = key ? find_field(key) : NULL;
     if (!f) return 1;
     if (!value) return hb_fail(err, f->key, "is missing a value");
+    if (f->type == F_JOBS) return set_jobs_text(m, value, err);
     if (is_string_type(f)) return set_string(m, f, value, strlen(value), err);
     if (f->type == F_REAL) {
         double v;
@@ -397,7 +503,7 @@ int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err)
         m.exit_code = code;
         m.has |= HB_HAS_EXIT_CODE;
     }
-    *out = m;
+    msg_copy(out, &m);
     return 0;
 }
 

@@ -20,6 +20,11 @@
  *                      integer 0..2^53
  *   exit_code (bye)    integer -2^31..2^31-1
  *   task_ms            number 0..1e9 (a finished task's duration, ms)
+ *   jobs               array of 0..64 job ids, each 1..128 bytes of UTF-8 with no
+ *                      control characters, all of them <= 4096 bytes joined by
+ *                      '\n'; [] is present and means "no jobs now" (it clears the
+ *                      previous list). Text form (hb_set_kv): "a,b,c", "" = [],
+ *                      so an id sent in text form cannot contain ','.
  * JSON null counts as absent. Unknown keys are ignored. A JSON integer field
  * accepts a number with no fractional part (3.0) but not 3.5 or "3".
  */
@@ -39,6 +44,9 @@
 #define HB_COUNTER_MAX 9007199254740992LL /* 2^53: exact in a JSON double */
 #define HB_GB_MAX 1e6
 #define HB_TASK_MS_MAX 1e9 /* ms (11.6 days): longer is a clock error, not a task */
+#define HB_JOBS_MAX 64     /* job ids one heartbeat may carry */
+#define HB_JOB_ID_MAX 128  /* bytes of one job id */
+#define HB_JOBS_BYTES 4096 /* all job ids of one heartbeat, joined by '\n' */
 
 typedef enum hb_thermal {
     HB_THERMAL_NONE = 0,
@@ -75,6 +83,7 @@ enum {
     HB_HAS_CPU_TICKS = 1u << 15,
     HB_HAS_EXIT_CODE = 1u << 16,
     HB_HAS_TASK_MS = 1u << 17,
+    HB_HAS_JOBS = 1u << 18,
 };
 
 typedef struct hb_msg {
@@ -91,6 +100,12 @@ typedef struct hb_msg {
     char group[HB_ID_MAX + 1];
     char instance[HB_INSTANCE_MAX + 1];
     char status[HB_STATUS_MAX + 1];
+    /* Last, and not zeroed by hb_init: most heartbeats carry no jobs, and the
+     * buffer would otherwise be most of the cost of initialising or copying a
+     * message. Only jobs[0..jobs_len] is meaningful. */
+    uint16_t njobs;               /* how many ids in jobs */
+    uint16_t jobs_len;            /* bytes in jobs, without the NUL */
+    char jobs[HB_JOBS_BYTES + 1]; /* the ids joined by '\n', NUL-terminated ("" when njobs = 0) */
 } hb_msg;
 
 /* Why a message was refused: `field` names the offending field ("worker_id",
@@ -100,7 +115,10 @@ typedef struct hb_err {
     char reason[192];
 } hb_err;
 
-/* Zero `m` (kind HB_BEAT, nothing present). */
+/* Zero `m` (kind HB_BEAT, nothing present, no jobs). The jobs buffer past
+ * jobs[0] is left as it was: copy a message with memcpy of
+ * offsetof(hb_msg, jobs) + jobs_len + 1 bytes, not by assignment, when the
+ * copy is on a hot path. */
 void hb_init(hb_msg *m);
 
 /* Fill `e` (either string may be NULL). Returns -1 so callers can `return hb_fail(...)`. */
@@ -134,8 +152,9 @@ int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err);
 
 /* Set one field from its text form (ping query strings, CLI flags, UDP lines):
  * key is a field name as in JSON ("cpu", "ttl_s", "thermal", "group", …),
- * value its text. Same validation as JSON. Unknown keys: returns 1 (ignored).
- * Returns 0 on success, -1 with err on a bad value. */
+ * value its text ("jobs": ids separated by ',', "" for none). Same validation
+ * as JSON. Unknown keys: returns 1 (ignored). Returns 0 on success, -1 with
+ * err on a bad value (m is then left as it was). */
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err);
 
 /* Write m as a JSON object (the wire form of POST /v1/heartbeat or /v1/bye):

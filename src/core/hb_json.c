@@ -221,7 +221,9 @@ static int container(scan *x, int depth)
         if (close == '}') {
             size_t kl;
             ws(x);
-            if (x->p >= x->e || *x->p != '"' || string(x, x->key, sizeof x->key, &kl)) return -1;
+            /* Not into x->key: that still holds the top-level member's key,
+             * which the callback is about to be given. */
+            if (x->p >= x->e || *x->p != '"' || string(x, x->buf, sizeof x->buf, &kl)) return -1;
             ws(x);
             if (x->p >= x->e || *x->p != ':') return -1;
             x->p++;
@@ -247,9 +249,13 @@ static int value(scan *x, hbj_value *v, int depth)
         v->str = x->buf;
         return string(x, x->buf, sizeof x->buf, &v->len);
     case '{':
-    case '[':
+    case '[': {
         v->type = *x->p == '{' ? HBJ_OBJECT : HBJ_ARRAY;
-        return container(x, depth);
+        v->str = x->p;
+        int rc = container(x, depth);
+        v->len = (size_t)(x->p - v->str);
+        return rc;
+    }
     case 't':
         v->type = HBJ_TRUE;
         return literal(x, "true", 4);
@@ -310,4 +316,41 @@ int hbj_parse_object(const char *s, size_t n, hbj_member_fn fn, void *ctx, size_
 bad:
     if (at) *at = (size_t)(x.p - s);
     return -1;
+}
+
+/* Elements are scanned as container() does, but reported: kept apart from
+ * it so the skip path of every unknown member stays callback-free. */
+int hbj_parse_array(const char *s, size_t n, hbj_elem_fn fn, void *ctx)
+{
+    scan x;
+    x.p = s;
+    x.e = s + n;
+    ws(&x);
+    if (x.p >= x.e) return -1;
+    if (*x.p != '[') {
+        hbj_value v;
+        if (value(&x, &v, 0)) return -1;
+        ws(&x);
+        return x.p == x.e ? -2 : -1;
+    }
+    x.p++;
+    ws(&x);
+    if (x.p < x.e && *x.p == ']') {
+        x.p++;
+    } else {
+        for (;;) {
+            hbj_value v;
+            if (value(&x, &v, 1)) return -1;
+            fn(ctx, &v);
+            ws(&x);
+            if (x.p >= x.e) return -1;
+            if (*x.p == ']') {
+                x.p++;
+                break;
+            }
+            if (*x.p++ != ',') return -1;
+        }
+    }
+    ws(&x);
+    return x.p == x.e ? 0 : -1;
 }

@@ -16,6 +16,7 @@
  *     never a lossy value. The locale's decimal point is mapped to '.', since
  *     a host program of libvigil may have called setlocale().
  *   - Integers are written as integers (PRId64): every counter is <= 2^53.
+ *   - jobs, kept joined by '\n', is split back into a JSON array of strings.
  *   - Strings are JSON-escaped: '"' and '\\' with a backslash, bytes < 0x20 as
  *     \u00XX; every other byte (UTF-8 included) is copied as is.
  *   - kind is not written: the wire form has no such key; the endpoint
@@ -57,12 +58,14 @@ static void put_str(wbuf *w, const char *s)
     put_mem(w, s, strlen(s));
 }
 
-static void put_json_string(wbuf *w, const char *s)
+/* s[0..n), which holds no NUL. */
+static void put_json_mem(wbuf *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     put_mem(w, "\"", 1);
     const char *run = s; /* start of bytes that need no escaping */
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *end = (const unsigned char *)s + n;
+    for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
         if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
         put_mem(w, run, (size_t)((const char *)p - run));
         if (*p == '"' || *p == '\\') {
@@ -74,8 +77,35 @@ static void put_json_string(wbuf *w, const char *s)
         }
         run = (const char *)p + 1;
     }
-    put_str(w, run);
+    put_mem(w, run, (size_t)((const char *)end - run));
     put_mem(w, "\"", 1);
+}
+
+static void put_json_string(wbuf *w, const char *s)
+{
+    put_json_mem(w, s, strlen(s));
+}
+
+/* The joined list back into an array. A list that does not split into njobs
+ * ids is a message the parser could not have made: refuse to write it. */
+static void put_jobs(wbuf *w, const hb_msg *m)
+{
+    size_t len = m->jobs_len;
+    if (len > HB_JOBS_BYTES || m->jobs[len] != '\0' || (m->njobs == 0) != (len == 0)) {
+        w->ok = false;
+        return;
+    }
+    put_mem(w, "[", 1);
+    size_t n = 0;
+    for (const char *p = m->jobs, *end = m->jobs + len; p < end && w->ok; n++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (n) put_mem(w, ",", 1);
+        put_json_mem(w, p, (size_t)(e - p));
+        p = nl ? nl + 1 : end;
+    }
+    if (n != m->njobs) w->ok = false;
+    put_mem(w, "]", 1);
 }
 
 static void put_key(wbuf *w, const char *key)
@@ -122,7 +152,7 @@ static void put_double(wbuf *w, double v)
     put_str(w, hit + dpn);
 }
 
-typedef enum fkind { F_STR, F_INT64, F_INT32, F_DOUBLE, F_THERMAL } fkind;
+typedef enum fkind { F_STR, F_INT64, F_INT32, F_DOUBLE, F_THERMAL, F_JOBS } fkind;
 
 typedef struct field {
     uint32_t bit;
@@ -150,6 +180,7 @@ static const field fields[] = {
     {HB_HAS_TOKENS, "tokens", F_INT64, offsetof(hb_msg, tokens)},
     {HB_HAS_CPU_TICKS, "cpu_ticks", F_INT64, offsetof(hb_msg, cpu_ticks)},
     {HB_HAS_TASK_MS, "task_ms", F_DOUBLE, offsetof(hb_msg, task_ms)},
+    {HB_HAS_JOBS, "jobs", F_JOBS, offsetof(hb_msg, jobs)},
     {HB_HAS_EXIT_CODE, "exit_code", F_INT32, offsetof(hb_msg, exit_code)},
 };
 
@@ -196,6 +227,9 @@ size_t hb_write_json(const hb_msg *m, char *buf, size_t cap)
                 put_json_string(&w, name);
             break;
         }
+        case F_JOBS:
+            put_jobs(&w, m);
+            break;
         }
     }
     put_mem(&w, "}", 1);

@@ -54,9 +54,11 @@ typedef struct notice {
     int64_t starts_ms;             /* when the alert began firing */
     int64_t ends_ms;               /* resolved: when it ended; else 0 */
     /* worker_lost: what a scheduler needs to requeue the work */
-    int64_t last_hb_ms; /* 0: unknown */
-    int64_t session_ms; /* length of the session that ended; 0: unknown */
-    int64_t in_flight;  /* last reported; -1: never reported */
+    int64_t last_hb_ms;           /* 0: unknown */
+    int64_t session_ms;           /* length of the session that ended; 0: unknown */
+    int64_t in_flight;            /* last reported; -1: never reported */
+    int njobs;                    /* job ids it last reported (heartbeat "jobs"), in jobs */
+    char jobs[HB_JOBS_BYTES + 1]; /* joined by '\n'; "" when none */
     /* group_down: how it went down */
     bool clean; /* the last one left with a bye ("scaled down to zero") */
     int folded; /* worker_lost alerts of the group folded into this one */

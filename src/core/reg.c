@@ -299,8 +299,11 @@ static uint32_t sat32(int64_t v)
     return v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static void take_samples(rw *w, const hb_msg *m)
+static void take_samples(rw *w, const hb_msg *m, int64_t now_ms)
 {
+    if ((m->has & HB_HAS_CPU_TICKS) &&
+        (!(w->has & HB_HAS_CPU_TICKS) || m->cpu_ticks != w->cpu_ticks))
+        w->ticks_moved_s = (uint32_t)(now_ms / 1000);
     w->has = m->has & RW_SAMPLE_BITS;
     w->seq = m->seq;
     w->cpu = (float)m->cpu;
@@ -386,7 +389,7 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
         int64_t prev_opened = w->opened_ms;
         rw_close_session(r, w, REG_R_RESTARTED, w->last_hb_ms, NULL);
         if (has_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
-        take_samples(w, m);
+        take_samples(w, m, now_ms);
         w->last_hb_ms = now_ms;
         open_session(r, w, now_ms, prev_opened);
         if (w->state != REG_W_ALIVE) rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
@@ -396,12 +399,12 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
         else if (now_ms > w->last_hb_ms)
             phi_observe(&w->phi, (double)(now_ms - w->last_hb_ms));
         if (new_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
-        take_samples(w, m);
+        take_samples(w, m, now_ms);
         if (now_ms > w->last_hb_ms) w->last_hb_ms = now_ms;
         if (w->state != REG_W_ALIVE) rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
     } else {
         if (new_inst) w = set_instance(r, sh, pp, w, m->instance, strlen(m->instance));
-        take_samples(w, m);
+        take_samples(w, m, now_ms);
         w->last_hb_ms = now_ms;
         open_session(r, w, now_ms, 0);
         rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
@@ -436,7 +439,7 @@ reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
     if (rw_open(w) && (m->has & HB_HAS_INSTANCE) && w->inst_len > 0 &&
         strcmp(rw_inst(w), m->instance) != 0)
         goto out; /* a stale bye from an instance that is no longer the live one */
-    take_samples(w, m);
+    take_samples(w, m, now_ms);
     if (rw_open(w)) {
         int clean = !(m->has & HB_HAS_EXIT_CODE) || m->exit_code == 0;
         if (now_ms > w->last_hb_ms) w->last_hb_ms = now_ms;
@@ -487,44 +490,67 @@ int reg_forget(reg *r, const char *worker_id, int64_t now_ms)
     return w ? 0 : -1;
 }
 
+/* Copy w's live fields into out. Every field the registry keeps is written
+ * (so one view can be refilled worker after worker); the rest of out is left
+ * as the caller set it. Caller holds w's shard lock. */
+static void fill_view(reg *r, const rw *w, int64_t now_ms, reg_view *out)
+{
+    out->state = (reg_wstate)w->state;
+    out->state_since_ms = w->since_ms;
+    out->last_hb_ms = w->last_hb_ms;
+    out->opened_ms = w->opened_ms;
+    out->ticks_moved_ms = (int64_t)w->ticks_moved_s * 1000;
+    out->ttl_s = (int32_t)(rw_ttl_ms(r, w) / 1000);
+    out->phi = rw_open(w) ? phi_value(&w->phi, (double)(now_ms - w->last_hb_ms)) : 0.0;
+    hb_msg *m = &out->last;
+    m->has = w->has;
+    memcpy(m->worker_id, rw_id(w), (size_t)w->id_len + 1);
+    memcpy(m->instance, rw_inst(w), (size_t)w->inst_len + 1);
+    if (w->inst_len) m->has |= HB_HAS_INSTANCE;
+    strcpy(m->group, rg_name(r, w->group));
+    if (w->group) m->has |= HB_HAS_GROUP;
+    m->ttl_s = w->ttl_s;
+    if (w->ttl_s) m->has |= HB_HAS_TTL;
+    m->seq = w->seq;
+    m->cpu = w->cpu;
+    m->mem = w->mem;
+    m->mem_available_gb = w->mem_avail;
+    m->gpu_mem_active_gb = w->gpu_mem;
+    m->thermal = w->thermal;
+    m->backlog = w->backlog;
+    m->capacity = w->capacity;
+    m->in_flight = w->in_flight;
+    m->requests = w->requests;
+    m->tokens = w->tokens;
+    m->cpu_ticks = w->cpu_ticks;
+}
+
 bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out)
 {
     rshard *sh;
     rw *w = lookup(r, worker_id, &sh, NULL);
     if (w) {
         memset(out, 0, sizeof *out);
-        out->state = (reg_wstate)w->state;
-        out->state_since_ms = w->since_ms;
-        out->last_hb_ms = w->last_hb_ms;
-        out->opened_ms = w->opened_ms;
-        out->ttl_s = (int32_t)(rw_ttl_ms(r, w) / 1000);
-        out->phi = rw_open(w) ? phi_value(&w->phi, (double)(now_ms - w->last_hb_ms)) : 0.0;
-        hb_msg *m = &out->last;
-        m->has = w->has;
-        memcpy(m->worker_id, rw_id(w), (size_t)w->id_len + 1);
-        memcpy(m->instance, rw_inst(w), (size_t)w->inst_len + 1);
-        if (w->inst_len) m->has |= HB_HAS_INSTANCE;
-        strcpy(m->group, rg_name(r, w->group));
-        if (w->group) m->has |= HB_HAS_GROUP;
-        if (w->ttl_s) {
-            m->has |= HB_HAS_TTL;
-            m->ttl_s = w->ttl_s;
-        }
-        m->seq = w->seq;
-        m->cpu = w->cpu;
-        m->mem = w->mem;
-        m->mem_available_gb = w->mem_avail;
-        m->gpu_mem_active_gb = w->gpu_mem;
-        m->thermal = w->thermal;
-        m->backlog = w->backlog;
-        m->capacity = w->capacity;
-        m->in_flight = w->in_flight;
-        m->requests = w->requests;
-        m->tokens = w->tokens;
-        m->cpu_ticks = w->cpu_ticks;
+        fill_view(r, w, now_ms, out);
     }
     pthread_mutex_unlock(&sh->mu);
     return w != NULL;
+}
+
+size_t reg_scan(reg *r, unsigned shard, int64_t now_ms, reg_scan_fn fn, void *ctx, reg_view *view)
+{
+    if (shard >= REG_SHARDS) return 0;
+    rshard *sh = &r->shards[shard];
+    size_t n = 0;
+    pthread_mutex_lock(&sh->mu);
+    for (uint32_t b = 0; b < sh->nbuckets; b++)
+        for (const rw *w = sh->buckets[b]; w; w = w->hnext) {
+            fill_view(r, w, now_ms, view);
+            fn(ctx, view);
+            n++;
+        }
+    pthread_mutex_unlock(&sh->mu);
+    return n;
 }
 
 void reg_counts(reg *r, uint64_t out[REG_W__COUNT])

@@ -65,6 +65,13 @@ typedef enum reg_evkind {
     REG_EV_WORKER_STATE,     /* worker, group, state, prev_state, at_ms */
     REG_EV_GROUP_STATE,      /* group, state, prev_state, at_ms, worker = the one that tipped it */
     REG_EV_WORKER_FORGET,    /* worker, group, at_ms */
+    /* Not the registry's own: the alert engine's, carried by the same event
+     * lane to the store's `events` so /v1/events shows alerts among state
+     * changes. state = notice_state (NOTICE_FIRING or NOTICE_RESOLVED),
+     * reason = notice_severity, exit_code = alert_type, instance = the rule's
+     * name, worker_id / group = the subject ("" when none), at_ms = when,
+     * opened_ms = when the alert began firing. (core/notice.h, core/alert.h) */
+    REG_EV_ALERT,
 } reg_evkind;
 
 /* One state change. Strings are copied in, so an event outlives the record. */
@@ -150,11 +157,21 @@ void reg_restore_group(reg *r, const char *group, reg_gstate state, int64_t sinc
 typedef struct reg_view {
     reg_wstate state;
     int64_t state_since_ms, last_hb_ms, opened_ms; /* opened_ms 0: no open session */
-    int32_t ttl_s;                                 /* effective TTL */
-    double phi;                                    /* at now_ms */
-    hb_msg last; /* worker_id, group, instance and the last samples (has bits) */
+    int64_t ticks_moved_ms; /* cpu_ticks last changed (s precision); 0: never reported */
+    int32_t ttl_s;          /* effective TTL */
+    double phi;             /* at now_ms */
+    hb_msg last;            /* worker_id, group, instance and the last samples (has bits) */
 } reg_view;
 bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out);
+
+/* Every worker of one shard (0..REG_SHARDS-1), in no set order, each filled
+ * into *view (caller zeroes it once; fields the registry does not keep stay
+ * as set) and handed to fn *under the shard's lock*: fn must be quick (copy
+ * what it needs) and must not call into the registry. Shard by shard, so a
+ * scan of a million workers never holds up more than 1/REG_SHARDS of ingest
+ * at a time. Returns how many workers it visited. */
+typedef void (*reg_scan_fn)(void *ctx, const reg_view *v);
+size_t reg_scan(reg *r, unsigned shard, int64_t now_ms, reg_scan_fn fn, void *ctx, reg_view *view);
 
 typedef struct reg_group_view {
     char name[HB_ID_MAX + 1];

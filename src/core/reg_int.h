@@ -44,6 +44,10 @@ typedef struct rw {
     int32_t ttl_s; /* from its heartbeats; 0 = none given */
     uint32_t hash;
     uint32_t has; /* HB_HAS_* of the samples above */
+    /* When cpu_ticks last changed, in epoch seconds (0: never reported): the
+     * `stuck` rule's input. Seconds in 4 bytes, since a stuck rule's `for` is
+     * minutes, and a worker record is kept under 256 bytes. */
+    uint32_t ticks_moved_s;
     uint16_t group;
     uint8_t state;   /* reg_wstate */
     uint8_t flags;   /* RW_* */

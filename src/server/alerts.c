@@ -6,7 +6,10 @@
  * returns, so ingest never waits for alerting. A thread (vigil-alert) takes
  * the queue every ALERTS_TICK_MS, feeds the events to the engine in order,
  * samples the fleet series (alive per group, ingest rate, dropped samples)
- * every ALERTS_SERIES_MS, and ticks the engine. Notices to send go to the
+ * and, when rules judge workers' own samples (threshold on a worker field,
+ * stuck), every matching live worker, every [alerts] sample_s, and ticks the
+ * engine. Alerts that begin or end become events in the write queue's event
+ * lane (so /v1/events has them, never dropped). Notices to send go to the
  * notifier (notify.h), which has its own queue and thread, so a slow sink
  * holds up neither. The engine sits behind one mutex, because the HTTP
  * threads change silences and the rollup feeds liveness scores.
@@ -17,8 +20,12 @@
  */
 #include "server/alerts.h"
 
+#include "core/alert_rule.h"
 #include "core/err.h"
+#include "core/ifl.h"
+#include "server/evq.h"
 #include "server/notify.h"
+#include "server/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,24 +33,37 @@
 #include <time.h>
 
 #define ALERTS_TICK_MS 200       /* events to engine, engine tick */
-#define ALERTS_SERIES_MS 10000   /* fleet series sampled (and rates averaged) over this */
 #define ALERTS_QUEUE_MAX 1000000 /* events waiting for the engine, at most (~450 MB) */
+#define ALERTS_FIELDS_MAX 10     /* distinct worker fields rules name (9 + cpu_ticks_still_ms) */
 
 struct alerts {
     app *a;
     alert_engine *eng;
     pthread_mutex_t eng_mu;
     notify *nf;
-    pthread_mutex_t qmu;
-    reg_event *q;
-    size_t n, cap;
-    atomic_uint_least64_t dropped;
+    evq q;
     pthread_t th;
     atomic_bool stop;
     bool running;
     int64_t series_at_ms;
     uint64_t series_accepted, series_dropped;
+    /* Rules on workers' own samples (threshold on a worker field, stuck):
+     * the fields they name, and the globs that pick the workers to copy. */
+    int nfields;
+    const char *fields[ALERTS_FIELDS_MAX];
+    int nwrules;
+    const alert_rule *wrules[CFG_MAX_RULES];
+    struct samp *samp; /* one shard's matching workers, reused scan to scan */
+    size_t nsamp, csamp;
+    reg_view view;                /* the alert thread's: an hb_msg is too big for its stack */
+    char jobs[HB_JOBS_BYTES + 1]; /* a lost worker's job ids, for its notice */
 };
+
+/* What the worker sampler copies of a worker under its shard's lock. */
+typedef struct samp {
+    hb_msg m;               /* worker_id, group and the samples, nothing else */
+    int64_t ticks_moved_ms; /* 0: never reported cpu_ticks */
+} samp;
 
 alerts *alerts_new(app *a, char *err, size_t errlen)
 {
@@ -57,8 +77,17 @@ alerts *alerts_new(app *a, char *err, size_t errlen)
     notify_opts_default(&o);
     al->nf = notify_new(a->cfg.sinks, (int)a->cfg.nsinks, &o);
     if (!al->eng || !al->nf) goto oom;
+    for (size_t i = 0; i < a->cfg.nrules; i++) {
+        const alert_rule *r = &a->cfg.rules[i];
+        if (!alert_rule_on_workers(r)) continue;
+        al->wrules[al->nwrules++] = r;
+        int k = 0;
+        while (k < al->nfields && strcmp(al->fields[k], r->field) != 0)
+            k++;
+        if (k == al->nfields && k < ALERTS_FIELDS_MAX) al->fields[al->nfields++] = r->field;
+    }
     pthread_mutex_init(&al->eng_mu, NULL);
-    pthread_mutex_init(&al->qmu, NULL);
+    evq_init(&al->q, ALERTS_QUEUE_MAX);
     return al;
 oom:
     err_set(err, errlen, "alerts: out of memory");
@@ -72,30 +101,32 @@ oom:
 
 void alerts_push(alerts *al, const reg_event *ev)
 {
-    if (!al) return;
-    pthread_mutex_lock(&al->qmu);
-    if (al->n == al->cap) {
-        size_t nc = al->cap ? al->cap * 2 : 1024;
-        reg_event *nq = al->n < ALERTS_QUEUE_MAX ? realloc(al->q, nc * sizeof *nq) : NULL;
-        if (!nq) {
-            pthread_mutex_unlock(&al->qmu);
-            al->dropped++;
-            return;
-        }
-        al->q = nq;
-        al->cap = nc;
-    }
-    al->q[al->n++] = *ev;
-    pthread_mutex_unlock(&al->qmu);
+    if (al) evq_push(&al->q, ev);
 }
 
 /* ---- the engine's outputs ------------------------------------------------ */
 
+/* An alert began or ended: logged, and an event for the store (/v1/events)
+ * through the same lane as the registry's, so it is never dropped. */
 static void on_change(void *ctx, const notice *n)
 {
-    (void)ctx;
+    alerts *al = ctx;
     vlog(n->state == NOTICE_FIRING ? "warn" : "info", "alert %s %s: %s", n->key,
          n->state == NOTICE_FIRING ? "firing" : "resolved", n->summary);
+    reg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = REG_EV_ALERT;
+    ev.state = (uint8_t)n->state;
+    ev.reason = (uint8_t)n->severity;
+    int t = alert_type_parse(n->type);
+    ev.exit_code = t < 0 ? 0 : t;
+    ev.at_ms = n->at_ms;
+    ev.opened_ms = n->starts_ms;
+    snprintf(ev.instance, sizeof ev.instance, "%s", n->rule);
+    snprintf(ev.worker_id, sizeof ev.worker_id, "%s", n->worker_id);
+    snprintf(ev.group, sizeof ev.group, "%s", n->group);
+    wq_push_event(al->a->wq, &ev);
+    stream_push(al->a->stream, &ev);
 }
 
 static void on_send(void *ctx, const notice *n)
@@ -118,7 +149,7 @@ static void group_alive(void *ctx, const reg_group_view *g)
     alert_measure(c->al->eng, "alive", NULL, g->name, g->count[REG_W_ALIVE], c->now, c->out);
 }
 
-/* Fleet series every ALERTS_SERIES_MS: rates over that span. Caller holds
+/* Fleet series every [alerts] sample_s: rates over that span. Caller holds
  * eng_mu. */
 static void series(alerts *al, int64_t now, const alert_out *out)
 {
@@ -140,6 +171,57 @@ static void series(alerts *al, int64_t now, const alert_out *out)
     reg_groups(a->reg, group_alive, &c);
 }
 
+/* Under a shard's lock: copy a live worker that some worker rule may judge. */
+static void pick(void *ctx, const reg_view *v)
+{
+    alerts *al = ctx;
+    if (v->state != REG_W_ALIVE && v->state != REG_W_SUSPECT) return;
+    int k = 0;
+    while (k < al->nwrules && !(alert_glob(al->wrules[k]->group_glob, v->last.group) &&
+                                alert_glob(al->wrules[k]->worker_glob, v->last.worker_id)))
+        k++;
+    if (k == al->nwrules) return;
+    if (al->nsamp == al->csamp) {
+        size_t nc = al->csamp ? al->csamp * 2 : 256;
+        samp *ns = realloc(al->samp, nc * sizeof *ns);
+        if (!ns) return; /* this round misses it; the next one may not */
+        al->samp = ns;
+        al->csamp = nc;
+    }
+    samp *x = &al->samp[al->nsamp++];
+    memcpy(&x->m, &v->last, offsetof(hb_msg, njobs));
+    x->ticks_moved_ms = v->ticks_moved_ms;
+}
+
+/* Workers' own samples, for threshold rules on worker fields and stuck:
+ * the registry is scanned shard by shard, the matching workers copied under
+ * the shard's lock and judged after it is released, so ingest on a shard
+ * waits only for the copy. Caller holds eng_mu. */
+static void worker_series(alerts *al, int64_t now, const alert_out *out)
+{
+    memset(&al->view, 0, sizeof al->view);
+    for (unsigned sh = 0; sh < REG_SHARDS; sh++) {
+        al->nsamp = 0;
+        reg_scan(al->a->reg, sh, now, pick, al, &al->view);
+        for (size_t i = 0; i < al->nsamp; i++) {
+            const samp *x = &al->samp[i];
+            for (int f = 0; f < al->nfields; f++) {
+                double val;
+                bool have;
+                if (strcmp(al->fields[f], "cpu_ticks_still_ms") == 0) {
+                    have = x->ticks_moved_ms > 0 && (x->m.has & HB_HAS_CPU_TICKS);
+                    val = have && now > x->ticks_moved_ms ? (double)(now - x->ticks_moved_ms) : 0;
+                } else {
+                    have = alert_worker_value(al->fields[f], &x->m, &val);
+                }
+                if (have)
+                    alert_measure(al->eng, al->fields[f], x->m.worker_id, x->m.group, val, now,
+                                  out);
+            }
+        }
+    }
+}
+
 static void *alerts_main(void *arg)
 {
     alerts *al = arg;
@@ -147,30 +229,29 @@ static void *alerts_main(void *arg)
     const alert_out out = {on_change, on_send, al};
     reg_event *batch = NULL;
     size_t nb = 0, cb = 0;
+    reg_view *view = &al->view;
+    char *jobs = al->jobs;
     while (!atomic_load(&al->stop)) {
-        pthread_mutex_lock(&al->qmu);
-        reg_event *t = al->q; /* swap: the producers get the emptied old batch */
-        size_t tc = al->cap;
-        al->q = batch;
-        al->cap = cb;
-        batch = t;
-        cb = tc;
-        nb = al->n;
-        al->n = 0;
-        pthread_mutex_unlock(&al->qmu);
+        nb = evq_take(&al->q, &batch, &cb, NULL);
 
         int64_t now = app_now_ms();
         pthread_mutex_lock(&al->eng_mu);
         for (size_t i = 0; i < nb; i++) {
             const reg_event *ev = &batch[i];
-            alert_worker_info wi = {.in_flight = -1};
-            reg_view v;
-            if (ev->kind == REG_EV_SESSION_CLOSE && ev->reason == REG_R_TIMEOUT &&
-                reg_get(al->a->reg, ev->worker_id, now, &v) && (v.last.has & HB_HAS_IN_FLIGHT))
-                wi.in_flight = v.last.in_flight;
+            alert_worker_info wi = {.in_flight = -1, .jobs = jobs};
+            if (ev->kind == REG_EV_SESSION_CLOSE && ev->reason == REG_R_TIMEOUT) {
+                if (reg_get(al->a->reg, ev->worker_id, now, view) &&
+                    (view->last.has & HB_HAS_IN_FLIGHT))
+                    wi.in_flight = view->last.in_flight;
+                wi.njobs =
+                    al->a->ifl ? ifl_get(al->a->ifl, ev->worker_id, jobs, sizeof al->jobs) : 0;
+            }
             alert_event(al->eng, ev, &wi, now, &out);
         }
-        if (now - al->series_at_ms >= ALERTS_SERIES_MS) series(al, now, &out);
+        if (now - al->series_at_ms >= al->a->cfg.alert_sample_s * 1000LL) {
+            series(al, now, &out);
+            if (al->nwrules) worker_series(al, now, &out);
+        }
         alert_tick(al->eng, now, &out);
         pthread_mutex_unlock(&al->eng_mu);
         app_sleep_ms(ALERTS_TICK_MS);
@@ -207,8 +288,8 @@ void alerts_free(alerts *al)
     notify_free(al->nf);
     alert_free(al->eng);
     pthread_mutex_destroy(&al->eng_mu);
-    pthread_mutex_destroy(&al->qmu);
-    free(al->q);
+    evq_destroy(&al->q);
+    free(al->samp);
     free(al);
 }
 
@@ -253,5 +334,5 @@ void alerts_get_stats(alerts *al, alert_stats *st, uint64_t *queue_dropped)
     pthread_mutex_lock(&al->eng_mu);
     alert_get_stats(al->eng, st);
     pthread_mutex_unlock(&al->eng_mu);
-    *queue_dropped = atomic_load(&al->dropped);
+    *queue_dropped = atomic_load(&al->q.dropped);
 }

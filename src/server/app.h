@@ -5,6 +5,7 @@
 #ifndef VIGIL_APP_H
 #define VIGIL_APP_H
 
+#include "core/ifl.h"
 #include "core/rank.h"
 #include "core/reg.h"
 #include "core/tlat.h"
@@ -32,7 +33,9 @@ typedef struct rollup_stats {
     bool ok;
 } rollup_stats;
 
-typedef struct alerts alerts; /* alerts.h */
+typedef struct alerts alerts;   /* alerts.h */
+typedef struct history history; /* history.h */
+typedef struct stream stream;   /* stream.h */
 
 typedef struct app {
     cfg cfg;
@@ -67,10 +70,18 @@ typedef struct app {
     bool rollup_running;                /* thread started */
 
     alerts *alerts; /* NULL: no rules configured */
+    ifl *ifl;       /* workers' last job lists (heartbeat "jobs") */
+    stream *stream; /* GET /v1/stream subscribers */
 
     /* counters (later: /metrics) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
         sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
+    /* fleet history (history.h): sessions closed with each reason since
+     * start, counted by app_event (boot.c) for the sampler's per-interval
+     * sessions_closed:<reason> series; and the sampler (NULL: not started). */
+    atomic_uint_least64_t sessions_closed[REG_R__COUNT];
+    struct history *history;
+
     /* event spill (wq.h): events written to events.spill (while running and at
      * stop), events applied from it at boot, events kept in memory past
      * event_queue_max because it could not be written. The writer mirrors the

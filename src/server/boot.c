@@ -45,6 +45,8 @@
  */
 #include "server/alerts.h"
 #include "server/app.h"
+#include "server/history.h"
+#include "server/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,8 +148,11 @@ static int setup_tokens(app *a, char *err, size_t errlen)
 static void app_event(void *ctx, const reg_event *ev)
 {
     app *a = ctx;
+    if (ev->kind == REG_EV_SESSION_CLOSE && ev->reason < REG_R__COUNT)
+        a->sessions_closed[ev->reason]++;
     wq_push_event(a->wq, ev);
     alerts_push(a->alerts, ev);
+    stream_push(a->stream, ev);
 }
 
 static int restore_group(void *ctx, const store_group *g)
@@ -260,8 +265,10 @@ int app_boot(app *a, char *err, size_t errlen)
     if (!a->wq) spill_close(sp);
     reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
     if (a->cfg.nrules && !(a->alerts = alerts_new(a, err, errlen))) return -1;
+    a->stream = stream_new(a); /* before the registry: boot restore emits events */
     a->reg = reg_new(&rc, app_event, a);
-    if (!a->wq || !a->reg) {
+    a->ifl = ifl_new();
+    if (!a->wq || !a->reg || !a->ifl || !a->stream) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -289,18 +296,24 @@ int app_boot(app *a, char *err, size_t errlen)
 
 void app_shutdown(app *a)
 {
+    stream_stop(a->stream); /* ends the subscribers' responses, so http_stop does not wait */
     http_stop(a);
     alerts_stop(a->alerts); /* delivers queued notices, at most 5 s */
     rollup_stop(a);
+    history_stop(a); /* at most ~1 s; a store write still running is waited for below */
     jobs_stop_sweeper(a);
     jobs_stop_writer(a);
     alerts_free(a->alerts); /* last: the sweeper pushed events into it until now */
     a->alerts = NULL;
+    history_free(a); /* before the store closes under it */
     if (a->store) {
         store_run_end(a->store, a->run_id, app_now_ms());
         store_close(a->store);
     }
     rollup_free(a);
     reg_free(a->reg);
+    ifl_free(a->ifl);
+    stream_free(a->stream);
+    a->stream = NULL;
     wq_free(a->wq);
 }

@@ -90,9 +90,16 @@ static const cfg_key keys[] = {
     {"store", SAME(retention_hourly_days), K_INT, "400", 1, 36500, NULL},
     {"store", SAME(retention_sessions_days), K_INT, "400", 1, 36500, NULL},
     {"store", SAME(retention_tasks_days), K_INT, "30", 1, 36500, NULL},
+    {"store", SAME(retention_metrics_days), K_INT, "30", 1, 36500, NULL},
     {"analytics", SAME(rollup_interval_s), K_INT, "300", 5, 86400, NULL},
     {"analytics", SAME(window_days), K_INT, "14", 1, 400, NULL},
     {"alerts", "grace_s", FIELD(alert_grace_s), K_INT, "90", 0, 86400, NULL},
+    {"alerts", "sample_s", FIELD(alert_sample_s), K_INT, "10", 1, 3600, NULL},
+    {"history", "sample_s", FIELD(history_sample_s), K_INT, "30", 1, 3600, NULL},
+    {"stream", "snapshot_workers", FIELD(stream_snapshot_workers), K_INT, "10000", 0, 1000000,
+     NULL},
+    {"stream", "buffer", FIELD(stream_buffer), K_INT, "8192", 64, 1048576, NULL},
+    {"stream", "max_subscribers", FIELD(stream_max_subscribers), K_INT, "256", 0, 4096, NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -223,6 +230,13 @@ int cfg_set(cfg *c, const char *section, const char *key, const char *value, cha
     if (k == keys + NKEYS)
         return err_set(err, errlen, "unknown key '%s'%s%s%s", key, section ? " in [" : "",
                        section ? section : "", section ? "]" : "");
+    /* The same key name may stand in several sections ([alerts] sample_s,
+     * [history] sample_s): prefer the one of this section. */
+    for (const cfg_key *o = k; section && o < keys + NKEYS; o++)
+        if (!strcmp(key, o->name) && !strcmp(section, o->section)) {
+            k = o;
+            break;
+        }
     if (section && strcmp(section, k->section))
         return err_set(err, errlen, "key '%s' belongs in [%s], not [%s]", key, k->section, section);
     if (apply(c, k, value, why, sizeof why)) return err_set(err, errlen, "%s: %s", key, why);

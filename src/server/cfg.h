@@ -28,9 +28,20 @@
  *   retention_hourly_days = 400    ; VIGIL_RETENTION_HOURLY_DAYS
  *   retention_sessions_days = 400  ; VIGIL_RETENTION_SESSIONS_DAYS (closed ones)
  *   retention_tasks_days = 30      ; VIGIL_RETENTION_TASKS_DAYS (task latency buckets)
+ *   retention_metrics_days = 30    ; VIGIL_RETENTION_METRICS_DAYS (fleet series, fleet_metrics)
  *   [analytics]
  *   rollup_interval_s = 300        ; VIGIL_ROLLUP_INTERVAL_S (reliability + hourly rollups)
  *   window_days = 14               ; VIGIL_WINDOW_DAYS (reliability window)
+ *   [history]
+ *   sample_s = 30                  ; VIGIL_HISTORY_SAMPLE_S (fleet series period, 1..3600 s;
+ *                                  ;   other than 30 only for tests: the docs assume 30)
+ *   [alerts]
+ *   grace_s = 90                   ; startup grace for worker_lost / group_down (docs/alerts.md)
+ *   sample_s = 10                  ; series and workers' samples judged this often
+ *   [stream]
+ *   snapshot_workers = 10000       ; workers in a /v1/stream snapshot, at most
+ *   buffer = 8192                  ; messages kept for slow subscribers and Last-Event-ID
+ *   max_subscribers = 256          ; streams open at once (0: the stream is off)
  *   [group "inference"]
  *   ttl_s = 30
  *
@@ -79,6 +90,7 @@ typedef struct cfg {
     int retention_hourly_days;
     int retention_sessions_days;
     int retention_tasks_days;
+    int retention_metrics_days;
 
     int rollup_interval_s;
     int window_days;
@@ -86,7 +98,14 @@ typedef struct cfg {
     size_t ngroups;
     cfg_group groups[CFG_MAX_GROUPS];
 
-    int alert_grace_s; /* [alerts] startup grace */
+    int alert_grace_s;  /* [alerts] startup grace */
+    int alert_sample_s; /* [alerts] series and workers' samples judged this often */
+
+    int history_sample_s; /* [history] the fleet series sampler's period */
+    /* [stream]: GET /v1/stream (stream.c) */
+    int stream_snapshot_workers; /* workers in a snapshot, at most */
+    int stream_buffer;           /* messages kept for subscribers behind and for resume */
+    int stream_max_subscribers;  /* at once; 0 turns the stream off (503) */
     /* [rule "…"] and [sink "…"] sections (cfg_alert.c), as the engine and
      * the notifier take them, and the line each starts on (for messages). */
     size_t nrules;

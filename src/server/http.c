@@ -68,12 +68,6 @@ static void req_put(req *r)
         free(r);
 }
 
-static const char INDEX_HTML[] =
-    "<!doctype html><meta charset=utf-8><title>vigil</title>"
-    "<h1>vigild</h1><p>The dashboard arrives in a later release. The JSON API is under "
-    "<code>/v1/</code>; see docs/api.md. Probes: <a href=/healthz>/healthz</a>, "
-    "<a href=/readyz>/readyz</a>.</p>";
-
 enum MHD_Result http_json(req *r, unsigned status, const char *json, size_t len)
 {
     struct MHD_Response *resp =
@@ -324,15 +318,8 @@ static enum MHD_Result dispatch(app *a, req *r)
         if (!(r->method & (HTTP_GET | HTTP_HEAD))) return bad_method(r, "GET");
         return u[1] == 'h' ? route_healthz(a, r) : route_readyz(a, r);
     }
-    if (strcmp(u, "/") == 0) {
-        if (!(r->method & (HTTP_GET | HTTP_HEAD))) return bad_method(r, "GET");
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            sizeof INDEX_HTML - 1, (void *)INDEX_HTML, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-        enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
+    if (strcmp(u, "/") == 0 || (strncmp(u, "/ui", 3) == 0 && (u[3] == '\0' || u[3] == '/')))
+        return route_web(a, r);
     if (strncmp(u, "/v1/", 4) != 0) return http_error(r, 404, "path", "no such endpoint");
     /* Everything else under /v1/ is the read side: admin token. */
     if (!http_bearer_ok(r, a->admin_token, NULL))
@@ -343,6 +330,7 @@ static enum MHD_Result dispatch(app *a, req *r)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_groups(a, r) : bad_method(r, "GET");
     if (strcmp(u, "/v1/events") == 0)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_events(a, r) : bad_method(r, "GET");
+    if (strcmp(u, "/v1/stream") == 0) return route_stream(a, r);
     static const struct {
         const char *path;
         int methods;
@@ -350,6 +338,7 @@ static enum MHD_Result dispatch(app *a, req *r)
     } admin_routes[] = {
         {"/v1/fleet/availability", HTTP_GET | HTTP_HEAD, route_fleet_availability},
         {"/v1/tasks/latency", HTTP_GET | HTTP_HEAD, route_tasks_latency},
+        {"/v1/history/metrics", HTTP_GET | HTTP_HEAD, route_history_metrics},
         {"/v1/import/sessions", HTTP_POST, route_import_sessions},
         {"/v1/admin/rollup", HTTP_POST, route_admin_rollup},
     };
@@ -466,7 +455,10 @@ int http_start(app *a, char *err, size_t errlen)
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* Suspend/resume: a caught-up /v1/stream subscriber sleeps instead of
+     * being polled (stream.c). */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME;
     memset(&sa4, 0, sizeof sa4);
     memset(&sa6, 0, sizeof sa6);
     if (inet_pton(AF_INET, host, &sa4.sin_addr) == 1) {

@@ -106,6 +106,12 @@ void routes_add_secs(struct cJSON *o, const char *k, double v);
 struct tbuf;
 void routes_features_json(struct tbuf *b, const rel_features *f, double p_stays);
 
+/* routes_web.c: the dashboard (GET/HEAD /, /ui and /ui/<file>, embedded; no token) */
+enum MHD_Result route_web(app *a, req *r);
+
+/* routes_history.c: GET /v1/history/metrics (the fleet series, history.h) */
+enum MHD_Result route_history_metrics(app *a, req *r);
+
 /* routes_read.c */
 enum MHD_Result route_workers(app *a, req *r);
 enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub);
@@ -113,5 +119,14 @@ enum MHD_Result route_groups(app *a, req *r);
 enum MHD_Result route_events(app *a, req *r);
 enum MHD_Result route_healthz(app *a, req *r);
 enum MHD_Result route_readyz(app *a, req *r);
+/* The read side's JSON shapes, shared with the live stream (stream.c) so a
+ * worker, group or event looks the same however it is read. w may be NULL
+ * (first_seen null); e->id 0 gives "id": null. */
+struct cJSON *json_worker(const store_worker *w, const reg_view *v, int64_t now);
+struct cJSON *json_group(const reg_group_view *g);
+struct cJSON *json_event(const store_event *e);
+
+/* stream.c */
+enum MHD_Result route_stream(app *a, req *r);
 
 #endif

@@ -38,7 +38,8 @@ static void prune(app *a, int64_t now)
              {"events", a->cfg.retention_events_days},
              {"heartbeats_hourly", a->cfg.retention_hourly_days},
              {"sessions", a->cfg.retention_sessions_days},
-             {"task_latency", a->cfg.retention_tasks_days}};
+             {"task_latency", a->cfg.retention_tasks_days},
+             {"fleet_metrics", a->cfg.retention_metrics_days}};
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         int64_t before = now - (int64_t)t[i].days * 86400000LL;
         for (int b = 0; b < WRITER_PRUNE_MAX_BATCHES; b++) {

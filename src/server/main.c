@@ -8,6 +8,8 @@
  */
 #include "server/alerts.h"
 #include "server/app.h"
+#include "server/history.h"
+#include "server/stream.h"
 #include "server/notify.h"
 
 #include <getopt.h>
@@ -138,7 +140,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
-        alerts_start(a.alerts, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0) {
+        history_start(&a, err, sizeof err) != 0 || alerts_start(a.alerts, err, sizeof err) != 0 ||
+        stream_start(a.stream, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
         return 1;

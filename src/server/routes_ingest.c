@@ -61,6 +61,10 @@ static void task(app *a, const hb_msg *m, int64_t now)
 static int apply(app *a, const hb_msg *m, int64_t now)
 {
     reg_wstate st;
+    /* Before the registry: a timeout that this beat prevents cannot happen,
+     * and one that happens later finds the list this beat gave. */
+    if ((m->has & HB_HAS_JOBS) && ifl_set(a->ifl, m->worker_id, m->jobs, m->jobs_len, m->njobs))
+        a->hb_rejected++; /* out of memory: the beat counts, its list does not */
     if (m->kind == HB_BYE) {
         st = reg_bye(a->reg, m, now);
         a->byes++;

@@ -7,6 +7,7 @@
  * The store lags the registry by at most one flush interval.
  */
 #include "server/http.h"
+#include "server/sink.h"
 
 #include "core/hb.h"
 #include "core/tfmt.h"
@@ -64,7 +65,7 @@ static cJSON *samples_json(const store_hb *h)
 
 /* One worker: its live view v, plus first_seen from its stored row w (may be
  * NULL: not flushed yet). */
-static cJSON *worker_json(const store_worker *w, const reg_view *v, int64_t now)
+cJSON *json_worker(const store_worker *w, const reg_view *v, int64_t now)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "worker_id", v->last.worker_id);
@@ -107,7 +108,7 @@ static int worker_row(void *ctx, const store_worker *w)
     /* The registry says who exists: a row it lacks was just forgotten and
      * the store has not caught up yet. */
     if (reg_get(c->a->reg, w->worker_id, c->now, &v))
-        cJSON_AddItemToArray(c->arr, worker_json(w, &v, c->now));
+        cJSON_AddItemToArray(c->arr, json_worker(w, &v, c->now));
     return 0;
 }
 
@@ -286,6 +287,7 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
         if (r->method == HTTP_DELETE) {
             if (reg_forget(a->reg, id, now) != 0) return unknown_worker(r);
             rollup_forget(a, id);
+            ifl_del(a->ifl, id);
             char body[256];
             int n = snprintf(body, sizeof body, "{\"ok\":true,\"forgotten\":\"%s\"}", id);
             return http_json(r, 200, body, (size_t)n);
@@ -296,7 +298,11 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
         store_worker w;
         if (!reg_get(a->reg, id, now, &v)) return unknown_worker(r); /* the registry knows all */
         int sr = store_get_worker(a->store, id, &w); /* first_seen; lags by a flush */
-        return http_cjson(r, 200, worker_json(sr == 0 ? &w : NULL, &v, now));
+        cJSON *doc = json_worker(sr == 0 ? &w : NULL, &v, now);
+        char jobs[HB_JOBS_BYTES + 1];
+        ifl_get(a->ifl, id, jobs, sizeof jobs);
+        cJSON_AddItemToObject(doc, "jobs", sink_fmt_jobs(jobs));
+        return http_cjson(r, 200, doc);
     }
     if (strcmp(sub, "sessions") == 0 || strcmp(sub, "heartbeats") == 0) {
         if (!(r->method & (HTTP_GET | HTTP_HEAD)))
@@ -318,9 +324,9 @@ enum MHD_Result route_worker(app *a, req *r, const char *id, const char *sub)
     return http_error(r, 404, "path", "no such endpoint");
 }
 
-static void group_row(void *ctx, const reg_group_view *g)
+cJSON *json_group(const reg_group_view *g)
 {
-    cJSON *arr = ctx, *o = cJSON_CreateObject(), *ws = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject(), *ws = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "group", g->name);
     cJSON_AddStringToObject(o, "state", reg_gstate_name(g->state));
     http_add_time(o, "state_since", g->state_since_ms);
@@ -335,7 +341,12 @@ static void group_row(void *ctx, const reg_group_view *g)
     }
     cJSON_AddItemToObject(o, "workers", ws);
     cJSON_AddNumberToObject(o, "total", total);
-    cJSON_AddItemToArray(arr, o);
+    return o;
+}
+
+static void group_row(void *ctx, const reg_group_view *g)
+{
+    cJSON_AddItemToArray(ctx, json_group(g));
 }
 
 enum MHD_Result route_groups(app *a, req *r)
@@ -345,12 +356,13 @@ enum MHD_Result route_groups(app *a, req *r)
     return http_cjson(r, 200, doc);
 }
 
-static int event_row(void *ctx, const store_event *e)
+cJSON *json_event(const store_event *e)
 {
-    list_ctx *c = ctx;
-    if (c->n++ >= c->limit) return 1;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)e->id);
+    if (e->id)
+        cJSON_AddNumberToObject(o, "id", (double)e->id);
+    else
+        cJSON_AddNullToObject(o, "id"); /* not stored yet (the live stream) */
     http_add_time(o, "ts", e->ts_ms);
     cJSON_AddStringToObject(o, "type", e->type);
     add_str_or_null(o, "worker_id", e->worker_id);
@@ -362,7 +374,21 @@ static int event_row(void *ctx, const store_event *e)
     if (e->has_exit_code) cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
     if (e->opened_ms) http_add_time(o, "session_opened", e->opened_ms);
     cJSON_AddStringToObject(o, "node_id", e->node_id);
-    cJSON_AddItemToArray(c->arr, o);
+    /* Alert events: rule, alert_type, severity, since_ms, as stored. */
+    cJSON *d = e->detail[0] ? cJSON_Parse(e->detail) : NULL;
+    for (cJSON *f = d ? d->child : NULL, *nx; f; f = nx) {
+        nx = f->next;
+        cJSON_AddItemToObject(o, f->string, cJSON_DetachItemViaPointer(d, f));
+    }
+    cJSON_Delete(d);
+    return o;
+}
+
+static int event_row(void *ctx, const store_event *e)
+{
+    list_ctx *c = ctx;
+    if (c->n++ >= c->limit) return 1;
+    cJSON_AddItemToArray(c->arr, json_event(e));
     c->last_ms = e->id;
     return 0;
 }

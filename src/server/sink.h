@@ -90,6 +90,9 @@ char *sink_fmt_alertmanager(const notice *n, const char *generator_url);
 /* The notice's details as readable lines ("worker: w1\n..."), shared by the
  * e-mail body and Alertmanager's description. Returns bytes written. */
 size_t sink_fmt_details(const notice *n, char *out, size_t len);
+/* Job ids joined by '\n' (hb.h, notice.jobs) as a JSON array of strings,
+ * for the webhook body and GET /v1/workers/{id}. NULL on OOM. */
+struct cJSON *sink_fmt_jobs(const char *jobs);
 
 /* ---- delivery ---- */
 

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#define FMT_DETAILS_MAX 4096 /* bytes: the details block */
-#define FMT_TEXT_MAX 8192    /* bytes: a Slack text or an e-mail body */
+#define FMT_DETAILS_MAX 8192 /* bytes: the details block (up to 4 KiB of job ids in it) */
+#define FMT_TEXT_MAX 16384   /* bytes: a Slack text or an e-mail body */
 
 static const char *state_upper(notice_state s)
 {
@@ -82,6 +82,9 @@ char *sink_fmt_webhook(const notice *n)
         cJSON_AddNumberToObject(o, "in_flight", (double)n->in_flight);
     else
         cJSON_AddNullToObject(o, "in_flight");
+    /* Always an array (empty when the worker reported none), so a scheduler
+     * can requeue without a null check. */
+    cJSON_AddItemToObject(o, "jobs", sink_fmt_jobs(n->njobs ? n->jobs : ""));
     cJSON_AddBoolToObject(o, "clean", n->clean);
     cJSON_AddNumberToObject(o, "folded", n->folded);
     cJSON *ids = cJSON_AddArrayToObject(o, "folded_ids");
@@ -99,6 +102,19 @@ char *sink_fmt_webhook(const notice *n)
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
+}
+
+cJSON *sink_fmt_jobs(const char *jobs)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (const char *p = jobs; arr && *p;) {
+        size_t l = strcspn(p, "\n");
+        char id[HB_JOB_ID_MAX + 1];
+        snprintf(id, sizeof id, "%.*s", (int)l, p);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(id));
+        p += l + (p[l] == '\n');
+    }
+    return arr;
 }
 
 char *sink_fmt_signature(const char *secret, const char *body, size_t len, char *out)
@@ -155,6 +171,16 @@ size_t sink_fmt_details(const notice *n, char *out, size_t len)
         put(out, len, &at, "session length: %s\n", span);
     }
     if (n->in_flight >= 0) put(out, len, &at, "in flight: %" PRId64 "\n", n->in_flight);
+    if (n->njobs) {
+        /* One id a line: 64 ids on one line would pass the 998-byte line
+         * limit of mail (RFC 5322). */
+        put(out, len, &at, "jobs (%d):\n", n->njobs);
+        for (const char *p = n->jobs; *p;) {
+            size_t l = strcspn(p, "\n");
+            put(out, len, &at, "  %.*s\n", (int)l, p);
+            p += l + (p[l] == '\n');
+        }
+    }
     if (strcmp(n->type, "group_down") == 0)
         put(out, len, &at, "went down: %s\n",
             n->clean ? "scaled down to zero (last worker left cleanly)" : "crashed");

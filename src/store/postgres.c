@@ -22,8 +22,8 @@
  * Replays (a batch applied again after a commit whose outcome was unknown)
  * come out as on SQLite: a session is keyed by (worker_id, opened_ms); an
  * open that finds it there, or a close that finds it already closed, is
- * skipped with its events row. Heartbeats and state-change events have no
- * natural key: their rows would be added again.
+ * skipped with its events row. Heartbeats, state-change and alert events
+ * have no natural key: their rows would be added again.
  *
  * Forget deletes the worker's raw and hourly heartbeats, its reliability
  * row, sessions and worker row. Unlike SQLite no tombstone is kept: the
@@ -40,12 +40,17 @@
 #include <string.h>
 
 /* $1..$11 of every event statement: the events row (empty strings stored
- * as NULL); kind-specific values follow from $12. */
-#define EVENT_INSERT                                                                               \
+ * as NULL); kind-specific values follow from $12. EVENT_COLS and
+ * EVENT_VALS are EVENT_INSERT in two, so a kind can add columns of its own
+ * between them. */
+#define EVENT_COLS                                                                                 \
     " INSERT INTO events(ts_ms, type, worker_id, group_name, instance, state, prev_state, reason," \
-    " exit_code, opened_ms, node_id) SELECT $4::bigint, $5::text, NULLIF($1::text, ''),"           \
-    " NULLIF($2::text, ''), NULLIF($3::text, ''), NULLIF($6::text, ''), NULLIF($7::text, ''),"     \
-    " NULLIF($8::text, ''), $9::integer, $10::bigint, $11::text"
+    " exit_code, opened_ms, node_id"
+#define EVENT_VALS                                                                                 \
+    ") SELECT $4::bigint, $5::text, NULLIF($1::text, ''), NULLIF($2::text, ''),"                   \
+    " NULLIF($3::text, ''), NULLIF($6::text, ''), NULLIF($7::text, ''), NULLIF($8::text, ''),"     \
+    " $9::integer, $10::bigint, $11::text"
+#define EVENT_INSERT EVENT_COLS EVENT_VALS
 
 static const char *const pg_wsql[PGW__COUNT] = {
     /* A session opening means the worker is alive; keep state_since when it
@@ -93,6 +98,8 @@ static const char *const pg_wsql[PGW__COUNT] = {
                    " c AS (DELETE FROM reliability WHERE worker_id = $1::text),"
                    " d AS (DELETE FROM sessions WHERE worker_id = $1::text),"
                    " e AS (DELETE FROM workers WHERE worker_id = $1::text)" EVENT_INSERT,
+    /* The alert engine's event: its events row and nothing else. $12: detail. */
+    [PGW_ALERT] = EVENT_COLS ", detail" EVENT_VALS ", $12::text",
     /* One statement for the whole batch: per worker the newest timestamp and
      * the last ttl given (0: keep). Returns the workers it found. */
     [PGW_HB_SEEN] =
@@ -124,6 +131,9 @@ static const char *const pg_wsql[PGW__COUNT] = {
     [PGW_PRUNE_TASKS] = "DELETE FROM task_latency WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
                         " task_latency WHERE bucket_ms < $1::bigint ORDER BY bucket_ms"
                         " LIMIT $2::integer))",
+    [PGW_PRUNE_METRICS] = "DELETE FROM fleet_metrics WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+                          " fleet_metrics WHERE ts_ms < $1::bigint ORDER BY ts_ms"
+                          " LIMIT $2::integer))",
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -137,16 +147,22 @@ static const struct {
     [REG_EV_WORKER_STATE] = {"worker state", PGW_WORKER_STATE},
     [REG_EV_GROUP_STATE] = {"group state", PGW_GROUP_STATE},
     [REG_EV_WORKER_FORGET] = {"worker forget", PGW_FORGET},
+    [REG_EV_ALERT] = {"alert", PGW_ALERT},
 };
 
 /* The values of one event statement (EVENT_INSERT's $1..$11, then the
- * kind's own). type points into tbuf. */
+ * kind's own). type may point into tbuf, and an alert's detail is dbuf
+ * (STORE_EVENT_DETAIL_MAX bytes): both must outlive the send. */
 static void event_params(const pg_store *q, const reg_event *e, pg_params *p, char *tbuf,
-                         size_t tlen)
+                         size_t tlen, char *dbuf)
 {
     const char *state = NULL, *prev = NULL, *type = tbuf;
     int64_t ts = e->at_ms;
     bool with_opened = false;
+    /* An alert's instance, reason and exit_code carry rule name, severity
+     * and alert type (reg.h): they go in detail, and those columns, which
+     * mean a session's, stay NULL. */
+    bool alert = e->kind == REG_EV_ALERT;
     switch (e->kind) {
     case REG_EV_SESSION_OPEN:
         type = "session_opened";
@@ -167,21 +183,26 @@ static void event_params(const pg_store *q, const reg_event *e, pg_params *p, ch
         prev = reg_gstate_name(e->prev_state);
         snprintf(tbuf, tlen, "group_%s", state);
         break;
+    case REG_EV_ALERT:
+        type = store_alert_type(e);
+        store_alert_detail(e, dbuf, STORE_EVENT_DETAIL_MAX);
+        break;
     default:
         type = "worker_forgotten";
     }
     memset(p, 0, sizeof *p);
     pp_text(p, e->worker_id);
     pp_text(p, e->group);
-    pp_text(p, e->instance);
+    pp_text(p, alert ? NULL : e->instance);
     pp_i64(p, ts);
     pp_text(p, type);
     pp_text(p, state);
     pp_text(p, prev);
-    pp_text(p, e->reason ? reg_reason_name(e->reason) : NULL);
-    pp_opt_i64(p, e->has_exit_code, e->exit_code);
+    pp_text(p, !alert && e->reason ? reg_reason_name(e->reason) : NULL);
+    pp_opt_i64(p, !alert && e->has_exit_code, e->exit_code);
     pp_opt_i64(p, with_opened, e->opened_ms);
     pp_text(p, q->base.node_id);
+    if (alert) pp_text(p, dbuf);
     if (e->kind == REG_EV_SESSION_OPEN || e->kind == REG_EV_WORKER_STATE) pp_i64(p, e->ttl_s);
     if (e->kind == REG_EV_SESSION_CLOSE) {
         pp_i64(p, e->last_hb_ms);
@@ -204,8 +225,8 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
     pg_pipe_send_sql(&pp, "BEGIN");
     for (size_t i = 0; i < nev; i++) {
         pg_params p;
-        char type[32];
-        event_params(q, &evs[i], &p, type, sizeof type);
+        char type[32], detail[STORE_EVENT_DETAIL_MAX];
+        event_params(q, &evs[i], &p, type, sizeof type, detail);
         pg_pipe_send(&pp, event_ops[evs[i].kind].k, &p, (int64_t)i);
     }
     if (nhb) {
@@ -242,7 +263,7 @@ static int pg_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     pg_store *q = (pg_store *)s;
     pg_conn *k = &q->w;
     for (size_t i = 0; i < nev; i++)
-        if (evs[i].kind < REG_EV_SESSION_OPEN || evs[i].kind > REG_EV_WORKER_FORGET) {
+        if (evs[i].kind < REG_EV_SESSION_OPEN || evs[i].kind > REG_EV_ALERT) {
             err_set(err, errlen, "store_apply: unknown event kind %d", evs[i].kind);
             return -1;
         }
@@ -329,11 +350,11 @@ static int64_t pg_prune(store *s, const char *table, int64_t before_ms, int limi
     static const struct {
         const char *table;
         enum pg_wstmt k;
-    } by_table[] = {{"heartbeats", PGW_PRUNE_HBS},
-                    {"events", PGW_PRUNE_EVENTS},
-                    {"heartbeats_hourly", PGW_PRUNE_HOURLY},
-                    {"sessions", PGW_PRUNE_SESSIONS},
-                    {"task_latency", PGW_PRUNE_TASKS}};
+    } by_table[] = {
+        {"heartbeats", PGW_PRUNE_HBS},           {"events", PGW_PRUNE_EVENTS},
+        {"heartbeats_hourly", PGW_PRUNE_HOURLY}, {"sessions", PGW_PRUNE_SESSIONS},
+        {"task_latency", PGW_PRUNE_TASKS},       {"fleet_metrics", PGW_PRUNE_METRICS},
+    };
     int k = -1;
     for (size_t i = 0; i < sizeof by_table / sizeof by_table[0]; i++)
         if (strcmp(table, by_table[i].table) == 0) k = by_table[i].k;
@@ -390,6 +411,9 @@ static const store_backend postgres_backend = {
     .list_tasks = pg_list_tasks,
     .list_runs = pg_list_runs,
     .import_sessions = pg_import_sessions,
+    .put_metrics = pg_put_metrics,
+    .metric_names = pg_metric_names,
+    .metric_series = pg_metric_series,
 };
 
 static int conn_init(pg_conn *k, char letter, const char *role, const char *setup,

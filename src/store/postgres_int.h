@@ -9,6 +9,7 @@
  *   postgres_hb.c      a batch's raw heartbeats: the last_seen arrays, COPY
  *   postgres_read.c    reads (HTTP threads)
  *   postgres_rel.c     analytics (rollup thread, imports)
+ *   postgres_metrics.c the fleet series (history sampler, its endpoint)
  *
  * The handle owns three connections, as the SQLite backend owns three
  * database handles: the writer's (store_apply, runs, prune), the readers'
@@ -144,6 +145,7 @@ enum pg_wstmt {
     PGW_WORKER_STATE,
     PGW_GROUP_STATE,
     PGW_FORGET,
+    PGW_ALERT,
     PGW_HB_SEEN,
     PGW_RUN_BEGIN,
     PGW_RUN_ALIVE,
@@ -153,6 +155,7 @@ enum pg_wstmt {
     PGW_PRUNE_HOURLY,
     PGW_PRUNE_SESSIONS,
     PGW_PRUNE_TASKS,
+    PGW_PRUNE_METRICS,
     PGW__COUNT
 };
 
@@ -168,6 +171,8 @@ enum pg_rstmt {
     PGR_HOURLY,
     PGR_TASKS_ALL,
     PGR_TASKS_GROUP,
+    PGR_METRIC_NAMES,
+    PGR_METRIC_SERIES,
     PGR__COUNT
 };
 
@@ -198,6 +203,7 @@ enum pg_astmt {
     PGA_TASK_PUT,
     PGA_IMP_SESSION,
     PGA_IMP_WORKER,
+    PGA_METRIC_PUT,
     PGA__COUNT
 };
 
@@ -264,6 +270,18 @@ int pg_list_runs(store *s, int (*cb)(void *, const store_run *), void *ctx);
 
 /* postgres_rel.c */
 extern const char *const pg_asql[PGA__COUNT];
+/* A pipelined transaction on the analytics connection: what it sends, and
+ * how its replies are taken. pg_tx_run runs it (BEGIN, the statements,
+ * COMMIT) under the connection's mutex, tried again once on a fresh session
+ * when the connection turned out gone before the COMMIT went out (nothing
+ * written). 0 or -1 with err. */
+typedef struct pg_tx {
+    int (*send)(pg_pipe *pp, void *ctx); /* queue the statements (after BEGIN) */
+    int (*reply)(void *ctx, int64_t tag, const PGresult *r); /* NULL: success is enough */
+    void (*again)(void *ctx); /* before a retry: forget the first attempt's replies */
+    void *ctx;
+} pg_tx;
+int pg_tx_run(pg_store *q, const pg_tx *t, char *err, size_t errlen);
 int pg_rel_scan(store *s, int64_t from_ms, int (*cb)(void *, const store_rel_worker *), void *ctx);
 int pg_rel_put(store *s, const store_rel_row *rows, size_t n);
 int pg_rel_load(store *s, int (*cb)(void *, const store_rel_row *), void *ctx);
@@ -271,5 +289,13 @@ int64_t pg_hourly_rollup(store *s, int64_t max_rows);
 int pg_tasks_put(store *s, const tlat_row *rows, size_t n);
 int pg_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
                        size_t *skipped, size_t *bad, char *err, size_t errlen);
+
+/* postgres_metrics.c: the fleet series (writes on the analytics
+ * connection, reads on the readers'). */
+int pg_put_metrics(store *s, const store_metric *m, size_t n, char *err, size_t errlen);
+int pg_metric_names(store *s, const char *lo, const char *hi, int (*cb)(void *, const char *),
+                    void *ctx);
+int pg_metric_series(store *s, const char *name, int64_t from_ms, int64_t to_ms,
+                     int (*cb)(void *, const store_metric *), void *ctx);
 
 #endif

@@ -74,6 +74,12 @@ static const char *const rsql[PGR__COUNT] = {
     [PGR_TASKS_GROUP] = STORE_TASK_SELECT " WHERE group_name = $1::text AND bucket_ms >= $2::bigint"
                                           " AND bucket_ms < $3::bigint ORDER BY bucket_ms"
                                           " LIMIT $4::bigint",
+    /* The series names in [$2, $3): a seek of the key per name
+     * (postgres_metrics.c). */
+    [PGR_METRIC_NAMES] = STORE_METRIC_NAMES("$1::text", "$2::text", "$3::text"),
+    [PGR_METRIC_SERIES] = "SELECT ts_ms, value FROM fleet_metrics WHERE node_id = $1::text"
+                          " AND name = $2::text AND ts_ms >= $3::bigint AND ts_ms < $4::bigint"
+                          " ORDER BY ts_ms",
 };
 
 #define VARIANT_MAX 1024 /* bytes of one variant's text */
@@ -247,6 +253,7 @@ static void event_row(const PGresult *r, store_event *e)
     e->exit_code = (int32_t)pg_i64(r, 0, 9);
     e->opened_ms = pg_i64(r, 0, 10);
     pg_text(r, 0, 11, e->node_id, sizeof e->node_id);
+    pg_text(r, 0, 12, e->detail, sizeof e->detail);
 }
 
 static void run_row(const PGresult *r, store_run *x)

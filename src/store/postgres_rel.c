@@ -144,21 +144,17 @@ const char *const pg_asql[PGA__COUNT] = {
         " first_seen_ms = LEAST(w.first_seen_ms, excluded.first_seen_ms),"
         " last_seen_ms = GREATEST(w.last_seen_ms, excluded.last_seen_ms),"
         " group_name = CASE WHEN w.group_name = '' THEN excluded.group_name ELSE w.group_name END",
+    /* postgres_metrics.c: a sample again takes its new value (store.h). */
+    [PGA_METRIC_PUT] = "INSERT INTO fleet_metrics(node_id, name, ts_ms, value) VALUES($1::text,"
+                       " $2::text, $3::bigint, $4::float8) ON CONFLICT (node_id, name, ts_ms)"
+                       " DO UPDATE SET value = excluded.value",
 };
 
 /* ---- transactions on the analytics connection ---------------------------------- */
 
-/* What a pipelined transaction sends, and how its replies are taken. */
-typedef struct tx {
-    int (*send)(pg_pipe *pp, void *ctx); /* queue the statements (after BEGIN) */
-    int (*reply)(void *ctx, int64_t tag, const PGresult *r); /* NULL: success is enough */
-    void (*again)(void *ctx); /* before a retry: forget the first attempt's replies */
-    void *ctx;
-} tx;
-
 /* One attempt: BEGIN, the statements, COMMIT. -1 with *committing set when
  * the COMMIT itself failed (its outcome unknown). */
-static int tx_once(pg_conn *k, const tx *t, char *err, size_t errlen, bool *committing)
+static int tx_once(pg_conn *k, const pg_tx *t, char *err, size_t errlen, bool *committing)
 {
     pg_pipe pp;
     *committing = false;
@@ -176,10 +172,7 @@ static int tx_once(pg_conn *k, const tx *t, char *err, size_t errlen, bool *comm
     return rc;
 }
 
-/* A pipelined transaction on the analytics connection, tried again once on
- * a fresh session when the connection turned out gone before the COMMIT
- * went out (nothing written). 0 or -1. */
-static int tx_run(pg_store *q, const tx *t, char *err, size_t errlen)
+int pg_tx_run(pg_store *q, const pg_tx *t, char *err, size_t errlen)
 {
     pg_conn *k = &q->a;
     bool committing = false;
@@ -346,8 +339,8 @@ static int rel_send(pg_pipe *pp, void *ctx)
 int pg_rel_put(store *s, const store_rel_row *rows, size_t n)
 {
     put u = {rows, n};
-    tx t = {.send = rel_send, .ctx = &u};
-    return tx_run((pg_store *)s, &t, NULL, 0);
+    pg_tx t = {.send = rel_send, .ctx = &u};
+    return pg_tx_run((pg_store *)s, &t, NULL, 0);
 }
 
 typedef struct load {
@@ -497,8 +490,8 @@ static int tasks_send(pg_pipe *pp, void *ctx)
 int pg_tasks_put(store *s, const tlat_row *rows, size_t n)
 {
     tasks u = {rows, n};
-    tx t = {.send = tasks_send, .ctx = &u};
-    return tx_run((pg_store *)s, &t, NULL, 0);
+    pg_tx t = {.send = tasks_send, .ctx = &u};
+    return pg_tx_run((pg_store *)s, &t, NULL, 0);
 }
 
 /* ---- history import ---------------------------------------------------------------------------
@@ -586,9 +579,9 @@ int pg_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, 
                        size_t *skipped, size_t *bad, char *err, size_t errlen)
 {
 import im = {rows, n, now_ms, inserted, skipped, bad, false, err, errlen };
-    tx t = {.send = import_send, .reply = import_reply, .again = import_again, .ctx = &im};
+    pg_tx t = {.send = import_send, .reply = import_reply, .again = import_again, .ctx = &im};
     char m[256] = "";
-    if (tx_run((pg_store *)s, &t, m, sizeof m) == 0) return 0;
+    if (pg_tx_run((pg_store *)s, &t, m, sizeof m) == 0) return 0;
     *inserted = *skipped = 0;
     if (im.conflict) return 1;
     *bad = 0;

@@ -111,6 +111,25 @@ static const char *const migrations[] = {
     " p99_ms DOUBLE PRECISION NOT NULL, PRIMARY KEY (group_name, bucket_ms));"
     "CREATE INDEX task_latency_bucket ON task_latency(bucket_ms);"
     "CREATE TABLE rollup_state(name TEXT PRIMARY KEY, value BIGINT NOT NULL);",
+    /* 2: alerts in the history (SQLite's step 3). Nullable, no default: a
+     * catalog change only, no table rewrite, so the exclusive lock on events
+     * is held for a moment. Nodes still running an older vigild name their
+     * columns, so they go on reading and writing events meanwhile. */
+    "ALTER TABLE events ADD COLUMN detail TEXT;",
+    /* 3: the fleet series (SQLite's step 4). Names COLLATE "C": byte order,
+     * so a prefix is the key range [stem, successor) (store.c) and reads
+     * come in the order the C side expects. Reads walk the key, which
+     * carries the value (INCLUDE), so once vacuumed a series' range is read
+     * index-only; retention goes by a BRIN on ts_ms, as heartbeats': the
+     * sampler writes in time order, so a few pages cover the whole table
+     * (a b-tree there drew the planner to it for one-hour reads, filtering
+     * every series' rows of the hour). A new table: no lock on any other, so
+     * older nodes sharing the database go on meanwhile. IF NOT EXISTS, as
+     * on SQLite. */
+    "CREATE TABLE IF NOT EXISTS fleet_metrics("
+    " node_id TEXT NOT NULL, name TEXT COLLATE \"C\" NOT NULL, ts_ms BIGINT NOT NULL,"
+    " value DOUBLE PRECISION NOT NULL, PRIMARY KEY (node_id, name, ts_ms) INCLUDE (value));"
+    "CREATE INDEX IF NOT EXISTS fleet_metrics_ts ON fleet_metrics USING brin(ts_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -19,8 +19,8 @@
  * a session is keyed by (worker_id, opened_ms), so an open that finds its
  * session already there, or a close that finds it already closed, is skipped
  * with its events row, and the worker, group and session rows come out the
- * same. Heartbeats and state-change events have no natural key: their rows
- * would be added again.
+ * same. Heartbeats, state-change and alert events have no natural key: their
+ * rows would be added again.
  */
 #include "store/sqlite_int.h"
 #include "store/store_sql.h"
@@ -73,8 +73,8 @@ static const char *const wsql[SQW__COUNT] = {
     [SQW_FORGET_SESSIONS] = "DELETE FROM sessions WHERE worker_id = ?1",
     [SQW_FORGET_WORKER] = "DELETE FROM workers WHERE worker_id = ?1",
     [SQW_EVENT] = "INSERT INTO events(ts_ms, type, worker_id, group_name, instance, state,"
-                  " prev_state, reason, exit_code, opened_ms, node_id)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                  " prev_state, reason, exit_code, opened_ms, node_id, detail)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [SQW_HB_INSERT] =
         "INSERT INTO heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,"
         " gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests, tokens,"
@@ -104,6 +104,9 @@ static const char *const wsql[SQW__COUNT] = {
                         " ORDER BY bucket_ms LIMIT ?2)",
     [SQW_PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events"
                          " WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+    [SQW_PRUNE_METRICS] = "DELETE FROM fleet_metrics WHERE (node_id, name, ts_ms) IN (SELECT"
+                          " node_id, name, ts_ms FROM fleet_metrics WHERE ts_ms < ?1"
+                          " ORDER BY ts_ms LIMIT ?2)",
 };
 
 /* Names come from hb.c, so the store and the wire spell them alike. */
@@ -138,7 +141,7 @@ static int bind_opt_f(sqlite3_stmt *st, int i, bool has, float v)
 /* ---- writes ------------------------------------------------------------ */
 
 static int insert_event(sq_store *q, const reg_event *e, int64_t ts, const char *type,
-                        const char *state, const char *prev, bool with_opened)
+                        const char *state, const char *prev, bool with_opened, const char *detail)
 {
     sqlite3_stmt *st = q->w[SQW_EVENT];
     int rc = sqlite3_bind_int64(st, 1, ts);
@@ -152,6 +155,7 @@ static int insert_event(sq_store *q, const reg_event *e, int64_t ts, const char 
     rc |= sq_bind_opt_i64(st, 9, e->has_exit_code, e->exit_code);
     rc |= sq_bind_opt_i64(st, 10, with_opened, e->opened_ms);
     rc |= bind_text(st, 11, q->base.node_id);
+    rc |= bind_text_or_null(st, 12, detail);
     return rc || sq_exec(st) ? -1 : 0;
 }
 
@@ -175,7 +179,7 @@ static int event_open(sq_store *q, const reg_event *e)
     rc |= sqlite3_bind_int(st, 5, e->ttl_s);
     if (rc || sq_exec(st)) return -1;
     return insert_event(q, e, e->at_ms ? e->at_ms : e->opened_ms, "session_opened", NULL, NULL,
-                        true);
+                        true, NULL);
 }
 
 static int event_close(sq_store *q, const reg_event *e)
@@ -202,7 +206,7 @@ static int event_close(sq_store *q, const reg_event *e)
         if (rc == SQLITE_ROW) return 0;
         if (rc != SQLITE_DONE) return -1;
     }
-    return insert_event(q, e, e->at_ms, "session_closed", NULL, NULL, true);
+    return insert_event(q, e, e->at_ms, "session_closed", NULL, NULL, true, NULL);
 }
 
 static int event_worker_state(sq_store *q, const reg_event *e)
@@ -218,7 +222,7 @@ static int event_worker_state(sq_store *q, const reg_event *e)
     if (rc || sq_exec(st)) return -1;
     char type[32];
     snprintf(type, sizeof type, "worker_%s", state);
-    return insert_event(q, e, e->at_ms, type, state, reg_wstate_name(e->prev_state), false);
+    return insert_event(q, e, e->at_ms, type, state, reg_wstate_name(e->prev_state), false, NULL);
 }
 
 static int event_group_state(sq_store *q, const reg_event *e)
@@ -231,7 +235,7 @@ static int event_group_state(sq_store *q, const reg_event *e)
     if (rc || sq_exec(st)) return -1;
     char type[32];
     snprintf(type, sizeof type, "group_%s", state);
-    return insert_event(q, e, e->at_ms, type, state, reg_gstate_name(e->prev_state), false);
+    return insert_event(q, e, e->at_ms, type, state, reg_gstate_name(e->prev_state), false, NULL);
 }
 
 static int event_forget(sq_store *q, const reg_event *e)
@@ -242,7 +246,21 @@ static int event_forget(sq_store *q, const reg_event *e)
         sqlite3_stmt *st = q->w[del[i]];
         if (bind_text(st, 1, e->worker_id) || sq_exec(st)) return -1;
     }
-    return insert_event(q, e, e->at_ms, "worker_forgotten", NULL, NULL, false);
+    return insert_event(q, e, e->at_ms, "worker_forgotten", NULL, NULL, false, NULL);
+}
+
+/* The alert engine's event: only its events row. Its reason, exit_code and
+ * instance carry severity, alert type and rule name (reg.h), which belong in
+ * detail, not in columns that mean a session's reason and exit code. */
+static int event_alert(sq_store *q, const reg_event *e)
+{
+    reg_event row = *e;
+    row.instance[0] = '\0';
+    row.reason = REG_R_NONE;
+    row.has_exit_code = false;
+    char detail[STORE_EVENT_DETAIL_MAX];
+    store_alert_detail(e, detail, sizeof detail);
+    return insert_event(q, &row, e->at_ms, store_alert_type(e), NULL, NULL, false, detail);
 }
 
 /* True when this batch forgot the worker: its heartbeats queued before the
@@ -296,7 +314,7 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
     return rc;
 }
 
-/* How each registry event kind is written (and named in errors). */
+/* How each event kind is written (and named in errors). */
 static const struct {
     const char *what;
     int (*apply)(sq_store *q, const reg_event *e);
@@ -306,6 +324,7 @@ static const struct {
     [REG_EV_WORKER_STATE] = {"worker state", event_worker_state},
     [REG_EV_GROUP_STATE] = {"group state", event_group_state},
     [REG_EV_WORKER_FORGET] = {"worker forget", event_forget},
+    [REG_EV_ALERT] = {"alert", event_alert},
 };
 
 static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
@@ -318,7 +337,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     if (sq_exec(q->w[SQW_BEGIN]) != 0) goto fail;
     for (size_t i = 0; i < nev; i++) {
         const reg_event *e = &evs[i];
-        if (e->kind < REG_EV_SESSION_OPEN || e->kind > REG_EV_WORKER_FORGET) {
+        if (e->kind < REG_EV_SESSION_OPEN || e->kind > REG_EV_ALERT) {
             err_set(err, errlen, "store_apply: unknown event kind %d", e->kind);
             goto rollback;
         }
@@ -387,11 +406,11 @@ static int64_t sq_prune(store *s, const char *table, int64_t before_ms, int limi
     static const struct {
         const char *table;
         enum sq_wstmt k;
-    } by_table[] = {{"heartbeats", SQW_PRUNE_HBS},
-                    {"events", SQW_PRUNE_EVENTS},
-                    {"heartbeats_hourly", SQW_PRUNE_HOURLY},
-                    {"sessions", SQW_PRUNE_SESSIONS},
-                    {"task_latency", SQW_PRUNE_TASKS}};
+    } by_table[] = {
+        {"heartbeats", SQW_PRUNE_HBS},           {"events", SQW_PRUNE_EVENTS},
+        {"heartbeats_hourly", SQW_PRUNE_HOURLY}, {"sessions", SQW_PRUNE_SESSIONS},
+        {"task_latency", SQW_PRUNE_TASKS},       {"fleet_metrics", SQW_PRUNE_METRICS},
+    };
     int k = -1;
     for (size_t i = 0; i < sizeof by_table / sizeof by_table[0]; i++)
         if (strcmp(table, by_table[i].table) == 0) k = by_table[i].k;
@@ -472,6 +491,9 @@ static const store_backend sqlite_backend = {
     .list_tasks = sq_list_tasks,
     .list_runs = sq_list_runs,
     .import_sessions = sq_import_sessions,
+    .put_metrics = sq_put_metrics,
+    .metric_names = sq_metric_names,
+    .metric_series = sq_metric_series,
 };
 
 store *store_sqlite_open(const char *path, const char *node_id, char *err, size_t errlen)

@@ -46,6 +46,7 @@ enum sq_wstmt {
     SQW_PRUNE_HOURLY,
     SQW_PRUNE_SESSIONS,
     SQW_PRUNE_TASKS,
+    SQW_PRUNE_METRICS,
     SQW__COUNT
 };
 
@@ -61,6 +62,8 @@ enum sq_rstmt {
     SQR_HOURLY,
     SQR_TASKS_ALL,
     SQR_TASKS_GROUP,
+    SQR_METRIC_NAMES,
+    SQR_METRIC_SERIES,
     SQR__COUNT
 };
 
@@ -98,6 +101,7 @@ enum sq_astmt {
     SQA_IMP_FIND,
     SQA_IMP_INSERT,
     SQA_IMP_WORKER,
+    SQA_METRIC_PUT,
     SQA__COUNT
 };
 
@@ -193,5 +197,18 @@ int64_t sq_hourly_rollup(store *s, int64_t max_rows);
 int sq_tasks_put(store *s, const tlat_row *rows, size_t n);
 int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, size_t *inserted,
                        size_t *skipped, size_t *bad, char *err, size_t errlen);
+/* A transaction on the analytics connection: sq_abegin takes amu and
+ * begins (0, or -1 with amu released); sq_aend commits when rc is 0, else
+ * rolls back, and releases amu (0 or -1). */
+int sq_abegin(sq_store *q);
+int sq_aend(sq_store *q, int rc);
+
+/* sqlite_metrics.c: the fleet series (store_put_metrics on the analytics
+ * connection, reads on the readers'). */
+int sq_put_metrics(store *s, const store_metric *m, size_t n, char *err, size_t errlen);
+int sq_metric_names(store *s, const char *lo, const char *hi, int (*cb)(void *, const char *),
+                    void *ctx);
+int sq_metric_series(store *s, const char *name, int64_t from_ms, int64_t to_ms,
+                     int (*cb)(void *, const store_metric *), void *ctx);
 
 #endif

@@ -53,6 +53,11 @@ static const char *const rsql[SQR__COUNT] = {
     [SQR_TASKS_GROUP] =
         STORE_TASK_SELECT " WHERE group_name = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3"
                           " ORDER BY bucket_ms LIMIT ?4",
+    /* The series names in [?2, ?3): one seek of the key per name (a
+     * loose index scan), not a walk over every sample (sqlite_metrics.c). */
+    [SQR_METRIC_NAMES] = STORE_METRIC_NAMES("?1", "?2", "?3"),
+    [SQR_METRIC_SERIES] = "SELECT ts_ms, value FROM fleet_metrics WHERE node_id = ?1"
+                          " AND name = ?2 AND ts_ms >= ?3 AND ts_ms < ?4 ORDER BY ts_ms",
 };
 
 /* Append to a fixed buffer; the fragments are ours, so overflow is a bug we
@@ -207,6 +212,7 @@ static void event_row(sqlite3_stmt *st, store_event *e)
     e->exit_code = sqlite3_column_int(st, 9);
     e->opened_ms = sqlite3_column_int64(st, 10);
     sq_col_text(st, 11, e->node_id, sizeof e->node_id);
+    sq_col_text(st, 12, e->detail, sizeof e->detail);
 }
 
 /* Statement done: reset releases its read snapshot (or WAL checkpoints

@@ -83,6 +83,10 @@ static const char *const asql[SQA__COUNT] = {
         " first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
         " last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),"
         " group_name = CASE WHEN group_name = '' THEN excluded.group_name ELSE group_name END",
+    /* sqlite_metrics.c: a sample again takes its new value (store.h). */
+    [SQA_METRIC_PUT] =
+        "INSERT INTO fleet_metrics(node_id, name, ts_ms, value) VALUES(?1, ?2, ?3, ?4)"
+        " ON CONFLICT(node_id, name, ts_ms) DO UPDATE SET value = excluded.value",
 };
 
 int sq_rel_prepare(sq_store *q, char *err, size_t errlen)
@@ -102,7 +106,7 @@ void sq_rel_finalize(sq_store *q)
         sqlite3_finalize(q->a[i]);
 }
 
-static int begin(sq_store *q)
+int sq_abegin(sq_store *q)
 {
     pthread_mutex_lock(&q->amu);
     if (sq_exec(q->a[SQA_BEGIN]) == 0) return 0;
@@ -110,8 +114,7 @@ static int begin(sq_store *q)
     return -1;
 }
 
-/* Commit when rc is 0, else roll back; releases amu. Returns 0 or -1. */
-static int end(sq_store *q, int rc)
+int sq_aend(sq_store *q, int rc)
 {
     if (rc == 0 && sq_exec(q->a[SQA_COMMIT]) != 0) rc = -1;
     if (rc != 0 && !sqlite3_get_autocommit(q->adb)) sq_exec(q->a[SQA_ROLLBACK]);
@@ -252,7 +255,7 @@ static int rel_bind(sqlite3_stmt *st, const store_rel_row *r, float **buf, size_
 int sq_rel_put(store *s, const store_rel_row *rows, size_t n)
 {
     sq_store *q = (sq_store *)s;
-    if (begin(q) != 0) return -1;
+    if (sq_abegin(q) != 0) return -1;
     float *buf = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -261,7 +264,7 @@ int sq_rel_put(store *s, const store_rel_row *rows, size_t n)
         rc = rel_bind(st, &rows[i], &buf, &cap) != SQLITE_OK ? -1 : sq_exec(st);
     sqlite3_clear_bindings(st);
     free(buf);
-    return end(q, rc);
+    return sq_aend(q, rc);
 }
 
 static double col_real_or_nan(sqlite3_stmt *st, int i)
@@ -354,7 +357,7 @@ static int state_set(sq_store *q, const char *name, int64_t v)
 int64_t sq_hourly_rollup(store *s, int64_t max_rows)
 {
     sq_store *q = (sq_store *)s;
-    if (begin(q) != 0) return -1;
+    if (sq_abegin(q) != 0) return -1;
     int64_t w = 0, top = 0;
     sqlite3_stmt *mx = q->a[SQA_MAX_ROWID];
     int rc = state_get(q, "hourly_rowid", &w);
@@ -371,7 +374,7 @@ int64_t sq_hourly_rollup(store *s, int64_t max_rows)
         rc = sqlite3_bind_int64(st, 1, w) | sqlite3_bind_int64(st, 2, hi) ? -1 : sq_exec(st);
         if (rc == 0) rc = state_set(q, "hourly_rowid", hi);
     }
-    if (end(q, rc) != 0) return -1;
+    if (sq_aend(q, rc) != 0) return -1;
     return hi > w ? hi - w : 0;
 }
 
@@ -380,7 +383,7 @@ int64_t sq_hourly_rollup(store *s, int64_t max_rows)
 int sq_tasks_put(store *s, const tlat_row *rows, size_t n)
 {
     sq_store *q = (sq_store *)s;
-    if (begin(q) != 0) return -1;
+    if (sq_abegin(q) != 0) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         tlat_row r = rows[i];
@@ -422,7 +425,7 @@ int sq_tasks_put(store *s, const tlat_row *rows, size_t n)
         b |= sqlite3_bind_double(st, 10, r.p99_ms);
         rc = b ? -1 : sq_exec(st);
     }
-    return end(q, rc);
+    return sq_aend(q, rc);
 }
 
 /* ---- history import --------------------------------------------------------- */
@@ -478,7 +481,7 @@ int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, 
                        size_t *skipped, size_t *bad, char *err, size_t errlen)
 {
     sq_store *q = (sq_store *)s;
-    if (begin(q) != 0) {
+    if (sq_abegin(q) != 0) {
         err_set(err, errlen, "sqlite: import: %s", sqlite3_errmsg(q->adb));
         return -1;
     }
@@ -507,6 +510,6 @@ int sq_import_sessions(store *s, const imp_row *rows, size_t n, int64_t now_ms, 
         }
     }
     if (rc != 0) *inserted = *skipped = 0;
-    int e = end(q, rc == 0 ? 0 : -1);
+    int e = sq_aend(q, rc == 0 ? 0 : -1);
     return rc != 0 ? rc : e;
 }

@@ -85,6 +85,19 @@ static const char *const migrations[] = {
     "CREATE INDEX sessions_rel ON sessions(worker_id, opened_ms, closed_ms, last_hb_ms, reason,"
     " node_id);"
     "CREATE INDEX sessions_closed ON sessions(closed_ms) WHERE closed_ms IS NOT NULL;",
+    /* 3: alerts in the history (store.h banner). A nullable column with no
+     * default only rewrites the table's CREATE text in sqlite_master: no
+     * row is touched, so a big events table upgrades at once. */
+    "ALTER TABLE events ADD COLUMN detail TEXT;",
+    /* 4: the fleet series (store.h banner). Keyed by what a sample is, so
+     * the sampler's upsert and the reads (one series' time range, a seek)
+     * walk the key; retention goes by ts_ms. IF NOT EXISTS: a database some
+     * tool or test put back to an older version, table left in place,
+     * still upgrades. */
+    "CREATE TABLE IF NOT EXISTS fleet_metrics("
+    " node_id TEXT NOT NULL, name TEXT NOT NULL, ts_ms INTEGER NOT NULL, value REAL NOT NULL,"
+    " PRIMARY KEY(node_id, name, ts_ms)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS fleet_metrics_ts ON fleet_metrics(ts_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -9,6 +9,11 @@
  */
 #include "store/store.h"
 
+#include "core/alert.h"
+#include "core/notice.h"
+#include "core/vec.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +215,154 @@ static void copy_str(char *dst, size_t n, const char *src)
     dst[k] = '\0';
 }
 
+/* ---- fleet series ------------------------------------------------------------ */
+
+#define METRIC_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
+/* Past every valid name (all their bytes are below it): the end of "*". */
+#define METRIC_PAST_ALL "\x7f"
+
+bool store_metric_name_ok(const char *s, size_t len, bool pattern)
+{
+    if (!s || len == 0 || len > STORE_METRIC_NAME_MAX) return false;
+    size_t stem = pattern && s[len - 1] == '*' ? len - 1 : len;
+    for (size_t i = 0; i < stem; i++)
+        if (!s[i] || !strchr(METRIC_CHARS, s[i])) return false;
+    return true;
+}
+
+int store_put_metrics(store *s, const store_metric *m, size_t n, char *err, size_t errlen)
+{
+    err_set(err, errlen, "%s", "");
+    if (!s || (n && !m)) return err_set(err, errlen, "store_put_metrics: bad arguments");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strnlen(m[i].name, sizeof m[i].name);
+        if (len == sizeof m[i].name || !store_metric_name_ok(m[i].name, len, false))
+            return err_set(err, errlen, "store_put_metrics: bad series name '%.*s'", (int)len,
+                           m[i].name);
+        /* NaN would read back as NULL on SQLite and compare unequal on both. */
+        if (!isfinite(m[i].value))
+            return err_set(err, errlen, "store_put_metrics: %s: value not finite", m[i].name);
+    }
+    return n ? s->be->put_metrics(s, m, n, err, errlen) : 0;
+}
+
+/* One asked-for name: the bytes before a trailing '*' (stem), and whether
+ * it had one. */
+typedef struct pat {
+    const char *s;
+    size_t len;
+    bool prefix;
+} pat;
+
+/* Byte order of the stems; a prefix before the exact name it equals, so
+ * the walk in store_metrics_range meets the prefix that covers it first. */
+static int pat_cmp(const void *x, const void *y)
+{
+    const pat *a = x, *b = y;
+    int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    if (c) return c;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return (int)b->prefix - (int)a->prefix;
+}
+
+static bool pat_covers(const pat *p, const pat *q)
+{
+    return p->prefix && q->len >= p->len && memcmp(q->s, p->s, p->len) == 0;
+}
+
+typedef struct names_buf {
+    char (*v)[STORE_METRIC_NAME_MAX + 1];
+    size_t n, cap;
+    bool oom; /* a name did not fit: the list is short, the read fails */
+} names_buf;
+
+static int on_name(void *ctx, const char *name)
+{
+    names_buf *b = ctx;
+    void *grown = vec_grow(b->v, &b->cap, b->n + 1, sizeof *b->v, 16);
+    if (!grown) {
+        b->oom = true;
+        return -1;
+    }
+    b->v = grown;
+    copy_str(b->v[b->n++], sizeof *b->v, name);
+    return 0;
+}
+
+/* A caller's callback that said stop, seen across several backend calls. */
+typedef struct series_ctx {
+    int (*cb)(void *, const store_metric *);
+    void *ctx;
+    bool stopped;
+    int64_t rows;
+} series_ctx;
+
+static int on_sample(void *ctx, const store_metric *m)
+{
+    series_ctx *c = ctx;
+    c->rows++;
+    if (c->cb(c->ctx, m) == 0) return 0;
+    c->stopped = true;
+    return 1;
+}
+
+/* The patterns, sorted and with every one that another covers dropped
+ * (duplicates, exact names under a prefix, prefixes under a shorter one),
+ * match disjoint sets of names, and in sorted order every name one matches
+ * comes before every name the next matches (a name after a prefix p that
+ * does not start with p is at or past p's successor). So querying them in
+ * that order, a prefix's names each in turn, hands over the rows in name
+ * order with no series twice, without merging anything. */
+int store_metrics_range(store *s, const char *const *names, size_t nnames, int64_t from_ms,
+                        int64_t to_ms, int (*cb)(void *ctx, const store_metric *m), void *ctx)
+{
+    if (!s || !cb || (nnames && !names)) return -1;
+    for (size_t i = 0; i < nnames; i++)
+        if (!names[i] || !store_metric_name_ok(names[i], strlen(names[i]), true)) return -1;
+    if (nnames == 0 || from_ms >= to_ms) return 0;
+    pat *p = malloc(nnames * sizeof *p);
+    if (!p) return -1;
+    for (size_t i = 0; i < nnames; i++) {
+        size_t len = strlen(names[i]);
+        bool prefix = names[i][len - 1] == '*';
+        p[i] = (pat){names[i], len - prefix, prefix};
+    }
+    qsort(p, nnames, sizeof *p, pat_cmp);
+    series_ctx sc = {.cb = cb, .ctx = ctx};
+    names_buf nb = {0};
+    const pat *cover = NULL, *last = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < nnames && rc == 0 && !sc.stopped; i++) {
+        if ((cover && pat_covers(cover, &p[i])) ||
+            (last && !p[i].prefix && !last->prefix && last->len == p[i].len &&
+             memcmp(last->s, p[i].s, p[i].len) == 0))
+            continue;
+        last = &p[i];
+        char lo[STORE_METRIC_NAME_MAX + 1], hi[STORE_METRIC_NAME_MAX + 1];
+        memcpy(lo, p[i].s, p[i].len);
+        lo[p[i].len] = '\0';
+        if (!p[i].prefix) {
+            rc = s->be->metric_series(s, lo, from_ms, to_ms, on_sample, &sc) < 0 ? -1 : 0;
+            continue;
+        }
+        cover = &p[i];
+        /* [stem, successor): the stem with its last byte one higher. */
+        if (p[i].len) {
+            memcpy(hi, lo, p[i].len + 1);
+            hi[p[i].len - 1]++;
+        } else {
+            snprintf(hi, sizeof hi, "%s", METRIC_PAST_ALL);
+        }
+        nb.n = 0;
+        if (s->be->metric_names(s, lo, hi, on_name, &nb) < 0 || nb.oom) rc = -1;
+        for (size_t k = 0; k < nb.n && rc == 0 && !sc.stopped; k++)
+            rc = s->be->metric_series(s, nb.v[k], from_ms, to_ms, on_sample, &sc) < 0 ? -1 : 0;
+    }
+    free(nb.v);
+    free(p);
+    return rc < 0 ? -1 : (int)(sc.rows > INT32_MAX ? INT32_MAX : sc.rows);
+}
+
 /* The sample bits a store_hb carries; group/instance/exit_code live elsewhere
  * (workers, sessions), so their bits would only mislead a reader. */
 #define STORE_HB_BITS                                                                              \
@@ -277,4 +430,94 @@ bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
         if (evs[i].kind == REG_EV_WORKER_FORGET && strcmp(evs[i].worker_id, worker_id) == 0)
             return true;
     return false;
+}
+
+const char *store_alert_type(const reg_event *e)
+{
+    /* NOTICE_REPEAT is a reminder of an alert still firing. */
+    return e->state == NOTICE_RESOLVED ? "alert_resolved" : "alert_firing";
+}
+
+/* s as the body of a JSON string into dst (n bytes), cut before an escape
+ * that would not fit. Rule names are plain ASCII (notice_name_valid), so
+ * this never escapes in practice; a byte outside printable ASCII, should one
+ * come, goes as \u00XX so the row stays valid JSON and valid UTF-8 (a stray
+ * byte would make PostgreSQL refuse the whole batch, and the writer retry it
+ * for ever). */
+static void json_str_body(char *dst, size_t n, const char *s)
+{
+    size_t k = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        int len = c == '"' || c == '\\'  ? snprintf(esc, sizeof esc, "\\%c", c)
+                  : c < 0x20 || c > 0x7e ? snprintf(esc, sizeof esc, "\\u%04x", c)
+                                         : snprintf(esc, sizeof esc, "%c", c);
+        if (k + (size_t)len >= n) break;
+        memcpy(dst + k, esc, (size_t)len);
+        k += (size_t)len;
+    }
+    dst[k] = '\0';
+}
+
+void store_alert_detail(const reg_event *e, char *buf, size_t n)
+{
+    static const char head[] = "{\"rule\":\"";
+    char tail[128];
+    int t = snprintf(tail, sizeof tail,
+                     "\",\"alert_type\":\"%s\",\"severity\":\"%s\",\"since_ms\":%lld}",
+                     alert_type_name((alert_type)e->exit_code),
+                     notice_severity_name((notice_severity)e->reason), (long long)e->opened_ms);
+    if (n == 0) return;
+    buf[0] = '\0';
+    /* The fixed parts first: whatever is cut, it is the rule name, and the
+     * object stays whole. */
+    if (t < 0 || (size_t)t >= sizeof tail || n < sizeof head + (size_t)t) return;
+    char rule[STORE_EVENT_DETAIL_MAX];
+    size_t room = n - (sizeof head - 1) - (size_t)t;
+    json_str_body(rule, room < sizeof rule ? room : sizeof rule, e->instance);
+    snprintf(buf, n, "%s%s%s", head, rule, tail);
+}
+
+void store_event_of(const reg_event *e, const char *node_id, store_event *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ts_ms = e->at_ms;
+    bool alert = e->kind == REG_EV_ALERT;
+    switch (e->kind) {
+    case REG_EV_SESSION_OPEN:
+        snprintf(out->type, sizeof out->type, "session_opened");
+        if (!e->at_ms) out->ts_ms = e->opened_ms;
+        out->opened_ms = e->opened_ms;
+        break;
+    case REG_EV_SESSION_CLOSE:
+        snprintf(out->type, sizeof out->type, "session_closed");
+        out->opened_ms = e->opened_ms;
+        break;
+    case REG_EV_WORKER_STATE:
+    case REG_EV_GROUP_STATE: {
+        bool w = e->kind == REG_EV_WORKER_STATE;
+        const char *st = w ? reg_wstate_name(e->state) : reg_gstate_name(e->state);
+        snprintf(out->type, sizeof out->type, "%s_%s", w ? "worker" : "group", st);
+        snprintf(out->state, sizeof out->state, "%s", st);
+        snprintf(out->prev_state, sizeof out->prev_state, "%s",
+                 w ? reg_wstate_name(e->prev_state) : reg_gstate_name(e->prev_state));
+        break;
+    }
+    case REG_EV_ALERT:
+        snprintf(out->type, sizeof out->type, "%s", store_alert_type(e));
+        store_alert_detail(e, out->detail, sizeof out->detail);
+        break;
+    default:
+        snprintf(out->type, sizeof out->type, "worker_forgotten");
+    }
+    snprintf(out->worker_id, sizeof out->worker_id, "%s", e->worker_id);
+    snprintf(out->group, sizeof out->group, "%s", e->group);
+    if (!alert) {
+        snprintf(out->instance, sizeof out->instance, "%s", e->instance);
+        out->reason = e->reason;
+        out->has_exit_code = e->has_exit_code;
+        out->exit_code = e->exit_code;
+    }
+    snprintf(out->node_id, sizeof out->node_id, "%s", node_id ? node_id : "");
 }

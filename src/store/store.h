@@ -30,7 +30,11 @@
  *            requests, tokens, cpu_ticks; absent samples are NULL;
  *            index (worker_id, ts_ms))
  *   events(id autoincrement PK, ts_ms, type, worker_id, group_name, instance,
- *            state, prev_state, reason, exit_code, opened_ms, node_id; index ts_ms)
+ *            state, prev_state, reason, exit_code, opened_ms, node_id, detail NULL;
+ *            index ts_ms) -- registry state changes, and alerts (alert_firing,
+ *            alert_resolved: worker_id / group_name the subject, the other
+ *            columns NULL, detail a JSON object {"rule", "alert_type",
+ *            "severity", "since_ms"})
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
  *   reliability(worker_id PK, group_name, computed_ms, the rel_features,
  *            reason counts, Kaplan–Meier curve as a blob)      -- rollup, current
@@ -39,6 +43,12 @@
  *   task_latency(group_name, bucket_ms, count, mean/min/max/p50/p90/p95/p99
  *            ms; PK(group_name, bucket_ms))
  *   rollup_state(name PK, value)   -- the hourly rollup's watermark
+ *   fleet_metrics(node_id, name, ts_ms, value; PK(node_id, name, ts_ms);
+ *            index ts_ms) -- the fleet series the history sampler takes every
+ *            30 s (server/history.h): one row per series per sample, upserted
+ *            by key, so a retried batch changes nothing. Each node writes and
+ *            reads only its own series (node_id: this store's); retention,
+ *            like every table's, deletes old rows of all nodes
  *   schema_version(version)
  *
  * The hourly rollup is exactly once on both backends, by different means
@@ -117,10 +127,12 @@ typedef struct store_session {
     int32_t ttl_s;
 } store_session;
 
+#define STORE_EVENT_DETAIL_MAX 512 /* bytes of events.detail, NUL included */
+
 typedef struct store_event {
     int64_t id, ts_ms;
     char type[32]; /* session_opened, session_closed, worker_<state>, group_<state>,
-                      worker_forgotten */
+                      worker_forgotten, alert_firing, alert_resolved */
     char worker_id[HB_ID_MAX + 1];
     char group[HB_ID_MAX + 1];
     char instance[HB_INSTANCE_MAX + 1];
@@ -130,6 +142,7 @@ typedef struct store_event {
     int32_t exit_code;
     int64_t opened_ms;
     char node_id[STORE_NODE_MAX + 1];
+    char detail[STORE_EVENT_DETAIL_MAX]; /* alerts: JSON (banner); "" when NULL */
 } store_event;
 
 typedef struct store_run {
@@ -201,7 +214,8 @@ int store_ping(store *s);
 /* Writer: apply events (in order) then raw heartbeats, in one transaction.
  * SESSION_OPEN upserts the worker and inserts the session; SESSION_CLOSE
  * updates it; WORKER_STATE / GROUP_STATE upsert workers / groups;
- * WORKER_FORGET deletes the worker, its sessions and heartbeats. Every event
+ * WORKER_FORGET deletes the worker, its sessions and heartbeats; ALERT
+ * (the alert engine's, reg.h) changes no table but `events`. Every event
  * is also inserted into `events`. Each heartbeat is inserted and advances
  * workers.last_seen_ms (never backwards). All or nothing; 0 ok, -1 with err. */
 int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
@@ -216,8 +230,8 @@ int store_run_end(store *s, int64_t run_id, int64_t now_ms);
 int store_last_run(store *s, int64_t before_id, store_run *out);
 
 /* Retention: delete at most `limit` rows of `table` ("heartbeats",
- * "events", "heartbeats_hourly", "sessions" (closed ones, by closed_ms) or
- * "task_latency") older than before_ms, oldest first, so each call is
+ * "events", "heartbeats_hourly", "sessions" (closed ones, by closed_ms),
+ * "task_latency" or "fleet_metrics") older than before_ms, oldest first, so each call is
  * bounded however far behind retention is. Raw heartbeats go only once
  * their hour is final in heartbeats_hourly (see the banner). On SQLite,
  * which keeps no time index on them, "oldest" means first arrived (they
@@ -274,6 +288,38 @@ int store_tasks_put(store *s, const tlat_row *rows, size_t n);
 int store_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms, int limit,
                      int (*cb)(void *ctx, const tlat_row *r), void *ctx);
 
+/* --- fleet series (the history sampler writes, GET /v1/history/metrics
+ * reads) ------------------------------------------------------------------- */
+
+#define STORE_METRIC_NAME_MAX 200 /* bytes of a series name */
+
+/* One sample of one series. */
+typedef struct store_metric {
+    char name[STORE_METRIC_NAME_MAX + 1];
+    int64_t ts_ms;
+    double value;
+} store_metric;
+
+/* Whether s[0..len) is a series name: 1..STORE_METRIC_NAME_MAX bytes of
+ * [A-Za-z0-9._:@-] (group names fit in it after a "alive:" prefix); as a
+ * pattern, the last byte may also be '*': every name with that prefix ("*"
+ * alone: every name). Those bytes need no escaping in SQL, URLs or JSON,
+ * and are all below 0x7f, which the prefix ranges rely on (store.c). */
+bool store_metric_name_ok(const char *s, size_t len, bool pattern);
+
+/* Upsert samples of this node in one transaction, on the analytics
+ * connection (any thread; never the writer's): a sample already there
+ * (same name and ts_ms) takes the new value, so writing a batch again
+ * changes nothing. Names must pass store_metric_name_ok, values be finite.
+ * 0 ok, -1 with err (nothing written). */
+int store_put_metrics(store *s, const store_metric *m, size_t n, char *err, size_t errlen);
+/* This node's samples with ts_ms in [from_ms, to_ms) of every series that
+ * names[0..nnames) match (exact names, or patterns ending in '*'), ordered
+ * by name, then ts_ms; each series once however many names match it.
+ * Returns rows handed over, -1 on error (a bad name included). */
+int store_metrics_range(store *s, const char *const *names, size_t nnames, int64_t from_ms,
+                        int64_t to_ms, int (*cb)(void *ctx, const store_metric *m), void *ctx);
+
 /* Every node run (all nodes), for vigild's downtime in uptime figures. */
 int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ctx);
 
@@ -327,6 +373,15 @@ typedef struct store_backend {
     int (*import_sessions)(store *s, const imp_row *rows, size_t n, int64_t now_ms,
                            size_t *inserted, size_t *skipped, size_t *bad, char *err,
                            size_t errlen);
+    /* store_put_metrics, arguments checked. */
+    int (*put_metrics)(store *s, const store_metric *m, size_t n, char *err, size_t errlen);
+    /* store_metrics_range in two steps (store.c composes them): the names
+     * of this node's series in [lo, hi), in order, found by index seeks
+     * (one per name, not one per row); one series' rows in [from, to). */
+    int (*metric_names)(store *s, const char *lo, const char *hi,
+                        int (*cb)(void *, const char *name), void *ctx);
+    int (*metric_series)(store *s, const char *name, int64_t from_ms, int64_t to_ms,
+                         int (*cb)(void *, const store_metric *), void *ctx);
 } store_backend;
 
 /* ---- for backends: a batch's raw heartbeats, grouped by worker ---------------- */
@@ -343,6 +398,16 @@ size_t store_hb_run(const store_hb *const *v, size_t n, size_t i, int64_t *last_
 /* Whether worker_id is forgotten among evs[0..nev) (its rows then go only
  * if the worker row exists again by the end of the batch's events). */
 bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id);
+/* A REG_EV_ALERT's events row, the same on every backend: its type
+ * ("alert_firing", "alert_resolved"), and its detail JSON into buf (n bytes;
+ * STORE_EVENT_DETAIL_MAX always holds a valid rule name). Always a whole
+ * object: a rule name that would not fit is cut, never the JSON ("" only
+ * when n cannot hold even the fixed parts). */
+const char *store_alert_type(const reg_event *e);
+void store_alert_detail(const reg_event *e, char *buf, size_t n);
+/* The events row a backend stores for e (id 0: not stored yet), for readers
+ * that see events before the store does (the live stream). */
+void store_event_of(const reg_event *e, const char *node_id, store_event *out);
 
 /* Every backend's handle starts with this. */
 struct store {

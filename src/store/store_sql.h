@@ -13,11 +13,23 @@
 
 #define STORE_EVENT_SELECT                                                                         \
     "SELECT id, ts_ms, type, worker_id, group_name, instance, state, prev_state, reason,"          \
-    " exit_code, opened_ms, node_id FROM events"
+    " exit_code, opened_ms, node_id, detail FROM events"
 
 #define STORE_TASK_SELECT                                                                          \
     "SELECT group_name, bucket_ms, count, mean_ms, min_ms, max_ms, p50_ms, p90_ms, p95_ms,"        \
     " p99_ms FROM task_latency"
+
+/* The names of node `node`'s series in [lo, hi), in order, where node, lo
+ * and hi are the backend's placeholders. A loose index scan: each step
+ * seeks the key (node_id, name, ts_ms) for the next name past the last one,
+ * so listing the series costs one seek each, not a walk over their
+ * samples (a month of one series is 86,400 of them). */
+#define STORE_METRIC_NAMES(node, lo, hi)                                                           \
+    "WITH RECURSIVE n(name) AS (SELECT (SELECT name FROM fleet_metrics WHERE node_id = " node      \
+    " AND name >= " lo " AND name < " hi " ORDER BY name LIMIT 1) UNION ALL SELECT (SELECT"        \
+    " m.name FROM fleet_metrics AS m WHERE m.node_id = " node " AND m.name > n.name"               \
+    " AND m.name < " hi " ORDER BY m.name LIMIT 1) FROM n WHERE n.name IS NOT NULL)"               \
+    " SELECT name FROM n WHERE name IS NOT NULL ORDER BY name"
 
 #define STORE_RUN_SELECT "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
 

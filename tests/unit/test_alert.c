@@ -379,6 +379,76 @@ static void test_flapping_stuck_score(void **state)
     alert_free(e);
 }
 
+/* Worker fields as threshold rules read them from a worker's last samples. */
+static void test_worker_fields(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_init(&m);
+    double v = -1;
+    assert_false(alert_worker_value("cpu", &m, &v)); /* not reported: not judged */
+    m.has = HB_HAS_CPU | HB_HAS_BACKLOG | HB_HAS_CAPACITY | HB_HAS_THERMAL;
+    m.cpu = 0.75;
+    m.backlog = 6;
+    m.capacity = 8;
+    m.thermal = HB_THERMAL_SERIOUS;
+    assert_true(alert_worker_value("cpu", &m, &v));
+    assert_true(v == 0.75);
+    assert_true(alert_worker_value("utilization", &m, &v));
+    assert_true(v == 0.75);
+    assert_true(alert_worker_value("thermal", &m, &v));
+    assert_true(v == 3);
+    assert_false(alert_worker_value("mem", &m, &v));
+    assert_false(alert_worker_value("alive", &m, &v)); /* a group series, not a worker's */
+    m.capacity = 0;
+    assert_false(alert_worker_value("utilization", &m, &v)); /* no capacity: no utilization */
+
+    alert_rule cpu = rule("hot", "type", "threshold", "field", "cpu", "value", "0.9", NULL);
+    alert_rule th =
+        rule("th", "type", "threshold", "field", "thermal", "op", ">=", "value", "serious", NULL);
+    alert_rule alive =
+        rule("few", "type", "threshold", "field", "alive", "op", "<", "value", "2", NULL);
+    alert_rule stuck = rule("stuck", "type", "stuck", "for", "5m", NULL);
+    alert_rule lost = rule("lost", "type", "worker_lost", NULL);
+    assert_true(th.value == HB_THERMAL_SERIOUS); /* thermal states by name */
+    assert_true(alert_rule_on_workers(&cpu) && alert_rule_on_workers(&th));
+    assert_true(alert_rule_on_workers(&stuck));
+    assert_false(alert_rule_on_workers(&alive) || alert_rule_on_workers(&lost));
+}
+
+/* A worker whose session ends is no longer stuck nor over a threshold; a
+ * lost one carries the job ids it last reported. */
+static void test_close_ends_sampled_alerts_and_lost_carries_jobs(void **state)
+{
+    (void)state;
+    alert_rule r[3] = {rule("stuck", "type", "stuck", "for", "1m", NULL),
+                       rule("hot", "type", "threshold", "field", "cpu", "value", "0.9", NULL),
+                       rule("lost", "type", "worker_lost", NULL)};
+    alert_engine *e = alert_new(r, 3, T0, GRACE);
+    int64_t t = AFTER;
+    alert_measure(e, "cpu_ticks_still_ms", "w1", "g", 61 * SEC, t, &OUT);
+    alert_measure(e, "cpu", "w1", "g", 0.95, t, &OUT);
+    alert_tick(e, t, &OUT);
+    assert_int_equal(R.nsend, 2);
+    reg_event c = ev_close("w1", "g", REG_R_TIMEOUT, t - 600 * SEC, t);
+    alert_worker_info wi = {.in_flight = 2, .jobs = "job-1\njob-2", .njobs = 2};
+    alert_event(e, &c, &wi, t + SEC, &OUT);
+    alert_tick(e, t + SEC, &OUT);
+    assert_int_equal(R.nsend, 5); /* two resolves, one worker_lost */
+    int resolved = 0;
+    const notice *lostn = NULL;
+    for (int i = 2; i < 5; i++) {
+        resolved += R.send[i].state == NOTICE_RESOLVED;
+        if (strcmp(R.send[i].type, "worker_lost") == 0) lostn = &R.send[i];
+    }
+    assert_int_equal(resolved, 2);
+    assert_non_null(lostn);
+    assert_int_equal(lostn->in_flight, 2);
+    assert_int_equal(lostn->njobs, 2);
+    assert_string_equal(lostn->jobs, "job-1\njob-2");
+    alert_free(e);
+}
+
 static void expect_bad(const char *key, const char *value, const char *needle)
 {
     alert_rule r;
@@ -441,6 +511,8 @@ int main(void)
         cmocka_unit_test_setup(test_threshold_needs_for, setup),
         cmocka_unit_test_setup(test_flapping_stuck_score, setup),
         cmocka_unit_test_setup(test_rule_errors_name_the_key, setup),
+        cmocka_unit_test_setup(test_worker_fields, setup),
+        cmocka_unit_test_setup(test_close_ends_sampled_alerts_and_lost_carries_jobs, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

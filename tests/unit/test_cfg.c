@@ -373,6 +373,12 @@ static void test_set_and_validate(void **state)
     assert_non_null(strstr(err, "http_threads"));
     assert_int_equal(cfg_set(&c, NULL, "nope", "1", err, sizeof err), -1);
     assert_non_null(strstr(err, "nope"));
+    /* one key name in two sections: each section sets its own */
+    assert_int_equal(cfg_set(&c, "history", "sample_s", "3", err, sizeof err), 0);
+    assert_int_equal(cfg_set(&c, "alerts", "sample_s", "7", err, sizeof err), 0);
+    assert_int_equal(c.history_sample_s, 3);
+    assert_int_equal(c.alert_sample_s, 7);
+    assert_int_equal(cfg_set(&c, "stream", "sample_s", "7", err, sizeof err), -1);
     assert_int_equal(cfg_validate(&c, err, sizeof err), 0);
 
     /* Fields written directly (as flags may) are rechecked. */

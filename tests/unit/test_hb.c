@@ -182,6 +182,12 @@ static void test_every_field_type_and_range(void **state)
         {"\"tokens\":-1", "tokens"},
         {"\"cpu_ticks\":\"1\"", "cpu_ticks"},
         {"\"cpu_ticks\":9007199254740994", "cpu_ticks"},
+        /* an object's own keys must not hide the member's key (it was ignored) */
+        {"\"status\":{\"k\":1}", "status"},
+        {"\"requests\":{\"x\":[{\"y\":2}]}", "requests"},
+        {"\"jobs\":\"a\"", "jobs"},
+        {"\"jobs\":[1]", "jobs"},
+        {"\"jobs\":[\"\"]", "jobs"},
     };
     char buf[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -595,6 +601,7 @@ static void test_set_kv(void **state)
     (void)state;
     hb_msg m;
     hb_err e;
+    memset(&m, 0, sizeof m); /* hb_init leaves the jobs buffer; we compare whole structs below */
     hb_init(&m);
 
     assert_int_equal(hb_set_kv(&m, "cpu", "0.5", &e), 0);

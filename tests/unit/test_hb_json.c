@@ -107,6 +107,82 @@ static void test_invalid_and_offsets(void **state)
     assert_int_equal(scan("   ", &s, &at), -1);
 }
 
+/* A nested container's keys must not overwrite the member's own key, which
+ * the callback gets after the value is scanned; its raw span is handed on. */
+static void test_container_spans_and_keys(void **state)
+{
+    (void)state;
+    seen s;
+    size_t at;
+    const char *doc = "{\"cpu\":{\"x\":1},\"jobs\": [ \"a\", {\"worker_id\":[]} ] ,\"e\":{}}";
+    assert_int_equal(scan(doc, &s, &at), 0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.keys[0], "cpu");
+    assert_string_equal(s.keys[1], "jobs");
+    assert_string_equal(s.keys[2], "e");
+    assert_int_equal(s.vals[0].type, HBJ_OBJECT);
+    assert_true(s.vals[0].str == strstr(doc, "{\"x\""));
+    assert_int_equal(s.vals[0].len, strlen("{\"x\":1}"));
+    assert_int_equal(s.vals[1].type, HBJ_ARRAY);
+    assert_true(s.vals[1].str == strchr(doc, '['));
+    assert_int_equal(s.vals[1].len, strlen("[ \"a\", {\"worker_id\":[]} ]"));
+    assert_int_equal(s.vals[2].len, 2);
+}
+
+typedef struct elems {
+    int n;
+    hbj_type types[8];
+    char strs[8][16];
+} elems;
+
+static void collect_elem(void *ctx, const hbj_value *v)
+{
+    elems *el = ctx;
+    if (el->n >= 8) return;
+    el->types[el->n] = v->type;
+    if (v->type == HBJ_STRING || v->type == HBJ_ARRAY || v->type == HBJ_OBJECT)
+        snprintf(el->strs[el->n], sizeof el->strs[0], "%.*s", (int)v->len, v->str);
+    el->n++;
+}
+
+static int scan_array(const char *doc, elems *el)
+{
+    memset(el, 0, sizeof *el);
+    return hbj_parse_array(doc, strlen(doc), collect_elem, el);
+}
+
+static void test_parse_array(void **state)
+{
+    (void)state;
+    elems el;
+    assert_int_equal(scan_array(" [ \"a\\n\u00e9\", 1.5 ,{\"k\":[2]},[],null,true,\"\"] ", &el), 0);
+    assert_int_equal(el.n, 7);
+    assert_int_equal(el.types[0], HBJ_STRING);
+    assert_string_equal(el.strs[0], "a\n\xc3\xa9");
+    assert_int_equal(el.types[1], HBJ_NUMBER);
+    assert_int_equal(el.types[2], HBJ_OBJECT);
+    assert_string_equal(el.strs[2], "{\"k\":[2]}");
+    assert_int_equal(el.types[3], HBJ_ARRAY);
+    assert_string_equal(el.strs[3], "[]");
+    assert_int_equal(el.types[4], HBJ_NULL);
+    assert_int_equal(el.types[5], HBJ_TRUE);
+    assert_int_equal(el.types[6], HBJ_STRING);
+    assert_string_equal(el.strs[6], "");
+
+    assert_int_equal(scan_array("[]", &el), 0);
+    assert_int_equal(el.n, 0);
+    assert_int_equal(scan_array("[ ]", &el), 0);
+    assert_int_equal(scan_array("{}", &el), -2);
+    assert_int_equal(scan_array("\"[]\"", &el), -2);
+    assert_int_equal(scan_array("7", &el), -2);
+    assert_int_equal(scan_array("", &el), -1);
+    assert_int_equal(scan_array("[1,]", &el), -1);
+    assert_int_equal(scan_array("[1 2]", &el), -1);
+    assert_int_equal(scan_array("[1", &el), -1);
+    assert_int_equal(scan_array("[1] x", &el), -1);
+    assert_int_equal(scan_array("{} x", &el), -1);
+}
+
 /* Documents on which hbj and cJSON must agree (valid or not). */
 static const char *const corpus[] = {
     "{}",
@@ -215,6 +291,8 @@ int main(void)
         cmocka_unit_test(test_nul_escape_keeps_length),
         cmocka_unit_test(test_long_string_keeps_length),
         cmocka_unit_test(test_invalid_and_offsets),
+        cmocka_unit_test(test_container_spans_and_keys),
+        cmocka_unit_test(test_parse_array),
         cmocka_unit_test(test_numbers_match_strtod),
         cmocka_unit_test(test_stricter_than_cjson),
         cmocka_unit_test(test_agrees_with_cjson),

@@ -53,6 +53,11 @@ static void assert_msg_equal(const hb_msg *a, const hb_msg *b)
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         if (a->has & counters[i].bit) assert_true(counters[i].x == counters[i].y);
+    /* Absent or not, b's list is well-formed: the parser leaves "" when absent. */
+    const hb_msg *j = (a->has & HB_HAS_JOBS) ? a : NULL;
+    assert_int_equal(b->njobs, j ? j->njobs : 0);
+    assert_int_equal(b->jobs_len, j ? j->jobs_len : 0);
+    assert_string_equal(b->jobs, j ? j->jobs : "");
 }
 
 /* Write m, check the length contract, parse it back and compare. */
@@ -102,10 +107,13 @@ static void fill_every_field(hb_msg *m)
     m->requests = 123456789012345;
     m->tokens = HB_COUNTER_MAX - 1;
     m->cpu_ticks = 1;
+    strcpy(m->jobs, "job-1\nq/42");
+    m->jobs_len = (uint16_t)strlen(m->jobs);
+    m->njobs = 2;
     m->has = HB_HAS_GROUP | HB_HAS_INSTANCE | HB_HAS_SEQ | HB_HAS_TTL | HB_HAS_STATUS | HB_HAS_CPU |
              HB_HAS_MEM | HB_HAS_MEM_AVAIL | HB_HAS_GPU_MEM | HB_HAS_THERMAL | HB_HAS_BACKLOG |
              HB_HAS_CAPACITY | HB_HAS_IN_FLIGHT | HB_HAS_REQUESTS | HB_HAS_TOKENS |
-             HB_HAS_CPU_TICKS;
+             HB_HAS_CPU_TICKS | HB_HAS_JOBS;
 }
 
 static void every_field(void **state)
@@ -122,6 +130,7 @@ static void every_field(void **state)
     assert_non_null(strstr(buf, "\"backlog\":0,"));
     assert_non_null(strstr(buf, "\"cpu\":0.1,"));
     assert_non_null(strstr(buf, "\"thermal\":\"serious\""));
+    assert_non_null(strstr(buf, "\"jobs\":[\"job-1\",\"q/42\"]"));
     assert_null(strstr(buf, "exit_code"));
     assert_true(strncmp(buf, "{\"worker_id\":", 13) == 0);
 
@@ -198,6 +207,87 @@ static void tricky_strings(void **state)
     /* An empty status is present, not absent. */
     m.status[0] = '\0';
     round_trip(&m);
+}
+
+static void set_jobs(hb_msg *m, const char *joined, uint16_t n)
+{
+    strcpy(m->jobs, joined);
+    m->jobs_len = (uint16_t)strlen(joined);
+    m->njobs = n;
+    m->has |= HB_HAS_JOBS;
+}
+
+static void jobs_lists(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_init(&m);
+    strcpy(m.worker_id, "w");
+    char buf[HB_BODY_MAX];
+
+    /* The empty list is present: written as [], read back as present and empty. */
+    set_jobs(&m, "", 0);
+    assert_true(hb_write_json(&m, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "{\"worker_id\":\"w\",\"jobs\":[]}");
+    round_trip(&m);
+
+    set_jobs(&m, "one", 1);
+    assert_true(hb_write_json(&m, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "{\"worker_id\":\"w\",\"jobs\":[\"one\"]}");
+    round_trip(&m);
+
+    /* Quotes, backslashes, commas (fine in JSON, not in the text form), UTF-8. */
+    set_jobs(&m, "a\"b\nc\\d\ne,f\n\xc3\xa9\xf0\x9f\x98\x80\n\"],[\"", 5);
+    round_trip(&m);
+
+    /* At the limits, every byte escaped on the wire: 63 ids of 63 bytes and
+     * one of 64 are 64 ids in 4096 bytes joined. */
+    char joined[HB_JOBS_BYTES + 1];
+    memset(joined, '"', HB_JOBS_BYTES);
+    joined[HB_JOBS_BYTES] = '\0';
+    for (int i = 1; i < HB_JOBS_MAX; i++)
+        joined[i * 64 - 1] = '\n';
+    set_jobs(&m, joined, HB_JOBS_MAX);
+    round_trip(&m);
+    /* 31 ids at 128 bytes and one of 97: 4096 joined. */
+    memset(joined, '\\', HB_JOBS_BYTES);
+    for (int i = 1; i < 32; i++)
+        joined[i * (HB_JOB_ID_MAX + 1) - 1] = '\n';
+    set_jobs(&m, joined, 32);
+    round_trip(&m);
+
+    /* A bye keeps them too. */
+    m.kind = HB_BYE;
+    set_jobs(&m, "j1\nj2", 2);
+    m.exit_code = 9;
+    m.has |= HB_HAS_EXIT_CODE;
+    round_trip(&m);
+}
+
+/* A list that does not split into njobs ids, or overruns its buffer, is not
+ * something the parser could have produced: no half-true wire form. */
+static void jobs_inconsistent(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_init(&m);
+    strcpy(m.worker_id, "w");
+    char buf[256];
+    set_jobs(&m, "a\nb", 1);
+    assert_int_equal(hb_write_json(&m, buf, sizeof buf), 0);
+    set_jobs(&m, "a", 2);
+    assert_int_equal(hb_write_json(&m, buf, sizeof buf), 0);
+    set_jobs(&m, "a", 0);
+    assert_int_equal(hb_write_json(&m, buf, sizeof buf), 0);
+    set_jobs(&m, "", 1);
+    assert_int_equal(hb_write_json(&m, buf, sizeof buf), 0);
+    set_jobs(&m, "a", 1);
+    m.jobs_len = HB_JOBS_BYTES + 1;
+    assert_int_equal(hb_write_json(&m, buf, sizeof buf), 0);
+    /* Without the bit the buffer is not looked at. */
+    m.has = 0;
+    assert_true(hb_write_json(&m, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "{\"worker_id\":\"w\"}");
 }
 
 /* Control characters are not valid in any field, so the parser would refuse
@@ -292,6 +382,8 @@ int main(void)
         cmocka_unit_test(every_field),
         cmocka_unit_test(bye_exit_code),
         cmocka_unit_test(tricky_strings),
+        cmocka_unit_test(jobs_lists),
+        cmocka_unit_test(jobs_inconsistent),
         cmocka_unit_test(control_chars_escaped),
         cmocka_unit_test(short_buffer),
         cmocka_unit_test(unwritable_values),

@@ -494,6 +494,51 @@ static void test_many_workers_one_sweep(void **state)
     assert_true(reg_memory(f->r) > 20000 * 100);
 }
 
+static void count_scan(void *ctx, const reg_view *v)
+{
+    int *n = ctx;
+    n[0]++;
+    if (strcmp(v->last.worker_id, "ticker") == 0) n[1] = (int)(v->ticks_moved_ms / 1000);
+}
+
+/* reg_scan visits every worker once across the shards; cpu_ticks' last
+ * move is kept at second precision and only moves when the value does. */
+static void test_scan_and_ticks_moved(void **state)
+{
+    fx *f = *state;
+    char id[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        hb_msg m = beat(id, "g", NULL);
+        reg_heartbeat(f->r, &m, 1000);
+    }
+    hb_msg t = beat("ticker", "g", NULL);
+    t.has |= HB_HAS_CPU_TICKS;
+    t.cpu_ticks = 100;
+    reg_heartbeat(f->r, &t, 10000);
+    reg_heartbeat(f->r, &t, 20000); /* same ticks: did not move */
+    reg_view v;
+    assert_true(reg_get(f->r, "ticker", 20000, &v));
+    assert_int_equal(v.ticks_moved_ms, 10000);
+    t.cpu_ticks = 101;
+    reg_heartbeat(f->r, &t, 30500);
+    assert_true(reg_get(f->r, "ticker", 30500, &v));
+    assert_int_equal(v.ticks_moved_ms, 30000);
+    assert_true(reg_get(f->r, "w1", 30500, &v));
+    assert_int_equal(v.ticks_moved_ms, 0); /* never reported */
+
+    int n[2] = {0, 0};
+    reg_view scratch;
+    memset(&scratch, 0, sizeof scratch);
+    size_t visited = 0;
+    for (unsigned sh = 0; sh < REG_SHARDS; sh++)
+        visited += reg_scan(f->r, sh, 30500, count_scan, n, &scratch);
+    assert_int_equal(visited, 501);
+    assert_int_equal(n[0], 501);
+    assert_int_equal(n[1], 30);
+    assert_int_equal(reg_scan(f->r, REG_SHARDS, 30500, count_scan, n, &scratch), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_timeout_gap_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_new_instance_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_workers_one_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_and_ticks_moved, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

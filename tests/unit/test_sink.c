@@ -33,6 +33,8 @@ static notice lost(void)
     n.last_hb_ms = T0 - 15000;
     n.session_ms = 3723000;
     n.in_flight = 4;
+    n.njobs = 2;
+    strcpy(n.jobs, "job-7\njob-9");
     n.nsinks = 1;
     strcpy(n.sinks[0], "hook");
     return n;
@@ -149,7 +151,8 @@ static void test_webhook_json(void **state)
               "\"ends_at\":null,\"ends_ms\":null,"
               "\"last_heartbeat_at\":\"2026-11-23T09:39:45.123Z\","
               "\"last_heartbeat_ms\":1795426785123,\"session_ms\":3723000,\"in_flight\":4,"
-              "\"clean\":false,\"folded\":0,\"folded_ids\":[],\"field\":null,\"value\":null,"
+              "\"jobs\":[\"job-7\",\"job-9\"],\"clean\":false,\"folded\":0,\"folded_ids\":[],"
+              "\"field\":null,\"value\":null,"
               "\"limit\":null}");
     free(body);
 
@@ -161,6 +164,8 @@ static void test_webhook_json(void **state)
     n.ends_ms = T0;
     n.last_hb_ms = n.session_ms = 0;
     n.in_flight = -1;
+    n.njobs = 0;
+    n.jobs[0] = '\0';
     n.clean = true;
     n.folded = 20; /* more than NOTICE_FOLDED_SHOWN */
     for (int i = 0; i < NOTICE_FOLDED_SHOWN; i++)
@@ -174,6 +179,7 @@ static void test_webhook_json(void **state)
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "worker_id")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "instance")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "in_flight")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "jobs")), 0); /* [], not null */
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "session_ms")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "last_heartbeat_at")));
     assert_string_equal(cJSON_GetObjectItem(o, "ends_at")->valuestring, "2026-11-23T09:40:00.123Z");
@@ -242,7 +248,8 @@ static void test_email(void **state)
     assert_non_null(strstr(m, "Content-Type: text/plain; charset=utf-8\r\n"));
     assert_non_null(strstr(m, "\r\n\r\nworker w1 lost\r\n\r\nstate: firing\r\n"));
     assert_non_null(strstr(m, "worker: w1\r\ngroup: gpu\r\ninstance: host-3:9000\r\n"));
-    assert_non_null(strstr(m, "session length: 1h 02m 03s\r\nin flight: 4\r\n"));
+    assert_non_null(strstr(m, "session length: 1h 02m 03s\r\nin flight: 4\r\n"
+                              "jobs (2):\r\n  job-7\r\n  job-9\r\n"));
     assert_non_null(strstr(m, "Dashboard: https://vigil.example/ui\r\n"));
     for (const char *p = m; *p; p++) /* every line ends in CRLF */
         if (*p == '\n') assert_true(p > m && p[-1] == '\r');

@@ -8,6 +8,9 @@
  */
 #include "store/store.h"
 
+#include "core/alert.h"
+#include "core/notice.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -552,6 +555,220 @@ static void test_events_query(void **state)
     assert_int_equal(calls, 2);
 }
 
+/* ---- alerts in the history ------------------------------------------------ */
+
+/* As the alert engine hands one to the write queue (reg.h REG_EV_ALERT). */
+static reg_event ev_alert(const char *w, const char *g, int st, int sev, int type, const char *rule,
+                          int64_t at, int64_t since)
+{
+    reg_event e = ev(REG_EV_ALERT, w, g, at);
+    e.state = (uint8_t)st;
+    e.reason = (uint8_t)sev;
+    e.exit_code = type;
+    e.has_exit_code = true; /* must not reach the exit_code column either */
+    e.opened_ms = since;
+    snprintf(e.instance, sizeof e.instance, "%s", rule);
+    return e;
+}
+
+/* Every table but events, as text: what an alert must leave alone. */
+static char *dump_but_events(const fx *f)
+{
+    static const char *const sql[] = {
+        "SELECT * FROM workers ORDER BY worker_id",
+        "SELECT * FROM \"groups\" ORDER BY name",
+        "SELECT worker_id, opened_ms, group_name, instance, node_id, closed_ms, reason,"
+        " exit_code, last_hb_ms, requests, tokens, ttl_s FROM sessions ORDER BY worker_id, "
+        "opened_ms",
+        "SELECT worker_id, ts_ms, seq, status, cpu FROM heartbeats ORDER BY worker_id, ts_ms",
+        "SELECT * FROM heartbeats_hourly ORDER BY worker_id, hour_ms",
+        "SELECT worker_id, computed_ms FROM reliability ORDER BY worker_id",
+        "SELECT * FROM node_runs ORDER BY id",
+    };
+    size_t cap = 1, len = 0;
+    char *all = calloc(1, cap);
+    assert_non_null(all);
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        char *d = q_dump(f->url, sql[i]);
+        size_t n = strlen(d);
+        assert_non_null(all = realloc(all, cap += n + 2));
+        memcpy(all + len, d, n);
+        len += n;
+        all[len++] = '#';
+        all[len] = '\0';
+        free(d);
+    }
+    return all;
+}
+
+static void test_alert_events(void **state)
+{
+    fx *f = *state;
+    reg_event b1[] = {ev_state(REG_EV_GROUP_STATE, "w1", "g1", REG_G_ALIVE, REG_G_UNKNOWN, 1000),
+                      ev_open("w1", "g1", "i1", 1000, 15)};
+    store_hb h1 = hb_full("w1", 1500);
+    apply_ok(f->s, b1, 2, &h1, 1);
+    elist el = {0};
+    assert_int_equal(store_list_events(f->s, &(store_event_query){.limit = 1}, got_e, &el), 1);
+    int64_t last_reg = el.r[0].id; /* the registry's newest */
+    char *before = dump_but_events(f);
+
+    reg_event a[] = {
+        ev_alert("w1", "g1", NOTICE_FIRING, NOTICE_CRITICAL, ALERT_WORKER_LOST, "lost-w", 5000,
+                 5000),
+        ev_alert("", "g1", NOTICE_FIRING, NOTICE_WARNING, ALERT_GROUP_DOWN, "grp.down_1", 6000,
+                 6000),
+        ev_alert("w1", "g1", NOTICE_RESOLVED, NOTICE_CRITICAL, ALERT_WORKER_LOST, "lost-w", 7000,
+                 5000),
+        /* A repeat is never sent; should one come it is still firing. A
+         * subject the store has never seen creates no worker. */
+        ev_alert("w9", "", NOTICE_REPEAT, NOTICE_INFO, ALERT_STUCK, "stuck", 8000, 4000),
+    };
+    apply_ok(f->s, a, 4, NULL, 0);
+    char *after = dump_but_events(f);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_equal(store_get_worker(f->s, "w9", &(store_worker){0}), 1);
+
+    el.n = 0;
+    store_event_query q = {.after_id = last_reg};
+    assert_int_equal(store_list_events(f->s, &q, got_e, &el), 4);
+    static const struct {
+        const char *type, *worker, *group, *detail;
+        int64_t ts;
+    } want[] = {
+        {"alert_firing", "w1", "g1",
+         "{\"rule\":\"lost-w\",\"alert_type\":\"worker_lost\",\"severity\":\"critical\","
+         "\"since_ms\":5000}",
+         5000},
+        {"alert_firing", "", "g1",
+         "{\"rule\":\"grp.down_1\",\"alert_type\":\"group_down\",\"severity\":\"warning\","
+         "\"since_ms\":6000}",
+         6000},
+        {"alert_resolved", "w1", "g1",
+         "{\"rule\":\"lost-w\",\"alert_type\":\"worker_lost\",\"severity\":\"critical\","
+         "\"since_ms\":5000}",
+         7000},
+        {"alert_firing", "w9", "",
+         "{\"rule\":\"stuck\",\"alert_type\":\"stuck\",\"severity\":\"info\",\"since_ms\":4000}",
+         8000},
+    };
+    for (int i = 0; i < 4; i++) {
+        const store_event *e = &el.r[i];
+        assert_string_equal(e->type, want[i].type);
+        assert_int_equal(e->ts_ms, want[i].ts);
+        assert_string_equal(e->worker_id, want[i].worker);
+        assert_string_equal(e->group, want[i].group);
+        assert_string_equal(e->detail, want[i].detail);
+        assert_string_equal(e->instance, "");
+        assert_string_equal(e->state, "");
+        assert_string_equal(e->prev_state, "");
+        assert_int_equal(e->reason, REG_R_NONE);
+        assert_false(e->has_exit_code);
+        assert_int_equal(e->opened_ms, 0);
+        assert_string_equal(e->node_id, "node-a");
+    }
+    /* Empty subjects and the session-only columns are NULL, not ''. */
+    assert_int_equal(q_int(f, "SELECT count(*) FROM events WHERE type LIKE 'alert%' AND instance"
+                              " IS NULL AND state IS NULL AND prev_state IS NULL AND reason IS"
+                              " NULL AND exit_code IS NULL AND opened_ms IS NULL"),
+                     4);
+    assert_int_equal(q_int(f, "SELECT count(*) FROM events WHERE worker_id IS NULL"), 1);
+    assert_int_equal(q_int(f, "SELECT count(*) FROM events WHERE group_name IS NULL"), 1);
+    assert_int_equal(q_int(f, "SELECT count(*) FROM events WHERE detail IS NOT NULL"), 4);
+    el.n = 0; /* registry events read detail "" */
+    q = (store_event_query){.before_id = last_reg + 1};
+    assert_int_equal(store_list_events(f->s, &q, got_e, &el), 2);
+    assert_string_equal(el.r[0].detail, "");
+
+    /* Filters: by type, and with the subject's. */
+    el.n = 0;
+    assert_int_equal(
+        store_list_events(f->s, &(store_event_query){.type = "alert_firing"}, got_e, &el), 3);
+    assert_int_equal(el.r[0].ts_ms, 8000); /* newest first */
+    el.n = 0;
+    assert_int_equal(
+        store_list_events(f->s, &(store_event_query){.type = "alert_resolved"}, got_e, &el), 1);
+    assert_int_equal(el.r[0].ts_ms, 7000);
+    el.n = 0;
+    q = (store_event_query){.group = "g1", .type = "alert_firing", .after_id = last_reg};
+    assert_int_equal(store_list_events(f->s, &q, got_e, &el), 2);
+    assert_string_equal(el.r[0].worker_id, "w1");
+    assert_string_equal(el.r[1].worker_id, "");
+    el.n = 0;
+    assert_int_equal(store_list_events(f->s, &(store_event_query){.worker_id = "w1"}, got_e, &el),
+                     4); /* the group's tipping worker, its session, its two alerts */
+
+    /* The kind past the last is still refused. */
+    reg_event bad = ev(REG_EV_ALERT + 1, "w1", "g1", 9000);
+    char err[256] = "";
+    assert_int_equal(store_apply(f->s, &bad, 1, NULL, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown event kind"));
+
+    /* detail is whole JSON whatever the rule: escaped, and cut (the rule
+     * only) to fit. */
+    char d[STORE_EVENT_DETAIL_MAX];
+    reg_event odd =
+        ev_alert("w", "", NOTICE_FIRING, NOTICE_INFO, ALERT_FLAPPING, "a\"b\\c\n\xff", 1, -1);
+    store_alert_detail(&odd, d, sizeof d);
+    assert_string_equal(d, "{\"rule\":\"a\\\"b\\\\c\\u000a\\u00ff\",\"alert_type\":\"flapping\","
+                           "\"severity\":\"info\",\"since_ms\":-1}");
+    memset(odd.instance, 1, HB_INSTANCE_MAX); /* 128 x \u0001: 768 bytes */
+    odd.instance[HB_INSTANCE_MAX] = '\0';
+    odd.exit_code = 1000; /* out of range: named, not trusted */
+    store_alert_detail(&odd, d, sizeof d);
+    const char *tail = "\",\"alert_type\":\"unknown\",\"severity\":\"info\",\"since_ms\":-1}";
+    size_t len = strlen(d), body = len - strlen(tail) - strlen("{\"rule\":\"");
+    assert_true(len < sizeof d && len > strlen(tail));
+    assert_string_equal(d + len - strlen(tail), tail);
+    assert_int_equal(strncmp(d, "{\"rule\":\"\\u0001\\u0001", 21), 0);
+    assert_true(body > 0 && body % 6 == 0); /* cut between escapes */
+    char small[32];
+    store_alert_detail(&odd, small, sizeof small); /* not even the fixed parts fit */
+    assert_string_equal(small, "");
+}
+
+/* A database made before events had detail upgrades in place. */
+static void test_migrate_detail(void **state)
+{
+    fx *f = *state;
+    reg_event e = ev_open("w1", "g1", "i1", 1000, 15);
+    apply_ok(f->s, &e, 1, NULL, 0);
+    store_close(f->s);
+    int64_t version = q_int(f, "SELECT version FROM schema_version");
+    /* The version before detail: PostgreSQL step 1, SQLite step 2. */
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", f->pg ? 1 : 2);
+    q_exec(f, "ALTER TABLE events DROP COLUMN detail");
+    q_exec(f, sql);
+    const char *has_col =
+        f->pg ? "SELECT count(*) FROM information_schema.columns WHERE table_schema ="
+                " current_schema() AND table_name = 'events' AND column_name = 'detail'"
+              : "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'detail'";
+    assert_int_equal(q_int(f, has_col), 0);
+
+    for (int i = 0; i < 2; i++) { /* upgrades once; the second open changes nothing */
+        f->s = open_at(f->url, "node-a");
+        assert_int_equal(q_int(f, "SELECT version FROM schema_version"), version);
+        assert_int_equal(q_int(f, "SELECT count(*) FROM schema_version"), 1);
+        assert_int_equal(q_int(f, has_col), 1);
+        if (i == 0) store_close(f->s);
+    }
+    reg_event a =
+        ev_alert("w1", "g1", NOTICE_FIRING, NOTICE_CRITICAL, ALERT_WORKER_LOST, "lost", 2000, 2000);
+    apply_ok(f->s, &a, 1, NULL, 0);
+    elist el = {0};
+    assert_int_equal(store_list_events(f->s, &(store_event_query){0}, got_e, &el), 2);
+    assert_string_equal(el.r[0].type, "alert_firing");
+    assert_non_null(strstr(el.r[0].detail, "\"rule\":\"lost\""));
+    assert_string_equal(el.r[1].type, "session_opened"); /* the old row, detail NULL */
+    assert_string_equal(el.r[1].detail, "");
+    store_worker w;
+    assert_int_equal(store_get_worker(f->s, "w1", &w), 0);
+    assert_int_equal(w.open_opened_ms, 1000);
+}
+
 static void test_prune(void **state)
 {
     fx *f = *state;
@@ -919,6 +1136,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_detail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hb_absent_and_from_msg, setup, teardown),

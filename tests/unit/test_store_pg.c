@@ -6,13 +6,14 @@
  *
  * A fresh schema is filled through libpq (generate_series: 120k raw
  * heartbeats over 1,000 workers and 10 days, 100k sessions, 100k events,
- * ...), rolled up once by the store itself and analysed. Then every
+ * 690k fleet series samples, ...), rolled up once by the store itself and
+ * analysed. Then every
  * statement the backend prepares on its three connections (the texts are
  * taken from the store's own handle, so a statement changed in the backend
  * is the statement planned here) is prepared again on a connection of the
  * test's and EXPLAINed with realistic values, under a custom plan and under
  * the generic one the plan cache may switch to. No plan may read
- * heartbeats or sessions by a sequential scan; the statements that read
+ * heartbeats, sessions or fleet_metrics by a sequential scan; the statements that read
  * most of a table by design must use the index meant for it.
  */
 #include "store/postgres_int.h"
@@ -137,11 +138,19 @@ static void seed(fx *f)
        " p90_ms, p95_ms, p99_ms) SELECT 'g' || g, %lld + b * 30000, 5, 10, 1, 20, 9, 18, 19, 20"
        " FROM generate_series(0, 9) AS g, generate_series(0, 2879) AS b",
        T_END - DAY);
+    /* Fleet series: two nodes, 12 series each, a sample every 30 s for 10
+     * days (the table's retention is 30). */
+    PX(c,
+       "INSERT INTO fleet_metrics(node_id, name, ts_ms, value) SELECT n, s, %lld + i * 30000,"
+       " i %% 17 FROM unnest(ARRAY['node-a','node-b']) AS n, unnest(ARRAY['alive:g0','alive:g1',"
+       "'alive:g2','alive:g3','alive:g4','alive:g5','ingest_rate','dropped_rate','rejected_rate',"
+       "'queue_depth','workers:alive','workers:dead']) AS s, generate_series(0, 28799) AS i",
+       T_START);
     /* heartbeats_hourly and the watermark, as the rollup thread leaves them. */
     int64_t n = store_hourly_rollup(f->s, 1000000000);
     assert_int_equal(n, 120000);
     PX(c, "VACUUM (ANALYZE) heartbeats, sessions, workers, \"groups\", events, node_runs,"
-          " reliability, task_latency, heartbeats_hourly, rollup_state");
+          " reliability, task_latency, heartbeats_hourly, rollup_state, fleet_metrics");
     PQfinish(c);
 }
 
@@ -208,6 +217,14 @@ static void reader_stmts(stmts *l, const pg_store *q)
     add(l, "r.tasks_all", t[PGR_TASKS_ALL], NULL, "%lld, %lld, 1000", T_END - HOUR, T_END);
     add(l, "r.tasks_group", t[PGR_TASKS_GROUP], NULL, "'g5', %lld, %lld, 1000", T_END - HOUR,
         T_END);
+    /* The history endpoint: a prefix's series names by seeks of the key, then
+     * each series' range; never a walk over every sample. */
+    add(l, "r.metric_names", t[PGR_METRIC_NAMES], "fleet_metrics_pkey",
+        "'node-a', 'alive:', 'alive;'");
+    add(l, "r.metric_series", t[PGR_METRIC_SERIES], "fleet_metrics_pkey",
+        "'node-a', 'alive:g5', %lld, %lld", T_END - HOUR, T_END);
+    add(l, "r.metric_series_all", t[PGR_METRIC_SERIES], "fleet_metrics_pkey",
+        "'node-a', 'alive:g5', %lld, %lld", T_START, T_END);
     for (int m = 0; m < PG_WQ__N; m++) {
         char name[32];
         snprintf(name, sizeof name, "r.workers[%s%s%s]", m & PG_WQ_GROUP ? "g" : "",
@@ -267,6 +284,7 @@ static void analytics_stmts(stmts *l, int64_t wm)
     add(l, "a.imp_worker", t[PGA_IMP_WORKER], NULL,
         "'w0500', 'g0', 'inst-500', 'dead', %lld, %lld, %lld", T_START - HOUR, T_START - DAY,
         T_START - HOUR);
+    add(l, "a.metric_put", t[PGA_METRIC_PUT], NULL, "'node-a', 'alive:g5', %lld, 3", T_END);
 }
 
 /* The writer's (postgres.c pg_wsql, reached through the handle). */
@@ -289,6 +307,9 @@ static void writer_stmts(stmts *l, const pg_store *q)
         EVROW("group_alive", "'alive'", "'unknown'", "NULL", "NULL", "NULL"), T_END);
     add(l, "w.forget", t[PGW_FORGET], NULL,
         EVROW("worker_forgotten", "NULL", "NULL", "NULL", "NULL", "NULL"), T_END);
+    add(l, "w.alert", t[PGW_ALERT], NULL,
+        EVROW("alert_firing", "NULL", "NULL", "NULL", "NULL", "NULL") ", '{\"rule\":\"lost\"}'",
+        T_END);
 #undef EVROW
     add(l, "w.hb_seen", t[PGW_HB_SEEN], NULL,
         "'{w0500,w0501,w0502}', '{%lld,%lld,%lld}', '{15,0,20}'", T_END, T_END, T_END);
@@ -304,6 +325,8 @@ static void writer_stmts(stmts *l, const pg_store *q)
     add(l, "w.prune_sessions", t[PGW_PRUNE_SESSIONS], NULL, "%lld, 10000", T_END - 7 * DAY);
     add(l, "w.prune_sessions_all", t[PGW_PRUNE_SESSIONS], NULL, I64_MAX ", 10000");
     add(l, "w.prune_tasks", t[PGW_PRUNE_TASKS], NULL, "%lld, 10000", T_END - HOUR);
+    add(l, "w.prune_metrics", t[PGW_PRUNE_METRICS], "fleet_metrics_ts", "%lld, 10000",
+        T_END - 7 * DAY);
 }
 
 /* ---- plans ------------------------------------------------------------------------------- */
@@ -342,7 +365,8 @@ static void walk(const cJSON *node, found *fd)
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(node, "Index Name");
     if (cJSON_IsString(type) && cJSON_IsString(rel) && strcmp(type->valuestring, "Seq Scan") == 0) {
         bool guarded = strcmp(rel->valuestring, "heartbeats") == 0 ||
-                       strcmp(rel->valuestring, "sessions") == 0;
+                       strcmp(rel->valuestring, "sessions") == 0 ||
+                       strcmp(rel->valuestring, "fleet_metrics") == 0;
         if (guarded)
             cat_str(fd->seq, sizeof fd->seq, rel->valuestring);
         else

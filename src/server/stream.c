@@ -1,0 +1,583 @@
+/*
+ * stream: the live stream of stream.h (mechanism in its banner).
+ *
+ * Locks: the incoming queue's (evq.h) is a leaf, taken by app_event under a
+ * registry shard lock. mu
+ * guards the ring and the subscriber list; the HTTP threads hold it only
+ * to copy bytes out, the stream thread only to append. Connections are
+ * resumed outside mu: a suspended connection cannot be closed, so the
+ * pointers collected under mu stay valid until MHD_resume_connection.
+ */
+#include "server/stream.h"
+
+#include "core/err.h"
+#include "core/sse.h"
+#include "server/app.h"
+#include "server/evq.h"
+#include "server/http.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#define STREAM_TICK_MS                                                                             \
+    250 /* changes encoded and pushed this often: each push wakes every subscriber */
+#define STREAM_SUMMARY_MS 2000       /* summary message */
+#define STREAM_KEEPALIVE_MS 15000    /* comment on a stream with nothing else to say */
+#define STREAM_BLOCK (64 * 1024)     /* bytes libmicrohttpd takes from a subscriber at once */
+#define STREAM_QUEUE_MAX 1000000     /* changes waiting to be encoded (~450 MB), past it dropped */
+#define STREAM_RECENT_EVENTS 50      /* events in a snapshot */
+#define STREAM_CONN_TIMEOUT_S 60     /* a subscriber's socket: > the keep-alive period */
+#define STREAM_RING_BYTES (64 << 20) /* the ring's messages, at most: then the oldest go */
+#define STREAM_WAKE_EVERY 256        /* a long batch wakes subscribers this often, not at its end */
+#define STREAM_RESYNC_MS 1000 /* a burst is sent as one shared snapshot, at most this often */
+
+typedef struct smsg {
+    uint64_t seq; /* 0: empty slot */
+    char *buf;
+    size_t len;
+} smsg;
+
+typedef struct sub {
+    struct sub *next, **pprev;
+    stream *st;
+    struct MHD_Connection *conn;
+    uint64_t next_seq; /* next ring message to send */
+    size_t off;        /* bytes of it already sent */
+    char *first;       /* the snapshot, sent before the ring; NULL once sent */
+    size_t first_len, first_off;
+    bool suspended, dead;
+} sub;
+
+struct stream {
+    app *a;
+    pthread_mutex_t mu; /* ring and subscribers */
+    smsg *ring;
+    size_t cap;
+    uint64_t head; /* seq of the newest message, 0: none yet */
+    uint64_t tail; /* seq of the oldest message kept */
+    size_t bytes;  /* in the ring's messages */
+    sub *subs;
+    size_t nsubs;
+    uint64_t cut_off;
+    bool closing;
+
+    evq q; /* incoming changes */
+
+    pthread_t th;
+    atomic_bool stop;
+    bool running;
+    int64_t last_msg_ms, summary_ms, resync_ms;
+    bool resync;       /* a burst came: per-change messages give way to one snapshot */
+    size_t since_wake; /* messages appended since the last wake */
+    uint64_t sum_accepted, sum_dropped;
+};
+
+stream *stream_new(app *a)
+{
+    stream *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->a = a;
+    s->cap = (size_t)(a->cfg.stream_buffer > 0 ? a->cfg.stream_buffer : 8192);
+    s->ring = calloc(s->cap, sizeof *s->ring);
+    if (!s->ring) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    evq_init(&s->q, STREAM_QUEUE_MAX);
+    return s;
+}
+
+void stream_push(stream *s, const reg_event *ev)
+{
+    if (s) evq_push(&s->q, ev);
+}
+
+/* ---- the ring -------------------------------------------------------------- */
+
+static uint64_t oldest(const stream *s)
+{
+    return s->tail ? s->tail : 1;
+}
+
+static void evict(stream *s)
+{
+    smsg *m = &s->ring[s->tail % s->cap];
+    s->bytes -= m->len;
+    free(m->buf);
+    *m = (smsg){0, NULL, 0};
+    s->tail++;
+}
+
+/* Append an encoded message (takes buf). The ring keeps `cap` messages and
+ * STREAM_RING_BYTES, whichever binds first (a few snapshots are large).
+ * Caller holds mu. */
+static void append(stream *s, char *buf, size_t len)
+{
+    uint64_t seq = ++s->head;
+    if (!s->tail) s->tail = seq;
+    if (seq - s->tail + 1 > s->cap) evict(s);
+    s->ring[seq % s->cap] = (smsg){seq, buf, len};
+    s->bytes += len;
+    while (s->bytes > STREAM_RING_BYTES && s->tail < s->head)
+        evict(s);
+    s->since_wake++;
+}
+
+static void wake(stream *s);
+
+/* Encode data (JSON text, freed) with id = this run and the message's
+ * seq, and append. */
+static void publish_text(stream *s, const char *event, char *data)
+{
+    if (!data) return;
+    size_t dl = strlen(data);
+    char id[SSE_ID_MAX];
+    pthread_mutex_lock(&s->mu);
+    sse_format_id(id, s->a->boot_ms, s->head + 1);
+    size_t need = sse_size(id, event, data, dl) + 1;
+    char *buf = malloc(need);
+    if (buf) append(s, buf, sse_encode(buf, need, id, event, data, dl));
+    bool wake_now = s->since_wake >= STREAM_WAKE_EVERY;
+    pthread_mutex_unlock(&s->mu);
+    free(data);
+    if (wake_now) wake(s);
+}
+
+/* The same for a document (freed). */
+static void publish(stream *s, const char *event, cJSON *doc)
+{
+    char *data = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    publish_text(s, event, data);
+}
+
+/* Wake every suspended subscriber (after appending, or to end them). */
+static void wake(stream *s)
+{
+    struct MHD_Connection *stackv[64], **v = stackv;
+    size_t n = 0, cap = 64;
+    pthread_mutex_lock(&s->mu);
+    s->since_wake = 0;
+    for (sub *x = s->subs; x; x = x->next) {
+        if (!x->suspended) continue;
+        if (n == cap) {
+            struct MHD_Connection **nv =
+                malloc(2 * cap * sizeof *nv); /* rare: more than 64 idle subscribers */
+            if (!nv) break;
+            memcpy(nv, v, n * sizeof *v);
+            if (v != stackv) free(v);
+            v = nv;
+            cap *= 2;
+        }
+        x->suspended = false;
+        v[n++] = x->conn;
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        MHD_resume_connection(v[i]);
+    if (v != stackv) free(v);
+}
+
+/* ---- subscribers (HTTP threads) -------------------------------------------- */
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    sub *x = cls;
+    stream *s = x->st;
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    if (x->first) {
+        size_t k = x->first_len - x->first_off;
+        if (k > max) k = max;
+        memcpy(buf, x->first + x->first_off, k);
+        n = k;
+        x->first_off += k;
+        if (x->first_off == x->first_len) {
+            free(x->first);
+            x->first = NULL;
+        }
+    }
+    while (n < max && !x->dead && x->next_seq <= s->head) {
+        /* The ring overtook it: cut off. (libmicrohttpd in TURBO mode closes
+         * the socket at its thread's next wake-up, not at once.) */
+        if (x->next_seq < oldest(s)) {
+            x->dead = true;
+            s->cut_off++;
+            break;
+        }
+        const smsg *m = &s->ring[x->next_seq % s->cap];
+        size_t k = m->len - x->off;
+        if (k > max - n) k = max - n;
+        memcpy(buf + n, m->buf + x->off, k);
+        n += k;
+        x->off += k;
+        if (x->off == m->len) {
+            x->next_seq++;
+            x->off = 0;
+        }
+    }
+    if (n == 0 && (x->dead || s->closing)) {
+        pthread_mutex_unlock(&s->mu);
+        return s->closing ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (n == 0) {
+        /* Caught up: sleep until the stream thread appends (wake). Under mu,
+         * so no append can slip between the check and the suspend. */
+        x->suspended = true;
+        MHD_suspend_connection(x->conn);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return (ssize_t)n;
+}
+
+static void sub_free(void *cls)
+{
+    sub *x = cls;
+    stream *s = x->st;
+    pthread_mutex_lock(&s->mu);
+    *x->pprev = x->next;
+    if (x->next) x->next->pprev = x->pprev;
+    s->nsubs--;
+    pthread_mutex_unlock(&s->mu);
+    free(x->first);
+    free(x);
+}
+
+typedef struct snap_ctx {
+    cJSON *arr;
+    int64_t now;
+    size_t total, max;
+} snap_ctx;
+
+static void snap_group(void *ctx, const reg_group_view *g)
+{
+    cJSON_AddItemToArray(((snap_ctx *)ctx)->arr, json_group(g));
+}
+
+static void snap_worker(void *ctx, const reg_view *v)
+{
+    snap_ctx *c = ctx;
+    if (c->total++ < c->max) cJSON_AddItemToArray(c->arr, json_worker(NULL, v, c->now));
+}
+
+static int snap_event(void *ctx, const store_event *e)
+{
+    cJSON_AddItemToArray(ctx, json_event(e));
+    return 0;
+}
+
+/* The snapshot's JSON (malloc'd), NULL when out of memory. */
+static char *snapshot_json(stream *s)
+{
+    app *a = s->a;
+    int64_t now = app_now_ms();
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "at", (double)now);
+    snap_ctx c = {cJSON_AddArrayToObject(doc, "groups"), now, 0, 0};
+    reg_groups(a->reg, snap_group, &c);
+    c.arr = cJSON_AddArrayToObject(doc, "workers");
+    c.max = (size_t)a->cfg.stream_snapshot_workers;
+    reg_view *v = calloc(1, sizeof *v); /* an hb_msg: too big for an HTTP thread's stack */
+    for (unsigned sh = 0; v && sh < REG_SHARDS; sh++)
+        reg_scan(a->reg, sh, now, snap_worker, &c, v);
+    free(v);
+    cJSON_AddNumberToObject(doc, "workers_total", (double)c.total);
+    cJSON_AddBoolToObject(doc, "workers_truncated", c.total > c.max);
+    cJSON *evs = cJSON_AddArrayToObject(doc, "events");
+    store_event_query q = {.limit = STREAM_RECENT_EVENTS};
+    store_list_events(a->store, &q, snap_event, evs); /* a store error leaves it empty */
+    char *data = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return data;
+}
+
+/* The snapshot message a new subscriber starts with, id'd at seq. */
+static char *snapshot(stream *s, uint64_t seq, size_t *len)
+{
+    char *data = snapshot_json(s);
+    if (!data) return NULL;
+    size_t dl = strlen(data);
+    char id[SSE_ID_MAX];
+    sse_format_id(id, s->a->boot_ms, seq);
+    size_t need = sse_size(id, "snapshot", data, dl) + 1;
+    char *buf = malloc(need);
+    if (buf) *len = sse_encode(buf, need, id, "snapshot", data, dl);
+    free(data);
+    return buf;
+}
+
+enum MHD_Result route_stream(app *a, req *r)
+{
+    stream *s = a->stream;
+    if (r->method != HTTP_GET) return http_error(r, 405, "method", "this endpoint takes GET");
+    sub *x = calloc(1, sizeof *x);
+    if (!x) return http_error(r, 503, "stream", "out of memory");
+    x->st = s;
+    x->conn = r->conn;
+    int64_t run = 0;
+    uint64_t last = 0;
+    const char *lei = http_header(r, "Last-Event-ID");
+    bool resume = lei && sse_parse_id(lei, strlen(lei), &run, &last) && run == a->boot_ms;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->closing || s->nsubs >= (size_t)a->cfg.stream_max_subscribers) {
+        pthread_mutex_unlock(&s->mu);
+        free(x);
+        return http_error(r, 503, "stream", "too many subscribers (see [stream] max_subscribers)");
+    }
+    resume = resume && last <= s->head && last + 1 >= oldest(s);
+    uint64_t at = s->head;
+    x->next_seq = resume ? last + 1 : at + 1;
+    /* Listed before the snapshot is built: what happens meanwhile follows it. */
+    x->next = s->subs;
+    x->pprev = &s->subs;
+    if (s->subs) s->subs->pprev = &x->next;
+    s->subs = x;
+    s->nsubs++;
+    pthread_mutex_unlock(&s->mu);
+
+    if (!resume) {
+        char *snap = snapshot(s, at, &x->first_len);
+        pthread_mutex_lock(&s->mu);
+        x->first = snap;
+        if (!snap) x->dead = true; /* out of memory: the client retries */
+        pthread_mutex_unlock(&s->mu);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, reader, x, sub_free);
+    if (!resp) {
+        sub_free(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* proxies: do not hold it back */
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)STREAM_CONN_TIMEOUT_S);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- the stream thread ----------------------------------------------------- */
+
+typedef struct touched {
+    char key[HB_ID_MAX + 1];
+    UT_hash_handle hh;
+} touched;
+
+static void touch(touched **set, const char *key)
+{
+    if (!key[0]) return;
+    touched *t;
+    HASH_FIND_STR(*set, key, t);
+    if (t || !(t = calloc(1, sizeof *t))) return;
+    snprintf(t->key, sizeof t->key, "%s", key);
+    HASH_ADD_STR(*set, key, t);
+}
+
+static void clear(touched **set)
+{
+    touched *t, *tmp;
+    HASH_ITER(hh, *set, t, tmp)
+    {
+        HASH_DEL(*set, t);
+        free(t);
+    }
+}
+
+typedef struct group_ctx {
+    stream *s;
+    touched *groups;
+} group_ctx;
+
+static void touched_group(void *ctx, const reg_group_view *g)
+{
+    group_ctx *c = ctx;
+    touched *t;
+    HASH_FIND_STR(c->groups, g->name, t);
+    if (t) publish(c->s, "group", json_group(g));
+}
+
+/* A burst: more messages than half the ring in one batch would overtake
+ * even subscribers that keep up, so the changes go out as one shared
+ * snapshot instead (at most every STREAM_RESYNC_MS; batches in between are
+ * covered by it). Workers and groups are counted with repeats: an
+ * estimate is enough. */
+static bool burst(const stream *s, const reg_event *b, size_t n)
+{
+    size_t msgs = 0;
+    for (size_t i = 0; i < n; i++)
+        msgs += b[i].kind == REG_EV_GROUP_STATE || b[i].kind == REG_EV_ALERT ? 1 : 2;
+    return msgs > s->cap / 2;
+}
+
+/* One batch of changes: an `event` each, then the touched workers and groups. */
+static void encode(stream *s, const reg_event *b, size_t n, reg_view *v)
+{
+    app *a = s->a;
+    if (n && (s->resync || burst(s, b, n))) {
+        s->resync = true;
+        return;
+    }
+    touched *workers = NULL, *groups = NULL;
+    int64_t now = app_now_ms();
+    store_event se;
+    for (size_t i = 0; i < n; i++) {
+        const reg_event *e = &b[i];
+        store_event_of(e, a->cfg.node_id, &se);
+        publish(s, "event", json_event(&se));
+        if (e->kind == REG_EV_WORKER_FORGET) {
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "worker_id", e->worker_id);
+            publish(s, "forget", f);
+            touched *t;
+            HASH_FIND_STR(workers, e->worker_id, t);
+            if (t) {
+                HASH_DEL(workers, t);
+                free(t);
+            }
+        } else if (e->kind != REG_EV_GROUP_STATE && e->kind != REG_EV_ALERT) {
+            touch(&workers, e->worker_id);
+        }
+        if (e->kind != REG_EV_ALERT) touch(&groups, e->group);
+    }
+    touched *t, *tmp;
+    HASH_ITER(hh, workers, t, tmp)
+    if (reg_get(a->reg, t->key, now, v)) publish(s, "worker", json_worker(NULL, v, now));
+    if (groups) {
+        group_ctx c = {s, groups};
+        reg_groups(a->reg, touched_group, &c);
+    }
+    clear(&workers);
+    clear(&groups);
+}
+
+static void summary(stream *s, int64_t now)
+{
+    app *a = s->a;
+    uint64_t counts[REG_W__COUNT];
+    reg_counts(a->reg, counts);
+    wq_stats ws;
+    wq_get_stats(a->wq, &ws);
+    uint64_t acc = atomic_load(&a->hb_accepted);
+    double secs = s->summary_ms ? (double)(now - s->summary_ms) / 1000.0 : 0;
+    cJSON *doc = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(doc, "counts");
+    cJSON_AddNumberToObject(doc, "at", (double)now);
+    for (int st = REG_W_ALIVE; st < REG_W__COUNT; st++)
+        cJSON_AddNumberToObject(c, reg_wstate_name(st), (double)counts[st]);
+    cJSON_AddNumberToObject(doc, "ingest_rate",
+                            secs > 0 ? (double)(acc - s->sum_accepted) / secs : 0);
+    cJSON_AddNumberToObject(doc, "dropped_rate",
+                            secs > 0 ? (double)(ws.hb_dropped - s->sum_dropped) / secs : 0);
+    cJSON_AddNumberToObject(doc, "queue_depth", (double)(ws.hb_depth + ws.ev_depth));
+    pthread_mutex_lock(&s->mu);
+    size_t nsubs = s->nsubs;
+    pthread_mutex_unlock(&s->mu);
+    cJSON_AddNumberToObject(doc, "subscribers", (double)nsubs);
+    s->summary_ms = now;
+    s->sum_accepted = acc;
+    s->sum_dropped = ws.hb_dropped;
+    publish(s, "summary", doc);
+}
+
+static void *stream_main(void *arg)
+{
+    stream *s = arg;
+    pthread_setname_np(pthread_self(), "vigil-stream");
+    reg_event *batch = NULL;
+    size_t cb = 0;
+    reg_view *v = calloc(1, sizeof *v);
+    s->last_msg_ms = app_mono_ms();
+    while (!atomic_load(&s->stop) && v) {
+        bool overflow;
+        size_t nb = evq_take(&s->q, &batch, &cb, &overflow);
+
+        uint64_t before;
+        pthread_mutex_lock(&s->mu);
+        before = s->head;
+        if (overflow) /* changes are missing: start everyone over from a snapshot */
+            for (sub *x = s->subs; x; x = x->next)
+                x->dead = true;
+        pthread_mutex_unlock(&s->mu);
+        encode(s, batch, nb, v);
+        int64_t mono = app_mono_ms(), now = app_now_ms();
+        if (s->resync && mono - s->resync_ms >= STREAM_RESYNC_MS) {
+            publish_text(s, "snapshot", snapshot_json(s));
+            s->resync = false;
+            s->resync_ms = mono;
+        }
+        if (now - s->summary_ms >= STREAM_SUMMARY_MS) summary(s, now);
+        pthread_mutex_lock(&s->mu);
+        bool appended = s->head != before;
+        if (!appended && mono - s->last_msg_ms >= STREAM_KEEPALIVE_MS) {
+            char *ka = malloc(16);
+            if (ka) append(s, ka, sse_comment(ka, 16, "keep-alive"));
+            appended = true;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (appended || overflow) {
+            s->last_msg_ms = mono;
+            wake(s);
+        }
+        app_sleep_ms(STREAM_TICK_MS);
+    }
+    free(v);
+    free(batch);
+    return NULL;
+}
+
+int stream_start(stream *s, char *err, size_t errlen)
+{
+    if (!s) return 0;
+    if (pthread_create(&s->th, NULL, stream_main, s) != 0) {
+        err_set(err, errlen, "cannot start the stream thread");
+        return -1;
+    }
+    s->running = true;
+    return 0;
+}
+
+void stream_stop(stream *s)
+{
+    if (!s) return;
+    atomic_store(&s->stop, true);
+    if (s->running) pthread_join(s->th, NULL);
+    s->running = false;
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    pthread_mutex_unlock(&s->mu);
+    wake(s); /* their readers now end the responses */
+}
+
+void stream_free(stream *s)
+{
+    if (!s) return;
+    stream_stop(s);
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->ring[i].buf);
+    free(s->ring);
+    evq_destroy(&s->q);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void stream_get_stats(stream *s, stream_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    out->subscribers = s->nsubs;
+    out->messages = s->head;
+    out->cut_off = s->cut_off;
+    pthread_mutex_unlock(&s->mu);
+    out->events_dropped = atomic_load(&s->q.dropped);
+}
