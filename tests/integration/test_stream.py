@@ -143,6 +143,9 @@ class Stream(unittest.TestCase):
         v = self.start()
         self.assertEqual(v.beat("w1", group="fast", cpu=0.5).status, 200)
         self.assertEqual(v.beat("w2", group="slow").status, 200)
+        # the snapshot's recent events come from the store, a flush behind
+        wait_until(lambda: len(v.get("/v1/events?type=session_opened")["events"]) == 2,
+                   what="the sessions stored")
         c = self.client()
         self.assertEqual(c.status, 200)
         self.assertEqual(c.headers["content-type"], "text/event-stream")
@@ -206,22 +209,23 @@ class Stream(unittest.TestCase):
         self.addCleanup(c.close)
 
     def test_slow_subscriber_is_cut_off_alone(self):
-        v = self.start("[stream]\nbuffer = 1024\n")
+        v = self.start("[stream]\nbuffer = 2048\n")
         slow = self.client(read=False, rcvbuf=4096)  # connects, then never reads
         fast = self.client()
         fast.until(lambda m: m["event"] == "snapshot")
-        # changes at a pace a reader keeps up with (batches well under half
-        # the ring per tick), long ids for big messages, until the slow one's
-        # socket buffers are full and the ring has passed it
+        # changes at a pace a reader keeps up with (each batch ~170 messages:
+        # even several of them in one 250 ms tick stay under half the ring,
+        # which would be a burst), long ids for big messages, until the slow
+        # one's socket buffers are full and the ring has passed it
         pad = "p" * 100
         n = 0
-        for batch in range(80):
+        for batch in range(100):
             lines = [{"worker_id": f"slow-{batch}-{i}-{pad}", "group": f"g{i % 5}-{pad}"}
-                     for i in range(50)]
+                     for i in range(40)]
             self.assertEqual(v.beats(lines).status, 200)
             n += len(lines)
             fast.drain(0.15)
-        last = f"slow-79-49-{pad}"
+        last = f"slow-99-39-{pad}"
         fast.until(lambda m: m["event"] == "worker" and m["data"]["worker_id"] == last,
                    timeout=30, what="the last worker")
         self.assertFalse(fast.closed)
