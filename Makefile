@@ -6,7 +6,7 @@ LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench clean format
+.PHONY: all deps build run test test-asan bench clean format install
 
 all: build
 
@@ -35,6 +35,14 @@ test-asan: deps
 bench: build
 	@scripts/deps.sh bench
 	@bench/ingest.sh
+
+# PREFIX=/usr/local DESTDIR= : vigild, vigil, libvigil (+ vigil.h, vigil.pc), the systemd
+# unit, an example config and the man pages.
+PREFIX ?= /usr/local
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target vigil_archive
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

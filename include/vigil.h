@@ -260,12 +260,125 @@ typedef struct vigil_stream_opts {
 VIGIL_API int vigil_stream(vigil_client *c, const char *path, const vigil_stream_opts *opts);
 
 /*
- * Reserved for a later release: a background heartbeat agent
- * (vigil_agent_start(c, worker_id, fields, n, interval_ms) running its own
- * thread with its own connection, and vigil_agent_stop(a, exit_code) sending
- * the bye), with optional bye-on-SIGTERM. It will live in
- * src/client/libvigil_agent.c and use only the calls above.
+ * A worker handle: heartbeats from a background thread, so that a worker
+ * program only opens it, updates its figures now and then and closes it.
+ *
+ *     vigil_worker_opts o = {.group = "inference", .interval_ms = 5000, .ttl_s = 15};
+ *     vigil_worker *w = vigil_open(getenv("VIGIL_URL"), "gpu-17", &o);
+ *     if (!w) fprintf(stderr, "vigil: %s\n", vigil_last_error(NULL));
+ *     vigil_bye_on_signal(w);               (optional: a bye on SIGTERM/SIGINT)
+ *     for (;;) {
+ *         ...serve one request...
+ *         vigil_worker_set_double(w, "cpu", 0.31);
+ *         vigil_task_done(w, elapsed_ms);
+ *     }
+ *     vigil_worker_close(w, 0);
+ *
+ * The thread owns its own vigil_client (and its connection). It sends the
+ * first heartbeat at once, then one every interval_ms +- jitter (spread so a
+ * fleet started together does not beat in step). A failed heartbeat is
+ * retried after 1 s, doubling up to interval_ms (also jittered), and never
+ * stops the thread. Every heartbeat carries group, instance, ttl_s, a seq
+ * counting up from 0 and the latest value of each sample set so far.
+ *
+ * Threads: every vigil_worker_* call and vigil_task_done may be made from any
+ * thread at once; they take a mutex for a copy of the value only, and never
+ * wait for the network. vigil_worker_close is the one call that waits (for
+ * the thread, and for the bye).
+ *
+ * Errors of these calls (NULL from vigil_open, VIGIL_ERR_INVALID from a
+ * setter) are worded in vigil_last_error(NULL), in the calling thread.
+ * Failures of the background thread go to opts.on_error, if set.
  */
+#define VIGIL_WORKER_DEFAULT_INTERVAL_MS 5000L
+#define VIGIL_WORKER_MIN_INTERVAL_MS 10L
+#define VIGIL_WORKER_DEFAULT_JITTER 0.1 /* fraction of the interval, either way */
+#define VIGIL_WORKER_NO_JITTER (-1.0)   /* opts.jitter for beats exactly on the interval */
+#define VIGIL_WORKER_RETRY_MS 1000L     /* first retry after a failure; doubles up to interval */
+#define VIGIL_WORKER_TASKS_MAX 1000     /* task durations held between heartbeats */
+
+typedef struct vigil_worker vigil_worker;
+
+typedef struct vigil_worker_opts {
+    const char *token;    /* bearer token; NULL or "": none */
+    const char *group;    /* the worker's group; NULL: none sent */
+    const char *instance; /* this run; NULL: "<hostname>:<pid>:<start time, ms since epoch>" */
+    long interval_ms;     /* between heartbeats; 0: VIGIL_WORKER_DEFAULT_INTERVAL_MS */
+    int ttl_s;            /* ttl_s sent with each heartbeat; 0: none (the server's default) */
+    /* Each wait is interval_ms * (1 +- jitter), uniformly; 0 means
+     * VIGIL_WORKER_DEFAULT_JITTER, VIGIL_WORKER_NO_JITTER none; at most 0.5. */
+    double jitter;
+    /* Called from the background thread when a heartbeat, task report or
+     * the signal bye fails (status and the words of vigil_last_error). It must
+     * not call vigil_worker_close on this worker. NULL: failures are silent. */
+    void (*on_error)(void *ctx, int status, const char *message);
+    void *ctx;
+} vigil_worker_opts;
+
+/*
+ * Open a worker handle and start its heartbeat thread: url and opts->token
+ * as for vigil_client_new(); worker_id as for vigil_heartbeat(). opts may be
+ * NULL (all defaults). Nothing is sent before this returns, and it does not
+ * wait for the server: an unreachable vigild only shows in on_error.
+ * Returns NULL for a bad URL, token, worker_id, group, instance, ttl_s,
+ * interval_ms (below VIGIL_WORKER_MIN_INTERVAL_MS) or jitter, or when out of
+ * memory or threads; vigil_last_error(NULL) then says which.
+ */
+VIGIL_API vigil_worker *vigil_open(const char *url, const char *worker_id,
+                                   const vigil_worker_opts *opts);
+
+/* The instance the worker's heartbeats carry (opts.instance or the default). */
+VIGIL_API const char *vigil_worker_instance(const vigil_worker *w);
+
+/*
+ * Set one sample by its JSON name and text form, sent with every heartbeat
+ * from the next one on: status, cpu, mem, mem_available_gb,
+ * gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests,
+ * tokens, cpu_ticks, jobs ("a,b,c"). A NULL value stops sending the key.
+ * The value is checked with vigild's own rules first. Fixed at open and
+ * refused here: worker_id, group, instance, ttl_s; kept by the handle: seq,
+ * task_ms (vigil_task_done), exit_code (vigil_worker_close).
+ * Returns VIGIL_OK, VIGIL_ERR_INVALID or VIGIL_ERR_NOMEM.
+ */
+VIGIL_API int vigil_worker_set(vigil_worker *w, const char *key, const char *value);
+
+/* vigil_worker_set with a number: "cpu", 0.31 or "backlog", 3. A fraction
+ * given to an integer field, or a non-finite number, is refused. */
+VIGIL_API int vigil_worker_set_double(vigil_worker *w, const char *key, double value);
+VIGIL_API int vigil_worker_set_int(vigil_worker *w, const char *key, long long value);
+
+/*
+ * Report one finished task's duration (ms, 0..1e9) for the group's task
+ * latency. One pending duration goes as task_ms in the next heartbeat;
+ * several are sent together in one POST /v1/tasks after it. At most
+ * VIGIL_WORKER_TASKS_MAX wait between heartbeats; later ones are dropped.
+ * Returns VIGIL_OK, or VIGIL_ERR_INVALID for a duration out of range.
+ */
+VIGIL_API int vigil_task_done(vigil_worker *w, double ms);
+
+/*
+ * Opt in to a bye on SIGTERM and SIGINT: the handler (async-signal-safe: it
+ * writes the signal's number to the thread's self-pipe) wakes the heartbeat
+ * thread, which sends a bye with exit_code 128 + the signal (143 for
+ * SIGTERM; connect timeout 1 s, whole request 2 s), then restores the
+ * default action and raises the signal again, so the process ends as it
+ * would have without libvigil. A second such signal before that ends the
+ * process at once. Only one worker of a process can have it; the handlers
+ * in place before are put back by vigil_worker_close.
+ * Returns VIGIL_OK, or VIGIL_ERR_INVALID when another worker has it.
+ */
+VIGIL_API int vigil_bye_on_signal(vigil_worker *w);
+
+/*
+ * Stop the heartbeat thread (waiting for a request in flight, at most the
+ * whole-request timeout, VIGIL_DEFAULT_TIMEOUT_MS), report pending task
+ * durations, send the bye with exit_code (0: clean shutdown, else failed)
+ * and the last samples (so a status set last goes with it), and free w.
+ * Returns the bye's outcome as vigil_bye() does (a failure's words in
+ * vigil_last_error(NULL)); w is freed whatever it is.
+ * NULL is a no-op returning VIGIL_ERR_INVALID.
+ */
+VIGIL_API int vigil_worker_close(vigil_worker *w, int exit_code);
 
 #ifdef __cplusplus
 }

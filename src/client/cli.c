@@ -42,9 +42,9 @@ static const cli_flag global_flags[] = {
 };
 #define N_GLOBAL (sizeof global_flags / sizeof global_flags[0])
 
-static const cli_cmd *const commands[] = {&cli_cmd_beat,   &cli_cmd_bye,         &cli_cmd_status,
-                                          &cli_cmd_top,    &cli_cmd_reliability, &cli_cmd_import,
-                                          &cli_cmd_silence};
+static const cli_cmd *const commands[] = {&cli_cmd_beat,    &cli_cmd_bye,         &cli_cmd_status,
+                                          &cli_cmd_top,     &cli_cmd_reliability, &cli_cmd_import,
+                                          &cli_cmd_silence, &cli_cmd_run};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 void cli_err(const char *fmt, ...)
@@ -158,7 +158,7 @@ static bool read_token_file(const char *dir, char *buf, size_t cap)
     return buf[0] != '\0';
 }
 
-int cli_connect(cli_ctx *ctx)
+void cli_resolve(cli_ctx *ctx, const char **url_out, const char **token_out)
 {
     const char *url = ctx->url ? ctx->url : env("VIGIL_URL");
     /* Order (docs/cli.md): --token, VIGIL_TOKEN, VIGIL_INGEST_TOKEN (beat/bye
@@ -173,6 +173,14 @@ int cli_connect(cli_ctx *ctx)
         if (read_token_file(dir ? dir : "./var", file_token, sizeof file_token)) token = file_token;
     }
     ctx->token_found = token && *token;
+    *url_out = url;
+    *token_out = token;
+}
+
+int cli_connect(cli_ctx *ctx)
+{
+    const char *url, *token;
+    cli_resolve(ctx, &url, &token);
     ctx->client = vigil_client_new(url, token);
     if (!ctx->client) {
         cli_err("%s", vigil_last_error(NULL));
@@ -233,6 +241,12 @@ static int parse_args(int argc, char **argv, parsed *p)
         const char *a = argv[i];
         bool is_opt = !only_pos && a[0] == '-' && a[1] != '\0';
         if (is_opt && !strcmp(a, "--")) {
+            if (ctx->cmd && ctx->cmd->rest && !p->help_cmd) {
+                /* The rest is the command to run, options and all: not ours. */
+                ctx->rest = &argv[i + 1];
+                ctx->nrest = argc - i - 1;
+                break;
+            }
             only_pos = true;
             continue;
         }

@@ -4,7 +4,8 @@
  * cli.c owns argv parsing, help, global options, token lookup and the
  * mapping of libvigil outcomes to exit codes; each command (cli_post.c for
  * beat/bye, cli_status.c for status, cli_rel.c for reliability and import,
- * cli_silence.c for silence, cli_top.c for top) is a cli_cmd: a table of
+ * cli_silence.c for silence, cli_top.c for top, cli_run.c for run, with its
+ * pure parts in cli_proc.c) is a cli_cmd: a table of
  * its flags and a run function that receives the parsed arguments.
  * cli_table.c holds what the commands that print the server's answers share:
  * aligned tables, JSON lookups, durations, times; cli_top_view.c is top's
@@ -60,6 +61,8 @@ typedef struct cli_ctx {
     int npos;
     cli_opt *opts; /* in command-line order; a repeated flag appears twice */
     size_t nopts;
+    char **rest; /* a `rest` command's words after "--" (the command to run) */
+    int nrest;
     vigil_client *client; /* made by cli_connect() */
     bool token_found;     /* whether cli_connect() found any token, for hints on 401 */
 } cli_ctx;
@@ -74,11 +77,16 @@ typedef struct cli_cmd {
     int min_pos, max_pos; /* positional arguments accepted */
     const char *pos_name; /* what they are, for "missing ID" */
     bool ingest;          /* an ingest endpoint: VIGIL_INGEST_TOKEN is preferred */
+    bool rest;            /* takes "-- CMD ARGS...": the words after "--" go to ctx->rest */
     int (*run)(cli_ctx *ctx);
 } cli_cmd;
 
 extern const cli_cmd cli_cmd_beat, cli_cmd_bye, cli_cmd_status, cli_cmd_reliability, cli_cmd_import,
-    cli_cmd_silence, cli_cmd_top;
+    cli_cmd_silence, cli_cmd_top, cli_cmd_run;
+
+/* The URL (NULL: libvigil's default) and token (NULL: none) cli_connect()
+ * would use, for a command that makes its own handle (run: vigil_open). */
+void cli_resolve(cli_ctx *ctx, const char **url, const char **token);
 
 /* Resolve URL and token (flags, environment, DATA/admin.token) and create
  * ctx->client. Returns CLI_EXIT_OK, or prints why and returns an exit code. */
@@ -212,5 +220,32 @@ typedef struct cli_top_view {
  * alive, left, evicted, then by id) and recent events, cut to v->rows. now_ms
  * as for cli_top_apply. */
 void cli_top_render(cli_top *t, const cli_top_view *v, int64_t now_ms, FILE *f);
+
+/* ---- cli_proc.c: the pure parts of `vigil run` ----------------------------------- */
+
+/* What `vigil run` reads of one /proc/<pid>/stat. */
+typedef struct cli_proc_stat {
+    long pid, ppid;
+    int64_t ticks; /* utime + stime + cutime + cstime: its own and its reaped children's */
+} cli_proc_stat;
+
+/* Parse the text of /proc/<pid>/stat (comm may hold spaces and parentheses). */
+bool cli_proc_parse_stat(const char *buf, cli_proc_stat *out);
+
+/* The ticks of root and all its descendants among p[0..n) (linked by ppid). */
+int64_t cli_proc_tree_ticks(const cli_proc_stat *p, size_t n, long root);
+
+/* How a child ended (a waitpid status) as a bye: the exit code (N, or 128 + S
+ * when killed by signal S) and, for a signal, the status text "killed by
+ * signal 9 (SIGKILL)" into text ("" otherwise). */
+int cli_run_outcome(int wstatus, char *text, size_t cap);
+
+/* --every: the first slot first_ms + k * every_ms after now_ms (slots missed
+ * by an overrunning run are skipped, not caught up). */
+int64_t cli_run_next_slot(int64_t first_ms, int64_t every_ms, int64_t now_ms);
+
+/* A worker id from the command's path: its base name, bytes outside
+ * [A-Za-z0-9._:@-] as '-', cut to 128 bytes ("run" when nothing is left). */
+void cli_run_default_id(const char *path, char *buf, size_t cap);
 
 #endif

@@ -100,6 +100,15 @@ int lv_set_err(vigil_client *c, int status, const char *field, const char *fmt, 
     return status;
 }
 
+int lv_set_thread_err(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(new_err, sizeof new_err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
 /* Header values must not be able to smuggle in another header or request. */
 bool lv_printable_token(const char *s)
 {

@@ -5,6 +5,8 @@
  *   libvigil.c         the client handle, errors, URL building, one-shot
  *                      requests (heartbeat, bye, GET, POST, DELETE)
  *   libvigil_stream.c  vigil_stream: a GET whose answer never ends
+ *   libvigil_worker.c  vigil_worker: a heartbeat thread, its samples, the
+ *                      bye on close or on a signal
  */
 #ifndef VIGIL_LIBVIGIL_INT_H
 #define VIGIL_LIBVIGIL_INT_H
@@ -14,6 +16,7 @@
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LV_ERR_MAX 320
 
@@ -54,5 +57,34 @@ void lv_refusal_text(vigil_client *c, const char *body, size_t len);
  * VIGIL_ERR_NOMEM. */
 int lv_make_url(vigil_client *c, const char *path, const vigil_field *query, size_t nquery,
                 char **url_out);
+
+/* The calling thread's vigil_last_error(NULL) text, for calls that have no
+ * client (vigil_client_new, vigil_open, the worker setters). Returns status. */
+__attribute__((format(printf, 2, 3))) int lv_set_thread_err(int status, const char *fmt, ...);
+
+/* ---- libvigil_worker.c: the pure parts, unit-tested ------------------------ */
+
+/* A random source: a uniform double in [0, 1) per call. */
+typedef double (*lv_rand_fn)(void *ctx);
+
+/* xorshift64* over *(uint64_t *)state (not 0): the worker's jitter source. */
+double lv_rand_xorshift(void *state);
+
+/*
+ * How long the heartbeat thread waits before its next attempt, in ms:
+ * after a success (failures == 0) interval_ms; after the n-th failure in a
+ * row VIGIL_WORKER_RETRY_MS doubled n-1 times, at most interval_ms; either
+ * times (1 + jitter * (2u - 1)) with u from rnd, and never below 1 ms.
+ */
+long lv_worker_delay_ms(long interval_ms, double jitter, int failures, lv_rand_fn rnd, void *ctx);
+
+/* The default instance "<host>:<pid>:<start_ms>" into buf; false when it
+ * does not fit or is no valid instance (a host name is cut to fit). */
+bool lv_default_instance(const char *host, long pid, int64_t start_ms, char *buf, size_t cap);
+
+/* The JSON body of POST /v1/tasks for worker_id (group may be NULL) and n
+ * durations into buf; its length, or 0 when it does not fit. */
+size_t lv_tasks_json(const char *worker_id, const char *group, const double *ms, size_t n,
+                     char *buf, size_t cap);
 
 #endif

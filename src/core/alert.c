@@ -513,3 +513,36 @@ void alert_get_stats(alert_engine *e, alert_stats *out)
     for (const sil *s = e->silences; s; s = s->next)
         out->silences++;
 }
+
+int alert_set_rules(alert_engine *e, const alert_rule *rules, int nrules)
+{
+    alert_rule *nr = NULL;
+    if (nrules > 0) {
+        if (!(nr = malloc((size_t)nrules * sizeof *nr))) return -1;
+        memcpy(nr, rules, (size_t)nrules * sizeof *nr);
+    }
+    al *a, *tmp;
+    HASH_ITER(hh, e->alerts, a, tmp)
+    {
+        int k = 0;
+        while (k < nrules && strcmp(nr[k].name, e->rules[a->rule].name) != 0)
+            k++;
+        if (k == nrules) {
+            HASH_DEL(e->alerts, a);
+            free(a);
+            continue;
+        }
+        a->rule = k;
+        notice *n = &a->n; /* the notice speaks with the rule's new settings */
+        n->severity = nr[k].severity;
+        n->nsinks = nr[k].nsinks;
+        memcpy(n->sinks, nr[k].sinks, sizeof n->sinks);
+        snprintf(n->type, sizeof n->type, "%s", alert_type_name(nr[k].type));
+        snprintf(n->field, sizeof n->field, "%s", nr[k].field);
+        n->limit = nr[k].value;
+    }
+    free(e->rules);
+    e->rules = nr;
+    e->nrules = nrules;
+    return 0;
+}

@@ -142,6 +142,14 @@ void alert_silences(alert_engine *e, int64_t now_ms, void (*fn)(void *ctx, const
 
 void alert_get_stats(alert_engine *e, alert_stats *out);
 
+/* New rules in place of the old (SIGHUP), keeping what the engine knows:
+ * an alert of a rule whose name is still there keeps its state (firing,
+ * notified, cooldown, flapping history) under the new rule's settings; the
+ * alerts of a rule that is gone are dropped without a resolve notice (that
+ * rule no longer speaks). Silences, counters and the startup grace stay.
+ * Returns 0, or -1 when out of memory (nothing changed). */
+int alert_set_rules(alert_engine *e, const alert_rule *rules, int nrules);
+
 /* Shell-style glob (* ? [..]) match; "" matches everything. */
 bool alert_glob(const char *glob, const char *s);
 

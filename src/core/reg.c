@@ -81,11 +81,13 @@ reg *reg_new(const reg_config *cfg, reg_sink_fn sink, void *sink_ctx)
     if (!r) return NULL;
     r->cfg = *cfg;
     if (r->cfg.default_ttl_s <= 0) r->cfg.default_ttl_s = REG_DEFAULT_TTL_S;
+    if (r->cfg.held_grace_ms <= 0) r->cfg.held_grace_ms = REG_HELD_GRACE_MS;
     r->phi_z = phi_threshold_z(r->cfg.phi_threshold);
     r->sink = sink;
     r->sink_ctx = sink_ctx;
     r->seed = (uint32_t)(uintptr_t)r * 2654435761u;
     pthread_mutex_init(&r->gmu, NULL);
+    pthread_mutex_init(&r->dmu, NULL);
     if (rg_intern(r, "") != 0) {
         free(r);
         return NULL;
@@ -126,6 +128,8 @@ void reg_free(reg *r)
     for (uint32_t g = 0; g < r->ngroups; g++)
         free(r->groups[g]);
     pthread_mutex_destroy(&r->gmu);
+    pthread_mutex_destroy(&r->dmu);
+    free(r->due);
     free(r);
 }
 
@@ -382,6 +386,7 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
         pthread_mutex_unlock(&sh->mu);
         return REG_W_NONE;
     }
+    w->flags &= (uint8_t)~RW_DROPPED; /* a beat: whatever held connection dropped, it lives */
     int has_inst = (m->has & HB_HAS_INSTANCE) != 0;
     int new_inst = has_inst && (w->inst_len != strlen(m->instance) ||
                                 memcmp(rw_inst(w), m->instance, w->inst_len) != 0);

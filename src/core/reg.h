@@ -107,7 +107,10 @@ typedef void (*reg_sink_fn)(void *ctx, const reg_event *ev);
 typedef struct reg_config {
     int32_t default_ttl_s; /* when neither heartbeat nor group gives one */
     double phi_threshold;  /* suspect when phi passes this; <= 0 disables suspect */
+    int32_t held_grace_ms; /* reg_drop: dead this long after the drop (0: REG_HELD_GRACE_MS) */
 } reg_config;
+
+#define REG_HELD_GRACE_MS 2000 /* default grace after a held connection drops */
 
 typedef struct reg reg;
 
@@ -117,6 +120,11 @@ void reg_free(reg *r);
 /* Configure a group's TTL (config file); creates the group (state unknown). */
 int reg_group_set_ttl(reg *r, const char *group, int32_t ttl_s);
 
+/* After TTLs changed (SIGHUP): file every worker in the wheel again by its
+ * deadlines now, since a wheel slot is chosen once and a shorter TTL would
+ * otherwise be seen only at the old deadline. O(workers); for reloads. */
+void reg_rewheel(reg *r);
+
 /* Apply a heartbeat (kind HB_BEAT or HB_START). Returns the worker's state after it. */
 reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms);
 
@@ -125,6 +133,14 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms);
  * instance than the open session's is ignored (returns REG_W_NONE).
  * Returns the worker's state after it. */
 reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms);
+
+/* The worker's held connection (GET /v1/connect) dropped without a bye:
+ * an open session's worker turns suspect now and dead held_grace_ms later
+ * unless a heartbeat comes first (then it is alive again, as after any
+ * late beat). instance "" or NULL: any; another instance's drop is ignored
+ * (a restarted worker's old connection closing). Returns 0, or -1 when the
+ * worker is unknown, has no open session, or the instance differs. */
+int reg_drop(reg *r, const char *worker_id, const char *instance, int64_t now_ms);
 
 /* Operator actions. Return 0, or -1 when the worker is unknown. */
 int reg_evict(reg *r, const char *worker_id, int64_t now_ms);

@@ -20,6 +20,7 @@
 #define RW_GAP 0x04     /* ...and vigild was down longer than its TTL: close monitor_gap */
 #define RW_EXPIRED 0x08 /* ...and its TTL ran out before vigild stopped: close at once */
 #define RW_ZOMBIE 0x10  /* unlinked from the hash, freed when the wheel reaches it */
+#define RW_DROPPED 0x20 /* its held connection dropped: dead at since_ms + held_grace_ms */
 
 #define RW_SAMPLE_BITS                                                                             \
     (HB_HAS_SEQ | HB_HAS_CPU | HB_HAS_MEM | HB_HAS_MEM_AVAIL | HB_HAS_GPU_MEM | HB_HAS_THERMAL |   \
@@ -105,6 +106,17 @@ struct reg {
     uint64_t counts[REG_W__COUNT];
 
     size_t rec_bytes; /* bytes in worker records (under gmu: updated with counts) */
+
+    /* Workers whose held connection dropped (reg_drop), and when each is
+     * due: checked by every sweep, since their wheel slot is the TTL's,
+     * later. Few (only held connections), so a plain array. Lock order:
+     * shard, then dmu; the sweep takes them apart. */
+    pthread_mutex_t dmu;
+    struct reg_due {
+        char id[HB_ID_MAX + 1];
+        int64_t due_ms;
+    } * due;
+    size_t ndue, cdue;
     rshard shards[REG_SHARDS];
 };
 

@@ -37,6 +37,9 @@ static deadlines deadlines_of(const reg *r, const rw *w)
         return d; /* the gap was vigild's: neither TTL nor phi apply until it beats */
     }
     d.dead = w->last_hb_ms + ttl;
+    if ((w->flags & RW_DROPPED) && w->since_ms + r->cfg.held_grace_ms < d.dead)
+        d.dead =
+            w->since_ms + r->cfg.held_grace_ms; /* since_ms: when it turned suspect, the drop */
     if (w->state == REG_W_ALIVE) {
         double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
         if (sa >= 0) d.suspect = w->last_hb_ms + (int64_t)sa;
@@ -85,6 +88,34 @@ void wheel_insert(reg *r, rshard *sh, rw *w)
     w->flags |= RW_INWHEEL;
 }
 
+/* Dropped held connections whose grace is over (reg_drop): their wheel slot
+ * is the TTL's, so they are acted on here. */
+static size_t sweep_due(reg *r, int64_t now_ms)
+{
+    struct reg_due stackv[32], *v = stackv;
+    size_t n = 0;
+    pthread_mutex_lock(&r->dmu);
+    for (size_t i = 0; i < r->ndue;) {
+        if (now_ms <= r->due[i].due_ms || n == sizeof stackv / sizeof *stackv) {
+            i++;
+            continue;
+        }
+        v[n++] = r->due[i];
+        r->due[i] = r->due[--r->ndue];
+    }
+    pthread_mutex_unlock(&r->dmu);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(v[i].id);
+        uint32_t h = reg_hash(r, v[i].id, len);
+        rshard *sh = &r->shards[h & (REG_SHARDS - 1)];
+        pthread_mutex_lock(&sh->mu);
+        rw *w = *rw_find_link(sh, h, v[i].id, len);
+        if (w && (w->flags & RW_DROPPED)) rw_expire(r, w, now_ms);
+        pthread_mutex_unlock(&sh->mu);
+    }
+    return n;
+}
+
 size_t reg_sweep(reg *r, int64_t now_ms)
 {
     size_t seen = 0;
@@ -116,7 +147,62 @@ size_t reg_sweep(reg *r, int64_t now_ms)
         }
         pthread_mutex_unlock(&sh->mu);
     }
-    return seen;
+    return seen + sweep_due(r, now_ms);
+}
+
+void reg_rewheel(reg *r)
+{
+    for (int i = 0; i < REG_SHARDS; i++) {
+        rshard *sh = &r->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        for (int s = 0; s < REG_WHEEL_SLOTS; s++) {
+            for (rw *w = sh->wheel[s], *nx; w; w = nx) {
+                nx = w->wnext;
+                w->flags &= (uint8_t)~RW_INWHEEL;
+                if (w->flags & RW_ZOMBIE) rw_free(r, w); /* only the wheel still had it */
+            }
+            sh->wheel[s] = NULL;
+        }
+        for (uint32_t b = 0; b < sh->nbuckets; b++)
+            for (rw *w = sh->buckets[b]; w; w = w->hnext)
+                wheel_insert(r, sh, w);
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
+int reg_drop(reg *r, const char *worker_id, const char *instance, int64_t now_ms)
+{
+    size_t n = strlen(worker_id);
+    uint32_t h = reg_hash(r, worker_id, n);
+    rshard *sh = &r->shards[h & (REG_SHARDS - 1)];
+    pthread_mutex_lock(&sh->mu);
+    rw *w = *rw_find_link(sh, h, worker_id, n);
+    int rc = -1;
+    if (w && !rw_expire(r, w, now_ms) && rw_open(w) && !(w->flags & RW_RECOVER) &&
+        (!instance || !instance[0] || strcmp(instance, rw_inst(w)) == 0)) {
+        if (w->state == REG_W_ALIVE) rw_set_state(r, w, REG_W_SUSPECT, now_ms, 0);
+        if (!(w->flags & RW_DROPPED)) {
+            w->flags |= RW_DROPPED;
+            pthread_mutex_lock(&r->dmu);
+            if (r->ndue == r->cdue) {
+                size_t nc = r->cdue ? r->cdue * 2 : 16;
+                struct reg_due *nd = realloc(r->due, nc * sizeof *nd);
+                if (nd) {
+                    r->due = nd;
+                    r->cdue = nc;
+                }
+            }
+            /* Out of memory: no early death, the TTL still applies. */
+            if (r->ndue < r->cdue) {
+                memcpy(r->due[r->ndue].id, worker_id, n + 1);
+                r->due[r->ndue++].due_ms = w->since_ms + r->cfg.held_grace_ms;
+            }
+            pthread_mutex_unlock(&r->dmu);
+        }
+        rc = 0;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return rc;
 }
 
 void reg_restore(reg *r, const reg_restore_rec *rec, int64_t boot_ms, int64_t downtime_ms)

@@ -65,6 +65,23 @@ typedef struct samp {
     int64_t ticks_moved_ms; /* 0: never reported cpu_ticks */
 } samp;
 
+/* The rules judged on workers' own samples, and the fields they name, from
+ * the app's rules (at start, and after a reload under eng_mu). */
+static void worker_rules(alerts *al)
+{
+    app *a = al->a;
+    al->nwrules = al->nfields = 0;
+    for (size_t i = 0; i < a->cfg.nrules; i++) {
+        const alert_rule *r = &a->cfg.rules[i];
+        if (!alert_rule_on_workers(r)) continue;
+        al->wrules[al->nwrules++] = r;
+        int k = 0;
+        while (k < al->nfields && strcmp(al->fields[k], r->field) != 0)
+            k++;
+        if (k == al->nfields && k < ALERTS_FIELDS_MAX) al->fields[al->nfields++] = r->field;
+    }
+}
+
 alerts *alerts_new(app *a, char *err, size_t errlen)
 {
     if (a->cfg.nrules == 0) return NULL; /* nothing to alert on: no thread, no queue */
@@ -77,15 +94,7 @@ alerts *alerts_new(app *a, char *err, size_t errlen)
     notify_opts_default(&o);
     al->nf = notify_new(a->cfg.sinks, (int)a->cfg.nsinks, &o);
     if (!al->eng || !al->nf) goto oom;
-    for (size_t i = 0; i < a->cfg.nrules; i++) {
-        const alert_rule *r = &a->cfg.rules[i];
-        if (!alert_rule_on_workers(r)) continue;
-        al->wrules[al->nwrules++] = r;
-        int k = 0;
-        while (k < al->nfields && strcmp(al->fields[k], r->field) != 0)
-            k++;
-        if (k == al->nfields && k < ALERTS_FIELDS_MAX) al->fields[al->nfields++] = r->field;
-    }
+    worker_rules(al);
     pthread_mutex_init(&al->eng_mu, NULL);
     evq_init(&al->q, ALERTS_QUEUE_MAX);
     return al;
@@ -335,4 +344,18 @@ void alerts_get_stats(alerts *al, alert_stats *st, uint64_t *queue_dropped)
     alert_get_stats(al->eng, st);
     pthread_mutex_unlock(&al->eng_mu);
     *queue_dropped = atomic_load(&al->q.dropped);
+}
+
+int alerts_set_rules(alerts *al, const alert_rule *rules, size_t n, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&al->eng_mu);
+    int rc = alert_set_rules(al->eng, rules, (int)n);
+    if (rc == 0) {
+        memcpy(al->a->cfg.rules, rules, n * sizeof *rules);
+        al->a->cfg.nrules = n;
+        worker_rules(al);
+    }
+    pthread_mutex_unlock(&al->eng_mu);
+    if (rc != 0) err_set(err, errlen, "alerts: out of memory taking the new rules");
+    return rc;
 }

@@ -31,4 +31,10 @@ void alerts_silences(alerts *al, void (*fn)(void *ctx, const alert_silence *s), 
 
 void alerts_get_stats(alerts *al, alert_stats *st, uint64_t *queue_dropped);
 
+/* SIGHUP: the engine takes new rules (alert_set_rules: alerts of rules kept
+ * by name keep their state), copied into the app's configuration, which
+ * the alert thread reads under the same lock. 0, or -1 with err (nothing
+ * changed): out of memory. */
+int alerts_set_rules(alerts *al, const alert_rule *rules, size_t n, char *err, size_t errlen);
+
 #endif

@@ -5,10 +5,12 @@
 #ifndef VIGIL_APP_H
 #define VIGIL_APP_H
 
+#include "core/hist.h"
 #include "core/ifl.h"
 #include "core/rank.h"
 #include "core/reg.h"
 #include "core/tlat.h"
+#include "core/udpl.h"
 #include "server/cfg.h"
 #include "server/wq.h"
 #include "store/store.h"
@@ -21,6 +23,7 @@
 
 #define APP_TOKEN_MAX 512
 #define APP_WRITER_STALE_MS 5000 /* readyz: writer silent this long = not ready */
+#define APP_REJECT_REASONS 32    /* slots of ingest_rejects (names: metrics.c) */
 
 /* What one analytics rollup did (POST /v1/admin/rollup answers with it). */
 typedef struct rollup_stats {
@@ -36,6 +39,8 @@ typedef struct rollup_stats {
 typedef struct alerts alerts;   /* alerts.h */
 typedef struct history history; /* history.h */
 typedef struct stream stream;   /* stream.h */
+typedef struct held held;       /* held.h */
+typedef struct udp udp;         /* udp.h */
 
 typedef struct app {
     cfg cfg;
@@ -72,8 +77,9 @@ typedef struct app {
     alerts *alerts; /* NULL: no rules configured */
     ifl *ifl;       /* workers' last job lists (heartbeat "jobs") */
     stream *stream; /* GET /v1/stream subscribers */
+    held *held;     /* GET /v1/connect held connections */
 
-    /* counters (later: /metrics) */
+    /* counters (also GET /metrics, metrics.c) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
         sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
     /* fleet history (history.h): sessions closed with each reason since
@@ -87,6 +93,22 @@ typedef struct app {
      * event_queue_max because it could not be written. The writer mirrors the
      * first and last from the queue's stats every turn. */
     atomic_uint_least64_t events_spilled, events_replayed, spill_failures;
+
+    /* /metrics (metrics.h): ingest refusals by the error field of the
+     * answer, counted by metrics_reject with hb_rejected (still the total:
+     * refusals counted only there show as reason "other"); and how long
+     * each store_apply of the writer took, in seconds (set up by jobs_start). */
+    atomic_uint_least64_t ingest_rejects[APP_REJECT_REASONS];
+    atomic_uint_least64_t rejects_other_seen; /* high-water of reason "other" (metrics.c) */
+    hist flush_hist;
+
+    /* UDP ingest (udp.h; NULL: udp_listen is empty). Written by its one
+     * thread, once per receive batch; lines it applies also count in
+     * hb_accepted / byes like HTTP's, lines it refuses in hb_rejected. */
+    udp *udp;
+    atomic_uint_least64_t udp_datagrams, udp_lines_ok, udp_registry_full;
+    atomic_uint_least64_t udp_lines_refused[UDPL__COUNT];    /* by udpl_reason ([UDPL_OK] unused) */
+    atomic_uint_least64_t udp_dgrams_refused[UDPL_D__COUNT]; /* by udpl_dgram: bad/missing sig… */
 } app;
 
 int64_t app_now_ms(void);  /* wall clock, epoch ms */
@@ -121,6 +143,11 @@ int rollup_gaps(app *a, int64_t now, rel_gap **gaps, size_t *ngaps, int64_t *fir
 void rollup_prepare(rel_session *s, size_t n);
 /* Drop a forgotten worker from the in-memory ranking. */
 void rollup_forget(app *a, const char *worker_id);
+
+/* ingest.c: apply one validated message (every door: HTTP, NDJSON, ping,
+ * UDP). Returns the worker's state (reg_wstate), or -1 when the registry
+ * could not take it (memory or group table exhausted). */
+int ingest_apply(app *a, const hb_msg *m, int64_t now);
 
 /* http.c */
 int http_start(app *a, char *err, size_t errlen);

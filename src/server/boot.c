@@ -46,7 +46,9 @@
 #include "server/alerts.h"
 #include "server/app.h"
 #include "server/history.h"
+#include "server/held.h"
 #include "server/stream.h"
+#include "server/udp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,12 +265,15 @@ int app_boot(app *a, char *err, size_t errlen)
     }
     a->wq = wq_new_spill((size_t)a->cfg.queue_size, (size_t)a->cfg.event_queue_max, sp);
     if (!a->wq) spill_close(sp);
-    reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s, .phi_threshold = a->cfg.phi_threshold};
+    reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s,
+                     .phi_threshold = a->cfg.phi_threshold,
+                     .held_grace_ms = a->cfg.held_grace_ms};
     if (a->cfg.nrules && !(a->alerts = alerts_new(a, err, errlen))) return -1;
     a->stream = stream_new(a); /* before the registry: boot restore emits events */
+    a->held = held_new(a);
     a->reg = reg_new(&rc, app_event, a);
     a->ifl = ifl_new();
-    if (!a->wq || !a->reg || !a->ifl || !a->stream) {
+    if (!a->wq || !a->reg || !a->ifl || !a->stream || !a->held) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -297,7 +302,9 @@ int app_boot(app *a, char *err, size_t errlen)
 void app_shutdown(app *a)
 {
     stream_stop(a->stream); /* ends the subscribers' responses, so http_stop does not wait */
+    held_stop(a->held);     /* likewise; their ends are not the workers' drops */
     http_stop(a);
+    udp_stop(a);            /* the other ingest door, closed before the writer drains */
     alerts_stop(a->alerts); /* delivers queued notices, at most 5 s */
     rollup_stop(a);
     history_stop(a); /* at most ~1 s; a store write still running is waited for below */
@@ -315,5 +322,7 @@ void app_shutdown(app *a)
     ifl_free(a->ifl);
     stream_free(a->stream);
     a->stream = NULL;
+    held_free(a->held); /* after http_stop: every held connection has ended */
+    a->held = NULL;
     wq_free(a->wq);
 }

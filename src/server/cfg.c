@@ -20,12 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Integer fields are int or int32_t (4 bytes) or int64_t; stored by size. */
 _Static_assert(sizeof(int) == sizeof(int32_t), "cfg assumes a 32-bit int");
 
-enum kind { K_STR, K_INT, K_DBL };
+enum kind { K_STR, K_INT, K_DBL, K_BOOL }; /* K_BOOL: a bool field, true|false|on|off|yes|no|1|0 */
 
 typedef struct cfg_key {
     const char *section, *name; /* INI section and key */
@@ -56,6 +57,11 @@ static const char *check_listen(const char *v)
                                               : NULL;
 }
 
+static const char *check_listen_opt(const char *v)
+{
+    return *v ? check_listen(v) : NULL; /* "": off */
+}
+
 static const char *check_nonempty(const char *v)
 {
     return *v ? NULL : "must not be empty";
@@ -77,8 +83,14 @@ static const cfg_key keys[] = {
     {"server", SAME(ingest_token), K_STR, NULL, 0, 0, NULL},
     {"server", SAME(http_threads), K_INT, "2", 1, 64, NULL},
     {"server", SAME(max_batch_bytes), K_INT, "8388608", 65536, 268435456, NULL},
+    /* GET /metrics without the admin token: for scrapers on a trusted network. */
+    {"server", SAME(metrics_public), K_BOOL, "false", 0, 0, NULL},
+    {"server", SAME(udp_listen), K_STR, NULL, 0, 0, check_listen_opt}, /* "": off */
+    {"server", SAME(udp_secret), K_STR, NULL, 0, 0, NULL},
+    {"server", SAME(snapshot), K_BOOL, "true", 0, 0, NULL},
     {"liveness", SAME(default_ttl_s), K_INT, "15", 1, GROUP_TTL_MAX, NULL},
     {"liveness", SAME(phi_threshold), K_DBL, "8", 0, 50, NULL},
+    {"liveness", SAME(held_grace_ms), K_INT, "2000", 100, 3600000, NULL},
     {"liveness", SAME(sweep_interval_ms), K_INT, "50", 5, 1000, NULL},
     {"store", "url", FIELD(store_url), K_STR, NULL, 0, 0, NULL}, /* "": sqlite in data_dir */
     {"store", SAME(queue_size), K_INT, "65536", 1024, 16777216, NULL},
@@ -142,6 +154,18 @@ static long long load_int(const void *p, size_t size)
     return size == sizeof x64 ? (memcpy(&x64, p, size), x64) : (memcpy(&x32, p, size), x32);
 }
 
+/* The spellings an INI file and an environment both use; -1 for others. */
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"};
+    static const char *const no[] = {"false", "off", "no", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!strcasecmp(v, yes[i])) return 1;
+        if (!strcasecmp(v, no[i])) return 0;
+    }
+    return -1;
+}
+
 /* Parse and store one value; why gets the reason without the key's name, so
  * each layer can name it its own way (INI key or VIGIL_* variable). */
 static int apply(cfg *c, const cfg_key *k, const char *v, char *why, size_t n)
@@ -154,6 +178,12 @@ static int apply(cfg *c, const cfg_key *k, const char *v, char *why, size_t n)
         if (len >= k->size) return err_set(why, n, "longer than %zu bytes", k->size - 1);
         if (bad) return err_set(why, n, "'%s': %s", v, bad);
         memcpy(p, v, len + 1);
+        return 0;
+    }
+    if (k->kind == K_BOOL) {
+        int b = parse_bool(v);
+        if (b < 0) return err_set(why, n, "'%s' is not true or false", v);
+        *(bool *)p = b;
         return 0;
     }
     double d = 0;
@@ -418,6 +448,7 @@ int cfg_validate(const cfg *c, char *err, size_t errlen)
             if (bad) return err_set(err, errlen, "%s: %s", k->name, bad);
             continue;
         }
+        if (k->kind == K_BOOL) continue; /* any bool value is valid */
         if (k->kind == K_INT)
             snprintf(num, sizeof num, "%lld", load_int(p, k->size));
         else

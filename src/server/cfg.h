@@ -12,10 +12,17 @@
  *   ingest_token =                 ; VIGIL_INGEST_TOKEN (empty: ingest is open)
  *   http_threads = 2               ; VIGIL_HTTP_THREADS
  *   max_batch_bytes = 8388608      ; VIGIL_MAX_BATCH_BYTES (NDJSON body limit)
+ *   metrics_public = false         ; VIGIL_METRICS_PUBLIC (true: GET /metrics needs no token)
+ *   udp_listen =                   ; VIGIL_UDP_LISTEN (HOST:PORT for UDP heartbeat lines,
+ *                                  ;   e.g. 127.0.0.1:9471; empty: UDP ingest is off)
+ *   udp_secret =                   ; VIGIL_UDP_SECRET (HMAC-SHA256 key datagrams are signed
+ *                                  ;   with; empty: unsigned datagrams are taken)
+ *   snapshot = true                ; VIGIL_SNAPSHOT (GET /v1/snapshot; false: 404)
  *   [liveness]
  *   default_ttl_s = 15             ; VIGIL_DEFAULT_TTL_S
  *   phi_threshold = 8              ; VIGIL_PHI_THRESHOLD (0 disables suspect)
  *   sweep_interval_ms = 50         ; VIGIL_SWEEP_INTERVAL_MS
+ *   held_grace_ms = 2000           ; VIGIL_HELD_GRACE_MS (GET /v1/connect dropped: dead after)
  *   [store]
  *   url =                          ; VIGIL_STORE_URL (default sqlite:DATA_DIR/vigil.db)
  *   queue_size = 65536             ; VIGIL_QUEUE_SIZE (raw heartbeats held for the writer)
@@ -75,9 +82,15 @@ typedef struct cfg {
     char ingest_token[CFG_STR_MAX];
     int http_threads;
     int64_t max_batch_bytes;
+    bool metrics_public;          /* GET /metrics served without the admin token */
+    char udp_listen[CFG_STR_MAX]; /* "" = no UDP ingest (udp.h) */
+    char udp_secret[CFG_STR_MAX]; /* "" = datagrams are not signed */
+    /* GET /v1/snapshot served; off, it answers 404 (a kill switch) */
+    bool snapshot;
 
     int32_t default_ttl_s;
     double phi_threshold;
+    int held_grace_ms; /* a held connection dropped: the worker is dead this long after */
     int sweep_interval_ms;
 
     char store_url[CFG_STR_MAX];

@@ -9,6 +9,7 @@
  * allocation for the whole request.
  */
 #include "server/http.h"
+#include "server/metrics.h"
 
 #include "core/hb.h"
 #include "core/tfmt.h"
@@ -91,18 +92,29 @@ enum MHD_Result http_cjson(req *r, unsigned status, cJSON *doc)
     return ret;
 }
 
-enum MHD_Result http_error(req *r, unsigned status, const char *field, const char *reason)
+struct MHD_Response *http_error_response(unsigned status, const char *field, const char *reason)
 {
     cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
     cJSON_AddStringToObject(e, "field", field);
     cJSON_AddStringToObject(e, "reason", reason);
     char *s = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
-    if (!s) return MHD_NO;
+    if (!s) return NULL;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(s);
+        return NULL;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    return resp;
+}
+
+enum MHD_Result http_error(req *r, unsigned status, const char *field, const char *reason)
+{
+    struct MHD_Response *resp = http_error_response(status, field, reason);
+    if (!resp) return MHD_NO;
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -288,11 +300,11 @@ static enum MHD_Result ingest_post(app *a, req *r, const char *const *types,
 {
     if (r->method != HTTP_POST) return bad_method(r, "POST");
     if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token)) {
-        a->hb_rejected++;
+        metrics_reject(a, "authorization");
         return http_error(r, 401, "authorization", "missing or wrong ingest token (Bearer)");
     }
     if (!content_type_ok(r, types)) {
-        a->hb_rejected++;
+        metrics_reject(a, "content-type");
         char why[160];
         snprintf(why, sizeof why, "must be %s (with curl: -H 'Content-Type: %s')", types[0],
                  types[0]);
@@ -308,11 +320,15 @@ static enum MHD_Result dispatch(app *a, req *r)
     if (strcmp(u, "/v1/bye") == 0) return ingest_post(a, r, JSON_TYPES, route_bye);
     if (strcmp(u, "/v1/heartbeats") == 0) return ingest_post(a, r, NDJSON_TYPES, route_heartbeats);
     if (strcmp(u, "/v1/tasks") == 0) return ingest_post(a, r, JSON_TYPES, route_tasks);
-    if (strncmp(u, "/ping/", 6) == 0) {
-        if (!(r->method & (HTTP_GET | HTTP_POST | HTTP_HEAD))) return bad_method(r, "GET, POST");
-        if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token))
+    bool ping = strncmp(u, "/ping/", 6) == 0, connect = strncmp(u, "/v1/connect/", 12) == 0;
+    if (ping || connect) {
+        if (!(r->method & (ping ? HTTP_GET | HTTP_POST | HTTP_HEAD : HTTP_GET)))
+            return bad_method(r, ping ? "GET, POST" : "GET");
+        if (a->ingest_token[0] && !http_bearer_ok(r, a->ingest_token, a->admin_token)) {
+            metrics_reject(a, "authorization");
             return http_error(r, 401, "authorization", "missing or wrong ingest token (Bearer)");
-        return route_ping(a, r, u + 6);
+        }
+        return ping ? route_ping(a, r, u + 6) : route_connect(a, r, u + 12);
     }
     if (strcmp(u, "/healthz") == 0 || strcmp(u, "/readyz") == 0) {
         if (!(r->method & (HTTP_GET | HTTP_HEAD))) return bad_method(r, "GET");
@@ -320,6 +336,8 @@ static enum MHD_Result dispatch(app *a, req *r)
     }
     if (strcmp(u, "/") == 0 || (strncmp(u, "/ui", 3) == 0 && (u[3] == '\0' || u[3] == '/')))
         return route_web(a, r);
+    if (strcmp(u, "/metrics") == 0) /* its own auth: metrics_public */
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_metrics(a, r) : bad_method(r, "GET");
     if (strncmp(u, "/v1/", 4) != 0) return http_error(r, 404, "path", "no such endpoint");
     /* Everything else under /v1/ is the read side: admin token. */
     if (!http_bearer_ok(r, a->admin_token, NULL))
@@ -339,8 +357,10 @@ static enum MHD_Result dispatch(app *a, req *r)
         {"/v1/fleet/availability", HTTP_GET | HTTP_HEAD, route_fleet_availability},
         {"/v1/tasks/latency", HTTP_GET | HTTP_HEAD, route_tasks_latency},
         {"/v1/history/metrics", HTTP_GET | HTTP_HEAD, route_history_metrics},
+        {"/v1/snapshot", HTTP_GET | HTTP_HEAD, route_snapshot},
         {"/v1/import/sessions", HTTP_POST, route_import_sessions},
         {"/v1/admin/rollup", HTTP_POST, route_admin_rollup},
+        {"/v1/admin/udp", HTTP_GET | HTTP_HEAD, route_admin_udp},
     };
     for (size_t i = 0; i < sizeof admin_routes / sizeof admin_routes[0]; i++)
         if (strcmp(u, admin_routes[i].path) == 0)
@@ -383,6 +403,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->cap = sizeof r->inline_body;
         r->heap = false;
         r->too_big = false;
+        r->held = NULL;
         r->limit = strcmp(url, "/v1/heartbeats") == 0        ? (size_t)a->cfg.max_batch_bytes
                    : strcmp(url, "/v1/import/sessions") == 0 ? (size_t)HTTP_IMPORT_MAX
                                                              : (size_t)HB_BODY_MAX;
@@ -391,7 +412,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > r->limit) {
             r->too_big = true;
-            a->hb_rejected++;
+            metrics_reject(a, "body");
             char why[96];
             snprintf(why, sizeof why, "is larger than the %zu KiB limit", r->limit / 1024);
             return http_error(r, 413, "body", why);
@@ -424,7 +445,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
     r->body[r->len] = '\0';
     if (r->too_big) {
-        a->hb_rejected++;
+        metrics_reject(a, "body");
         char why[96];
         snprintf(why, sizeof why, "is larger than the %zu KiB limit", r->limit / 1024);
         return http_error(r, 413, "body", why);
@@ -435,11 +456,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
-    (void)toe;
     req *r = *con_cls;
     if (!r) return;
+    if (r->held) held_closed(cls, r->held, (int)toe);
     req_put(r);
     *con_cls = NULL;
 }

@@ -34,6 +34,7 @@ typedef struct req {
     size_t len, cap; /* body */
     char *body;      /* inline or heap */
     bool too_big;    /* body passed the limit: answered 413 once complete */
+    void *held;      /* GET /v1/connect: its held.c record, told when the connection ends */
     bool heap;
     char inline_body[HTTP_INLINE_BODY];
 } req;
@@ -42,6 +43,9 @@ typedef struct req {
 enum MHD_Result http_json(req *r, unsigned status, const char *json, size_t len);
 enum MHD_Result http_cjson(req *r, unsigned status, struct cJSON *doc); /* frees doc */
 enum MHD_Result http_error(req *r, unsigned status, const char *field, const char *reason);
+/* The error response alone, not queued: for routes that add headers of
+ * their own (the dashboard's). NULL when out of memory. */
+struct MHD_Response *http_error_response(unsigned status, const char *field, const char *reason);
 enum MHD_Result http_static(req *r, unsigned status, struct MHD_Response *resp);
 
 /* Auth: true when the request carries `Authorization: Bearer <token>` equal
@@ -95,6 +99,7 @@ enum MHD_Result route_tasks(app *a, req *r);
 enum MHD_Result route_tasks_latency(app *a, req *r);
 enum MHD_Result route_import_sessions(app *a, req *r);
 enum MHD_Result route_admin_rollup(app *a, req *r);
+enum MHD_Result route_admin_udp(app *a, req *r); /* udp.c: UDP ingest counters */
 enum MHD_Result route_worker_liveness(app *a, req *r, const char *id);
 enum MHD_Result route_worker_sessions_csv(app *a, req *r, const char *id);
 enum MHD_Result route_worker_hourly(app *a, req *r, const char *id);
@@ -128,5 +133,22 @@ struct cJSON *json_event(const store_event *e);
 
 /* stream.c */
 enum MHD_Result route_stream(app *a, req *r);
+
+/* routes_ingest.c, for the other ingest doors (held.c): query parameters
+ * as heartbeat fields (the ping rules: worker_id and exit_code are the
+ * path's), and the 400 for a refused message (counted like the others). */
+bool ingest_query_fields(req *r, hb_msg *m, hb_err *e);
+enum MHD_Result ingest_refuse(app *a, req *r, const hb_err *e);
+
+/* held.c */
+enum MHD_Result route_connect(app *a, req *r, const char *worker_id);
+/* http.c's request-completed hook: r->held's connection ended. */
+void held_closed(app *a, void *held, int toe);
+
+/* metrics.c: GET /metrics (Prometheus text; admin token unless metrics_public) */
+enum MHD_Result route_metrics(app *a, req *r);
+
+/* routes_snapshot.c: GET /v1/snapshot, the raw-state envelope (snapshot.h) */
+enum MHD_Result route_snapshot(app *a, req *r);
 
 #endif

@@ -29,6 +29,20 @@
 #define WRITER_BACKOFF_MIN_MS 100
 #define WRITER_BACKOFF_MAX_MS 5000
 
+/* vigil_writer_flush_duration_seconds bucket bounds, seconds: a healthy
+ * SQLite batch takes about a millisecond, a stalled store up to its timeouts. */
+static const double FLUSH_BUCKETS_S[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1,     2.5,  5,     10};
+
+/* Monotonic seconds at ns resolution: app_mono_ms is too coarse for the
+ * millisecond buckets above. */
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void prune(app *a, int64_t now)
 {
     struct {
@@ -150,7 +164,11 @@ static void *writer_main(void *arg)
             nhb += nnh;
         }
         if (nev || nhb) {
-            if (store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err) == 0) {
+            /* Failed attempts are timed too: a store that hangs shows here. */
+            double t0 = mono_s();
+            int applied = store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err);
+            hist_observe(&a->flush_hist, mono_s() - t0);
+            if (applied == 0) {
                 a->flushes++;
                 a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
@@ -215,6 +233,7 @@ static void *sweeper_main(void *arg)
 
 int jobs_start(app *a, char *err, size_t errlen)
 {
+    hist_init(&a->flush_hist, FLUSH_BUCKETS_S, sizeof FLUSH_BUCKETS_S / sizeof *FLUSH_BUCKETS_S);
     atomic_store(&a->writer_alive_ms, app_now_ms());
     atomic_store(&a->store_ok, true);
     if (pthread_create(&a->writer_th, NULL, writer_main, a) != 0) {

@@ -9,8 +9,12 @@
 #include "server/alerts.h"
 #include "server/app.h"
 #include "server/history.h"
+#include "server/held.h"
+#include "server/reload.h"
+#include "server/sdn.h"
 #include "server/stream.h"
 #include "server/notify.h"
+#include "server/udp.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -18,8 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-extern char **environ;
+#include <time.h>
 
 static void usage(FILE *f)
 {
@@ -92,12 +95,8 @@ int main(int argc, char **argv)
      * transient buffers (NDJSON bodies, event bursts) in mmap, so they go
      * back to the system when freed instead of pinning the heap's RSS. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    cfg_defaults(&a.cfg);
-    if ((config && cfg_load_file(&a.cfg, config, err, sizeof err) != 0) ||
-        cfg_load_env(&a.cfg, environ, err, sizeof err) != 0 ||
-        (listen && cfg_set(&a.cfg, NULL, "listen", listen, err, sizeof err) != 0) ||
-        (data && cfg_set(&a.cfg, NULL, "data_dir", data, err, sizeof err) != 0) ||
-        cfg_validate(&a.cfg, err, sizeof err) != 0) {
+    const reload_src src = {config, listen, data}; /* SIGHUP reads the same layers */
+    if (reload_load(&a.cfg, &src, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: configuration: %s\n", err);
         return 2;
     }
@@ -132,6 +131,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -141,7 +141,8 @@ int main(int argc, char **argv)
     }
     if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
         history_start(&a, err, sizeof err) != 0 || alerts_start(a.alerts, err, sizeof err) != 0 ||
-        stream_start(a.stream, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0) {
+        stream_start(a.stream, err, sizeof err) != 0 || held_start(a.held, err, sizeof err) != 0 ||
+        http_start(&a, err, sizeof err) != 0 || udp_start(&a, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
         return 1;
@@ -159,9 +160,28 @@ int main(int argc, char **argv)
                a.admin_token_path[0] ? a.admin_token_path : "(from config or VIGIL_ADMIN_TOKEN)");
         fflush(stdout);
     }
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    sdn_notify("READY=1");
+    /* SIGHUP reloads; SIGTERM/SIGINT stop. Under a systemd watchdog the
+     * wait wakes to ping it, as long as the writer still turns (a vigild
+     * that stores nothing should be restarted, not kept alive). */
+    int64_t wd = sdn_watchdog_ms();
+    int sig;
+    for (;;) {
+        struct timespec ts = {(time_t)(wd / 1000), (long)(wd % 1000) * 1000000L};
+        sig = wd ? sigtimedwait(&sigs, NULL, &ts) : sigwaitinfo(&sigs, NULL);
+        if (sig < 0) {
+            if (wd && app_now_ms() - atomic_load(&a.writer_alive_ms) < APP_WRITER_STALE_MS)
+                sdn_notify("WATCHDOG=1");
+            continue;
+        }
+        if (sig != SIGHUP) break;
+        sdn_notify("RELOADING=1");
+        if (reload_apply(&a, &src, err, sizeof err) != 0)
+            vlog("error", "reload refused, the running configuration stays: %s", err);
+        sdn_notify("READY=1");
+    }
     vlog("info", "signal %d: draining and stopping", sig);
+    sdn_notify("STOPPING=1");
     app_shutdown(&a);
     vlog("info", "stopped cleanly");
     return 0;

@@ -1,13 +1,14 @@
 /*
  * routes_ingest: the doors workers knock on. Each parses into one hb_msg
- * (hb.c: same validation whichever door), applies it to the registry, and
- * queues the raw sample for the writer. Nothing here waits on the store.
+ * (hb.c: same validation whichever door) and hands it to ingest_apply
+ * (ingest.c: registry, write queue, counters). Nothing here waits on the store.
  *
  * The common answer ({"ok":true,"state":"alive"}) is a response object
  * built once and shared: MHD reference-counts it, so the hot path creates
  * no response and copies no body.
  */
 #include "server/http.h"
+#include "server/metrics.h"
 
 #include "core/hb.h"
 
@@ -42,52 +43,19 @@ void routes_ingest_free(void)
     }
 }
 
-/* A heartbeat's task_ms joins its group's latency bucket. Without a group in
- * the message, the registry says which (the heartbeat was just applied). A
- * full bucket table drops the figure (counted), never the heartbeat. */
-static void task(app *a, const hb_msg *m, int64_t now)
-{
-    const char *group = m->group;
-    reg_view v;
-    if (!(m->has & HB_HAS_GROUP)) {
-        if (!reg_get(a->reg, m->worker_id, now, &v)) return;
-        group = v.last.group;
-    }
-    if (rollup_task(a, group, now, &m->task_ms, 1) != TLAT_OK) a->tasks_dropped++;
-}
-
-/* Apply one validated message. Returns the worker's state, or -1 when the
- * registry could not take it (memory or group table exhausted). */
-static int apply(app *a, const hb_msg *m, int64_t now)
-{
-    reg_wstate st;
-    /* Before the registry: a timeout that this beat prevents cannot happen,
-     * and one that happens later finds the list this beat gave. */
-    if ((m->has & HB_HAS_JOBS) && ifl_set(a->ifl, m->worker_id, m->jobs, m->jobs_len, m->njobs))
-        a->hb_rejected++; /* out of memory: the beat counts, its list does not */
-    if (m->kind == HB_BYE) {
-        st = reg_bye(a->reg, m, now);
-        a->byes++;
-        return st;
-    }
-    st = reg_heartbeat(a->reg, m, now);
-    if (st == REG_W_NONE) return -1;
-    wq_push_hb(a->wq, m, now);
-    a->hb_accepted++;
-    if (m->has & HB_HAS_TASK_MS) task(a, m, now);
-    return st;
-}
-
 static enum MHD_Result answer(app *a, req *r, const hb_msg *m)
 {
-    int st = apply(a, m, app_now_ms());
-    if (st < 0) return http_error(r, 503, "worker_id", REGISTRY_FULL);
+    int st = ingest_apply(a, m, app_now_ms());
+    if (st < 0) {
+        metrics_reject(a, "registry_full");
+        return http_error(r, 503, "worker_id", REGISTRY_FULL);
+    }
     return http_static(r, 200, ok_resp[st]);
 }
 
 static enum MHD_Result refuse(app *a, req *r, const hb_err *e)
 {
-    a->hb_rejected++;
+    metrics_reject(a, e->field);
     /* Oversized bodies never get here: http.c answers 413 before parsing. */
     return http_error(r, 400, e->field, e->reason);
 }
@@ -121,16 +89,18 @@ enum MHD_Result route_heartbeats(app *a, req *r)
         hb_msg m;
         hb_err e;
         int st = -1;
+        bool full = false; /* parsed, but the registry could not take it */
         if (hb_parse_heartbeat(line, len, &m, &e) == 0) {
-            st = apply(a, &m, now);
+            st = ingest_apply(a, &m, now);
             if (st < 0) hb_fail(&e, "worker_id", REGISTRY_FULL);
+            full = st < 0;
         }
         if (st >= 0) {
             accepted++;
             continue;
         }
         rejected++;
-        a->hb_rejected++;
+        metrics_reject(a, full ? "registry_full" : e.field);
         if (!first_line) {
             first = e;
             first_line = lineno;
@@ -187,8 +157,18 @@ enum MHD_Result route_ping(app *a, req *r, const char *rest)
     if (hb_parse_ping_path(rest, &m, &e) != 0) return refuse(a, r, &e);
     /* Query keys set the same fields a JSON heartbeat would (group, ttl_s, cpu…);
      * the path alone decides the id and how the run ended. */
-    kv_ctx k = {&m, &e, 0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, kv_iter, &k);
-    if (k.bad) return refuse(a, r, &e);
+    if (!ingest_query_fields(r, &m, &e)) return refuse(a, r, &e);
     return answer(a, r, &m);
+}
+
+bool ingest_query_fields(req *r, hb_msg *m, hb_err *e)
+{
+    kv_ctx k = {m, e, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, kv_iter, &k);
+    return !k.bad;
+}
+
+enum MHD_Result ingest_refuse(app *a, req *r, const hb_err *e)
+{
+    return refuse(a, r, e);
 }

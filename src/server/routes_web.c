@@ -9,7 +9,6 @@
 #include "server/http.h"
 #include "server/web_assets.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,15 +26,8 @@ static void web_headers(struct MHD_Response *resp)
 /* The API's error shape, with the dashboard's headers (and Allow for a 405). */
 static enum MHD_Result web_error(req *r, unsigned status, const char *field, const char *reason)
 {
-    cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "reason", reason);
-    char *s = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    if (!s) return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    struct MHD_Response *resp = http_error_response(status, field, reason);
+    if (!resp) return MHD_NO;
     if (status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     web_headers(resp);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);

@@ -15,6 +15,7 @@
 #include "server/app.h"
 #include "server/evq.h"
 #include "server/http.h"
+#include "server/ticker.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -69,9 +70,10 @@ struct stream {
 
     evq q; /* incoming changes */
 
-    pthread_t th;
-    atomic_bool stop;
-    bool running;
+    ticker tk;        /* the stream thread */
+    reg_event *batch; /* its batch (evq_take swaps it) */
+    size_t batch_cap;
+    reg_view *view; /* its scratch view: an hb_msg is large */
     int64_t last_msg_ms, summary_ms, resync_ms;
     bool resync;       /* a burst came: per-change messages give way to one snapshot */
     size_t since_wake; /* messages appended since the last wake */
@@ -85,7 +87,10 @@ stream *stream_new(app *a)
     s->a = a;
     s->cap = (size_t)(a->cfg.stream_buffer > 0 ? a->cfg.stream_buffer : 8192);
     s->ring = calloc(s->cap, sizeof *s->ring);
-    if (!s->ring) {
+    s->view = calloc(1, sizeof *s->view);
+    if (!s->ring || !s->view) {
+        free(s->ring);
+        free(s->view);
         free(s);
         return NULL;
     }
@@ -489,69 +494,52 @@ static void summary(stream *s, int64_t now)
     publish(s, "summary", doc);
 }
 
-static void *stream_main(void *arg)
+/* One turn of the stream thread (a ticker every STREAM_TICK_MS). */
+static void stream_turn(void *arg)
 {
     stream *s = arg;
-    pthread_setname_np(pthread_self(), "vigil-stream");
-    reg_event *batch = NULL;
-    size_t cb = 0;
-    reg_view *v = calloc(1, sizeof *v);
-    s->last_msg_ms = app_mono_ms();
-    while (!atomic_load(&s->stop) && v) {
-        bool overflow;
-        size_t nb = evq_take(&s->q, &batch, &cb, &overflow);
-
-        uint64_t before;
-        pthread_mutex_lock(&s->mu);
-        before = s->head;
-        if (overflow) /* changes are missing: start everyone over from a snapshot */
-            for (sub *x = s->subs; x; x = x->next)
-                x->dead = true;
-        pthread_mutex_unlock(&s->mu);
-        encode(s, batch, nb, v);
-        int64_t mono = app_mono_ms(), now = app_now_ms();
-        if (s->resync && mono - s->resync_ms >= STREAM_RESYNC_MS) {
-            publish_text(s, "snapshot", snapshot_json(s));
-            s->resync = false;
-            s->resync_ms = mono;
-        }
-        if (now - s->summary_ms >= STREAM_SUMMARY_MS) summary(s, now);
-        pthread_mutex_lock(&s->mu);
-        bool appended = s->head != before;
-        if (!appended && mono - s->last_msg_ms >= STREAM_KEEPALIVE_MS) {
-            char *ka = malloc(16);
-            if (ka) append(s, ka, sse_comment(ka, 16, "keep-alive"));
-            appended = true;
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (appended || overflow) {
-            s->last_msg_ms = mono;
-            wake(s);
-        }
-        app_sleep_ms(STREAM_TICK_MS);
+    bool overflow;
+    size_t nb = evq_take(&s->q, &s->batch, &s->batch_cap, &overflow);
+    uint64_t before;
+    pthread_mutex_lock(&s->mu);
+    before = s->head;
+    if (overflow) /* changes are missing: start everyone over from a snapshot */
+        for (sub *x = s->subs; x; x = x->next)
+            x->dead = true;
+    pthread_mutex_unlock(&s->mu);
+    encode(s, s->batch, nb, s->view);
+    int64_t mono = app_mono_ms(), now = app_now_ms();
+    if (s->resync && mono - s->resync_ms >= STREAM_RESYNC_MS) {
+        publish_text(s, "snapshot", snapshot_json(s));
+        s->resync = false;
+        s->resync_ms = mono;
     }
-    free(v);
-    free(batch);
-    return NULL;
+    if (now - s->summary_ms >= STREAM_SUMMARY_MS) summary(s, now);
+    pthread_mutex_lock(&s->mu);
+    bool appended = s->head != before;
+    if (!appended && mono - s->last_msg_ms >= STREAM_KEEPALIVE_MS) {
+        char *ka = malloc(16);
+        if (ka) append(s, ka, sse_comment(ka, 16, "keep-alive"));
+        appended = true;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (appended || overflow) {
+        s->last_msg_ms = mono;
+        wake(s);
+    }
 }
 
 int stream_start(stream *s, char *err, size_t errlen)
 {
     if (!s) return 0;
-    if (pthread_create(&s->th, NULL, stream_main, s) != 0) {
-        err_set(err, errlen, "cannot start the stream thread");
-        return -1;
-    }
-    s->running = true;
-    return 0;
+    s->last_msg_ms = app_mono_ms();
+    return ticker_start(&s->tk, "vigil-stream", STREAM_TICK_MS, stream_turn, s, err, errlen);
 }
 
 void stream_stop(stream *s)
 {
     if (!s) return;
-    atomic_store(&s->stop, true);
-    if (s->running) pthread_join(s->th, NULL);
-    s->running = false;
+    ticker_stop(&s->tk);
     pthread_mutex_lock(&s->mu);
     s->closing = true;
     pthread_mutex_unlock(&s->mu);
@@ -566,6 +554,8 @@ void stream_free(stream *s)
         free(s->ring[i].buf);
     free(s->ring);
     evq_destroy(&s->q);
+    free(s->batch);
+    free(s->view);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -8,6 +8,8 @@ and removes its files in stop(); every process is also killed at exit.
 - SmtpServer: aiosmtpd (python3-aiosmtpd) as a child process with its Mailbox
   handler writing a Maildir; messages() parses what arrived. A child, so the
   test's own interpreter need not have aiosmtpd (Debian's python3 does).
+- Prometheus: Debian's prometheus scraping one target every second (bearer
+  token, storage in a temp dir); query() is GET /api/v1/query (for /metrics).
 - HttpReceiver: http.server in a thread recording each POST's path, headers
   and body, answering `status` (200 unless a test sets it).
 """
@@ -22,11 +24,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.parse
 import urllib.request
 
 from harness import _procs, free_port, wait_until  # harness kills _procs at exit
 
 ALERTMANAGER = os.environ.get("VIGIL_ALERTMANAGER", "/usr/bin/prometheus-alertmanager")
+PROMETHEUS = os.environ.get("VIGIL_PROMETHEUS", "/usr/bin/prometheus")
 
 
 def _python_with_aiosmtpd():
@@ -108,6 +112,48 @@ class Alertmanager(_Proc):
     def alerts(self):
         with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=5) as r:
             return json.loads(r.read())
+
+
+class Prometheus(_Proc):
+    name = "prometheus"
+
+    def __init__(self, target, token=None, metrics_path="/metrics"):
+        self.dir = tempfile.mkdtemp(prefix="vigil-prom-")
+        self.target, self.token, self.metrics_path = target, token, metrics_path
+        self.port = None
+        self.proc = self.log = None
+
+    def start(self):
+        self.port = free_port()
+        conf = os.path.join(self.dir, "prometheus.yml")
+        auth = f"    authorization: {{credentials: {json.dumps(self.token)}}}\n" if self.token else ""
+        with open(conf, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: vigil\n"
+                    f"    metrics_path: {self.metrics_path}\n{auth}"
+                    f"    static_configs: [{{targets: [{json.dumps(self.target)}]}}]\n")
+        self._spawn([PROMETHEUS, f"--config.file={conf}",
+                     f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"])
+        wait_until(self._ready, timeout=60, what="prometheus /-/ready")
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self):
+        self._alive()
+        with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
+            return r.status == 200
+
+    def query(self, expr):
+        """The instant vector of expr: [(labels, value as float)]."""
+        q = urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}", timeout=5) as r:
+            doc = json.loads(r.read())
+        assert doc["status"] == "success", doc
+        return [(x["metric"], float(x["value"][1])) for x in doc["data"]["result"]]
 
 
 class SmtpServer(_Proc):

@@ -449,6 +449,43 @@ static void test_close_ends_sampled_alerts_and_lost_carries_jobs(void **state)
     alert_free(e);
 }
 
+/* SIGHUP: a rule kept by name keeps its firing alert (no second notice),
+ * now with the new severity; a rule gone drops its alerts silently. */
+static void test_set_rules_keeps_state(void **state)
+{
+    (void)state;
+    alert_rule r[2] = {rule("lost", "type", "worker_lost", "sinks", "a", NULL),
+                       rule("flap", "type", "flapping", "count", "1", "window", "1h", NULL)};
+    alert_engine *e = alert_new(r, 2, T0, GRACE);
+    int64_t t = AFTER;
+    lose(e, "w1", "g", t, 1);
+    for (int i = 0; i < 2; i++) {
+        reg_event c = ev_close("w2", "g", REG_R_FAILED, t, t);
+        alert_event(e, &c, NULL, t, &OUT);
+    }
+    alert_tick(e, t, &OUT);
+    assert_int_equal(R.nsend, 2);
+    alert_rule nr[2] = {rule("new", "type", "group_down", NULL),
+                        rule("lost", "type", "worker_lost", "severity", "critical", "sinks", "a, b",
+                             "repeat", "1m", NULL)};
+    assert_int_equal(alert_set_rules(e, nr, 2), 0);
+    alert_stats st;
+    alert_get_stats(e, &st);
+    assert_int_equal(st.active, 1); /* lost/w1 kept, flap/w2 gone */
+    alert_tick(e, t + SEC, &OUT);
+    assert_int_equal(R.nsend, 2);      /* no second firing notice */
+    alert_tick(e, t + 61 * SEC, &OUT); /* the new rule's repeat applies */
+    assert_int_equal(R.nsend, 3);
+    assert_int_equal(R.send[2].state, NOTICE_REPEAT);
+    assert_int_equal(R.send[2].severity, NOTICE_CRITICAL);
+    assert_int_equal(R.send[2].nsinks, 2);
+    reg_event o = ev_open("w1", "g", t + 62 * SEC);
+    alert_event(e, &o, NULL, t + 62 * SEC, &OUT);
+    alert_tick(e, t + 62 * SEC, &OUT);
+    assert_int_equal(R.send[R.nsend - 1].state, NOTICE_RESOLVED);
+    alert_free(e);
+}
+
 static void expect_bad(const char *key, const char *value, const char *needle)
 {
     alert_rule r;
@@ -512,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup(test_flapping_stuck_score, setup),
         cmocka_unit_test_setup(test_rule_errors_name_the_key, setup),
         cmocka_unit_test_setup(test_worker_fields, setup),
+        cmocka_unit_test_setup(test_set_rules_keeps_state, setup),
         cmocka_unit_test_setup(test_close_ends_sampled_alerts_and_lost_carries_jobs, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -539,6 +539,66 @@ static void test_scan_and_ticks_moved(void **state)
     assert_int_equal(reg_scan(f->r, REG_SHARDS, 30500, count_scan, n, &scratch), 0);
 }
 
+/* A held connection that drops: suspect at once, dead after the grace
+ * (not the TTL), unless a heartbeat comes first; another instance's drop is
+ * ignored. */
+static void test_held_connection_drop(void **state)
+{
+    fx *f = *state;
+    hb_msg a = beat("h1", "g", "i1"), b = beat("h2", "g", "i2");
+    reg_heartbeat(f->r, &a, 1000);
+    reg_heartbeat(f->r, &b, 1000);
+    assert_int_equal(reg_drop(f->r, "nobody", NULL, 1500), -1);
+    assert_int_equal(reg_drop(f->r, "h1", "old-instance", 1500), -1);
+    assert_int_equal(state_of(f, "h1", 1500), REG_W_ALIVE);
+    size_t n = f->s.n;
+    assert_int_equal(reg_drop(f->r, "h1", "i1", 1500), 0);
+    assert_int_equal(reg_drop(f->r, "h2", NULL, 1500), 0);
+    assert_int_equal(state_of(f, "h1", 1500), REG_W_SUSPECT);
+    int i = find_ev(&f->s, n, REG_EV_WORKER_STATE, 0);
+    assert_true(i >= 0);
+    assert_int_equal(f->s.v[i].state, REG_W_SUSPECT);
+    assert_int_equal(f->s.v[i].at_ms, 1500);
+    /* h2 beats again within the grace: alive, and stays so past it */
+    reg_heartbeat(f->r, &b, 2500);
+    assert_int_equal(state_of(f, "h2", 2500), REG_W_ALIVE);
+    /* the grace (2 s by default) ends: h1 dead, its session closed at its
+     * last heartbeat; far before its 15 s TTL */
+    reg_sweep(f->r, 3400);
+    assert_int_equal(state_of(f, "h1", 3400), REG_W_SUSPECT);
+    n = f->s.n;
+    reg_sweep(f->r, 3600);
+    assert_int_equal(state_of(f, "h1", 3600), REG_W_DEAD);
+    i = find_ev(&f->s, n, REG_EV_SESSION_CLOSE, 0);
+    assert_true(i >= 0);
+    assert_string_equal(f->s.v[i].worker_id, "h1");
+    assert_int_equal(f->s.v[i].reason, REG_R_TIMEOUT);
+    assert_int_equal(f->s.v[i].at_ms, 1000);
+    assert_int_equal(state_of(f, "h2", 3600), REG_W_ALIVE);
+    assert_int_equal(count_ev(&f->s, n, REG_EV_SESSION_CLOSE), 1);
+    /* no open session: nothing to drop */
+    assert_int_equal(reg_drop(f->r, "h1", NULL, 4000), -1);
+}
+
+/* A group TTL shortened (SIGHUP) is seen at the new deadline once the
+ * workers are filed again, not at the old one. */
+static void test_rewheel_after_ttl_change(void **state)
+{
+    fx *f = *state;
+    reg_group_set_ttl(f->r, "g", 60);
+    hb_msg a = beat("r1", "g", NULL), b = beat("r2", "other", NULL);
+    reg_heartbeat(f->r, &a, 1000);
+    reg_heartbeat(f->r, &b, 1000);
+    reg_sweep(f->r, 1000);        /* the first sweep visits every slot: done with it */
+    reg_forget(f->r, "r2", 1500); /* a zombie in the wheel: rewheel must free it */
+    reg_group_set_ttl(f->r, "g", 1);
+    reg_sweep(f->r, 2100);
+    assert_int_equal(state_of(f, "r1", 2100), REG_W_ALIVE); /* still filed at +60 s */
+    reg_rewheel(f->r);
+    reg_sweep(f->r, 2200);
+    assert_int_equal(state_of(f, "r1", 2200), REG_W_DEAD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +621,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_new_instance_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_workers_one_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_and_ticks_moved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_connection_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewheel_after_ttl_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,186 @@
+/*
+ * udpl.c: the UDP line format (udpl.h). A line is copied once into a local
+ * buffer and cut into NUL-terminated words in place, so each key=value goes
+ * to hb_set_kv as the two C strings it takes, with no allocation; the
+ * signature is checked over the raw bytes before any line is read.
+ */
+#include "core/udpl.h"
+
+#include "core/sha256.h"
+
+#include <string.h>
+
+#define ID_REASON "must be 1-128 bytes of [A-Za-z0-9._:@-]"
+#define KV_REASON "expected key=value"
+
+static const char *const reason_names[UDPL__COUNT] = {"ok",        "bad_verb", "bad_id",
+                                                      "bad_field", "too_long", "bad_bytes"};
+static const char *const dgram_names[UDPL_D__COUNT] = {"ok", "no_sig", "bad_sig", "too_big"};
+
+const char *udpl_reason_name(int why)
+{
+    return why >= 0 && why < UDPL__COUNT ? reason_names[why] : "unknown";
+}
+
+const char *udpl_dgram_name(int d)
+{
+    return d >= 0 && d < UDPL_D__COUNT ? dgram_names[d] : "unknown";
+}
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The next word of s at *p: NUL-terminates it in place, advances *p past
+ * it and its blanks. NULL at the end of the line. */
+static char *word(char *s, size_t *p)
+{
+    while (blank(s[*p]))
+        ++*p;
+    if (!s[*p]) return NULL;
+    char *w = s + *p;
+    while (s[*p] && !blank(s[*p]))
+        ++*p;
+    if (s[*p]) s[(*p)++] = '\0';
+    return w;
+}
+
+/* One key=value word. Keys that would let the text form say what its words
+ * already said (the id), or that JSON only honours in a bye, are filtered
+ * here so that a heartbeat line means what the same JSON heartbeat means. */
+static udpl_reason set_kv(hb_msg *m, char *w, hb_err *err)
+{
+    char *eq = strchr(w, '=');
+    if (!eq || eq == w) {
+        char field[sizeof err->field];
+        size_t n = eq ? 0 : strnlen(w, sizeof field - 1);
+        memcpy(field, w, n);
+        field[n] = '\0';
+        hb_fail(err, n ? field : "line", KV_REASON);
+        return UDPL_BAD_FIELD;
+    }
+    *eq = '\0';
+    const char *key = w, *value = eq + 1;
+    if (strcmp(key, "worker_id") == 0) return UDPL_OK;
+    if (strcmp(key, "exit") == 0) key = "exit_code";
+    if (strcmp(key, "exit_code") == 0 && m->kind != HB_BYE) return UDPL_OK;
+    return hb_set_kv(m, key, value, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
+}
+
+udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
+{
+    char buf[UDPL_LINE_MAX + 1];
+    if (n && s[n - 1] == '\r') n--;
+    if (n > UDPL_LINE_MAX) {
+        hb_fail(err, "line", "is longer than 8192 bytes");
+        return UDPL_TOO_LONG;
+    }
+    if (memchr(s, '\0', n)) {
+        hb_fail(err, "line", "contains a NUL byte");
+        return UDPL_BAD_BYTES;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+
+    size_t p = 0;
+    const char *verb = word(buf, &p);
+    hb_init(out);
+    if (verb && strcmp(verb, "hb") == 0) {
+        out->kind = HB_BEAT;
+    } else if (verb && strcmp(verb, "bye") == 0) {
+        out->kind = HB_BYE;
+    } else {
+        hb_fail(err, "line", "must start with hb or bye");
+        return UDPL_BAD_VERB;
+    }
+    const char *id = word(buf, &p);
+    size_t idlen = id ? strlen(id) : 0;
+    if (!id || !hb_id_valid(id, idlen)) {
+        hb_fail(err, "worker_id", ID_REASON);
+        return UDPL_BAD_ID;
+    }
+    memcpy(out->worker_id, id, idlen + 1);
+    for (char *w; (w = word(buf, &p));) {
+        udpl_reason r = set_kv(out, w, err);
+        if (r != UDPL_OK) return r;
+    }
+    return UDPL_OK;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The sig line is line[0..n) (no LF); body is what it signs. */
+static udpl_dgram check_sig(const char *line, size_t n, const char *body, size_t blen,
+                            const char *secret, size_t slen)
+{
+    if (n && line[n - 1] == '\r') n--;
+    if (n != 4 + UDPL_SIG_HEX) return UDPL_D_BAD_SIG;
+    uint8_t want[SHA256_LEN], got[SHA256_LEN];
+    for (size_t i = 0; i < SHA256_LEN; i++) {
+        int hi = hexval(line[4 + 2 * i]), lo = hexval(line[5 + 2 * i]);
+        if (hi < 0 || lo < 0) return UDPL_D_BAD_SIG;
+        got[i] = (uint8_t)(hi << 4 | lo);
+    }
+    sha256_hmac(secret, slen, body, blen, want);
+    return sha256_equal(want, got, SHA256_LEN) ? UDPL_D_OK : UDPL_D_BAD_SIG;
+}
+
+static bool is_sig_line(const char *s, size_t n)
+{
+    return n >= 4 && memcmp(s, "sig", 3) == 0 && blank(s[3]);
+}
+
+udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
+                      void *ctx)
+{
+    if (n > UDPL_DGRAM_MAX) return UDPL_D_TOO_BIG;
+    size_t pos = 0;
+    int lineno = 0;
+    const char *nl = memchr(buf, '\n', n);
+    size_t first = nl ? (size_t)(nl - buf) : n;
+    if (is_sig_line(buf, first)) {
+        pos = nl ? first + 1 : n;
+        lineno = 1;
+        if (secret_len) {
+            udpl_dgram d = check_sig(buf, first, buf + pos, n - pos, secret, secret_len);
+            if (d != UDPL_D_OK) return d;
+        }
+    } else if (secret_len) {
+        return UDPL_D_NO_SIG;
+    }
+
+    hb_msg m;
+    while (pos < n) {
+        const char *s = buf + pos;
+        nl = memchr(s, '\n', n - pos);
+        size_t len = nl ? (size_t)(nl - s) : n - pos;
+        pos += nl ? len + 1 : len;
+        lineno++;
+        size_t i = 0;
+        while (i < len && (blank(s[i]) || s[i] == '\r'))
+            i++;
+        if (i == len) continue;
+        hb_err err;
+        udpl_reason r = udpl_line(s, len, &m, &err);
+        fn(ctx, lineno, r == UDPL_OK ? &m : NULL, r, r == UDPL_OK ? NULL : &err);
+    }
+    return UDPL_D_OK;
+}
+
+size_t udpl_sign(const char *secret, size_t secret_len, const char *body, size_t n, char *out)
+{
+    uint8_t mac[SHA256_LEN];
+    sha256_hmac(secret, secret_len, body, n, mac);
+    memcpy(out, "sig ", 4);
+    sha256_hex(mac, SHA256_LEN, out + 4);
+    out[4 + UDPL_SIG_HEX] = '\n';
+    out[4 + UDPL_SIG_HEX + 1] = '\0';
+    return 4 + UDPL_SIG_HEX + 1;
+}

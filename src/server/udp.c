@@ -1,0 +1,244 @@
+/*
+ * udp.c: the "vigil-udp" thread (udp.h). recvmmsg fills UDP_BATCH buffers of
+ * UDP_BUF_BYTES at a time (MSG_WAITFORONE: block for the first datagram,
+ * then take whatever else is already queued), so a burst costs one system
+ * call per batch, not per datagram. The socket has a receive timeout of
+ * UDP_POLL_MS, which is how the thread notices udp_stop: no pipe, no signal.
+ *
+ * Counters are summed per batch in locals and added to the shared atomics
+ * once, so the hot loop does no atomic operation of its own per line
+ * (ingest_apply still counts hb_accepted per heartbeat, as for HTTP).
+ */
+#include "server/udp.h"
+
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define UDP_BATCH 64               /* datagrams per recvmmsg */
+#define UDP_BUF_BYTES (64 * 1024)  /* per datagram: any UDP payload fits */
+#define UDP_POLL_MS 50             /* receive timeout: how soon udp_stop is noticed */
+#define UDP_RCVBUF_BYTES (8 << 20) /* asked for; the kernel caps it at net.core.rmem_max */
+#define UDP_ERROR_PAUSE_MS 10      /* after an unexpected receive error, before retrying */
+
+struct udp {
+    int fd;
+    pthread_t th;
+    atomic_bool stop;
+    int rcvbuf; /* what the kernel granted (bytes, as getsockopt reports it) */
+    char *bufs; /* UDP_BATCH × UDP_BUF_BYTES */
+    struct mmsghdr msgs[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+};
+
+/* One batch's tallies, folded into the app's atomics at the end of it. */
+typedef struct batch {
+    app *a;
+    int64_t now;
+    uint64_t ok, full, refused[UDPL__COUNT];
+} batch;
+
+static void on_line(void *ctx, int lineno, const hb_msg *m, udpl_reason why, const hb_err *err)
+{
+    (void)lineno;
+    (void)err;
+    batch *b = ctx;
+    if (!m) {
+        b->refused[why]++;
+        return;
+    }
+    if (ingest_apply(b->a, m, b->now) < 0)
+        b->full++;
+    else
+        b->ok++;
+}
+
+static void take(app *a, struct udp *u, int n, const char *secret, size_t slen)
+{
+    batch b = {.a = a, .now = app_now_ms()};
+    uint64_t dref[UDPL_D__COUNT] = {0};
+    for (int i = 0; i < n; i++) {
+        size_t len = u->msgs[i].msg_len;
+        udpl_dgram d =
+            (u->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+                ? UDPL_D_TOO_BIG
+                : udpl_parse(u->bufs + (size_t)i * UDP_BUF_BYTES, len, secret, slen, on_line, &b);
+        dref[d]++;
+    }
+    uint64_t refused = b.full;
+    for (int r = 1; r < UDPL__COUNT; r++) {
+        if (b.refused[r]) atomic_fetch_add(&a->udp_lines_refused[r], b.refused[r]);
+        refused += b.refused[r];
+    }
+    for (int d = 1; d < UDPL_D__COUNT; d++)
+        if (dref[d]) atomic_fetch_add(&a->udp_dgrams_refused[d], dref[d]);
+    atomic_fetch_add(&a->udp_datagrams, (uint64_t)n);
+    atomic_fetch_add(&a->udp_lines_ok, b.ok);
+    if (b.full) atomic_fetch_add(&a->udp_registry_full, b.full);
+    if (refused) atomic_fetch_add(&a->hb_rejected, refused);
+}
+
+static void *udp_main(void *arg)
+{
+    app *a = arg;
+    struct udp *u = a->udp;
+    pthread_setname_np(pthread_self(), "vigil-udp");
+    const char *secret = a->cfg.udp_secret;
+    size_t slen = strlen(secret);
+    while (!atomic_load(&u->stop)) {
+        for (int i = 0; i < UDP_BATCH; i++)
+            u->msgs[i].msg_hdr.msg_flags = 0;
+        int n = recvmmsg(u->fd, u->msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
+        if (n > 0) {
+            take(a, u, n, secret, slen);
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            /* ECONNREFUSED and the like are about one peer; keep serving the rest. */
+            vlog("warn", "udp: recvmmsg: %s", strerror(errno));
+            app_sleep_ms(UDP_ERROR_PAUSE_MS);
+        }
+    }
+    return NULL;
+}
+
+static int bind_listen(const char *listen, int *fd_out, char *err, size_t errlen)
+{
+    char host[CFG_STR_MAX];
+    uint16_t port;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    if (cfg_parse_listen(listen, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "bad udp_listen address %s", listen);
+        return -1;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        sl = sizeof *s4;
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        sl = sizeof *s6;
+    } else {
+        snprintf(err, errlen, "udp_listen host %s is not an IP address", host);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "udp socket: %s", strerror(errno));
+        return -1;
+    }
+    int rcvbuf = UDP_RCVBUF_BYTES;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = UDP_POLL_MS * 1000};
+    /* A bigger buffer only absorbs bursts; the kernel's cap is not an error. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        snprintf(err, errlen, "udp_listen %s: %s", listen, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int udp_start(app *a, char *err, size_t errlen)
+{
+    if (!a->cfg.udp_listen[0]) return 0;
+    struct udp *u = calloc(1, sizeof *u);
+    if (!u || !(u->bufs = malloc((size_t)UDP_BATCH * UDP_BUF_BYTES))) {
+        free(u);
+        snprintf(err, errlen, "udp: out of memory");
+        return -1;
+    }
+    if (bind_listen(a->cfg.udp_listen, &u->fd, err, errlen) != 0) {
+        free(u->bufs);
+        free(u);
+        return -1;
+    }
+    for (int i = 0; i < UDP_BATCH; i++) {
+        u->iov[i].iov_base = u->bufs + (size_t)i * UDP_BUF_BYTES;
+        u->iov[i].iov_len = UDP_BUF_BYTES;
+        u->msgs[i].msg_hdr.msg_iov = &u->iov[i];
+        u->msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    socklen_t ol = sizeof u->rcvbuf;
+    getsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &u->rcvbuf, &ol);
+    a->udp = u;
+    if (pthread_create(&u->th, NULL, udp_main, a) != 0) {
+        a->udp = NULL;
+        close(u->fd);
+        free(u->bufs);
+        free(u);
+        snprintf(err, errlen, "udp: cannot start its thread");
+        return -1;
+    }
+    vlog("info", "udp ingest on %s (%s, receive buffer %d bytes)", a->cfg.udp_listen,
+         a->cfg.udp_secret[0] ? "signed datagrams only" : "unsigned", u->rcvbuf);
+    return 0;
+}
+
+void udp_stop(app *a)
+{
+    struct udp *u = a->udp;
+    if (!u) return;
+    atomic_store(&u->stop, true);
+    pthread_join(u->th, NULL);
+    close(u->fd);
+    free(u->bufs);
+    free(u);
+    a->udp = NULL;
+    vlog("info", "udp: %llu datagrams, %llu lines applied, %llu refused datagrams",
+         (unsigned long long)atomic_load(&a->udp_datagrams),
+         (unsigned long long)atomic_load(&a->udp_lines_ok),
+         (unsigned long long)(atomic_load(&a->udp_dgrams_refused[UDPL_D_NO_SIG]) +
+                              atomic_load(&a->udp_dgrams_refused[UDPL_D_BAD_SIG]) +
+                              atomic_load(&a->udp_dgrams_refused[UDPL_D_TOO_BIG])));
+}
+
+/* Append "name":count pairs for counters c[1..n) named by name(i). */
+static size_t pairs(char *buf, size_t cap, size_t at, const atomic_uint_least64_t *c, int n,
+                    const char *(*name)(int))
+{
+    for (int i = 1; i < n && at < cap; i++) {
+        int w = snprintf(buf + at, cap - at, "%s\"%s\":%llu", i > 1 ? "," : "", name(i),
+                         (unsigned long long)atomic_load(&c[i]));
+        at = w < 0 ? cap : at + (size_t)w;
+    }
+    return at;
+}
+
+size_t udp_stats_json(app *a, char *buf, size_t cap)
+{
+    int w = snprintf(buf, cap,
+                     "{\"enabled\":%s,\"listen\":\"%s\",\"signed\":%s,\"datagrams\":%llu,"
+                     "\"lines_ok\":%llu,\"registry_full\":%llu,\"lines_refused\":{",
+                     a->udp ? "true" : "false", a->udp ? a->cfg.udp_listen : "",
+                     a->cfg.udp_secret[0] ? "true" : "false",
+                     (unsigned long long)atomic_load(&a->udp_datagrams),
+                     (unsigned long long)atomic_load(&a->udp_lines_ok),
+                     (unsigned long long)atomic_load(&a->udp_registry_full));
+    size_t n = w < 0 ? cap : (size_t)w;
+    n = pairs(buf, cap, n, a->udp_lines_refused, UDPL__COUNT, udpl_reason_name);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "},\"datagrams_refused\":{");
+    n = pairs(buf, cap, n, a->udp_dgrams_refused, UDPL_D__COUNT, udpl_dgram_name);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "}}");
+    return n < cap ? n : 0;
+}
+
+enum MHD_Result route_admin_udp(app *a, req *r)
+{
+    char body[1024];
+    size_t n = udp_stats_json(a, body, sizeof body);
+    if (!n) return http_error(r, 500, "udp", "counters do not fit");
+    return http_json(r, 200, body, n);
+}

@@ -1,0 +1,342 @@
+/*
+ * Unit tests for core/udpl: the UDP line format. Good lines, several per
+ * datagram, CRLF, every refusal category, exit codes, signatures (ok, bad,
+ * missing), NUL bytes, overlong lines and the datagram size limit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/udpl.h"
+
+#define MAX_SEEN 4200 /* lines in the largest datagram test */
+
+/* What the callback saw, line by line. */
+typedef struct seen {
+    int n;
+    int lineno[MAX_SEEN];
+    udpl_reason why[MAX_SEEN];
+    hb_msg last;
+    hb_err err[8]; /* the first few refusals' words */
+    int nerr;
+} seen;
+
+static void collect(void *ctx, int lineno, const hb_msg *m, udpl_reason why, const hb_err *e)
+{
+    seen *s = ctx;
+    assert_true(s->n < MAX_SEEN);
+    assert_true((m != NULL) == (why == UDPL_OK));
+    assert_true((e != NULL) == (why != UDPL_OK));
+    s->lineno[s->n] = lineno;
+    s->why[s->n++] = why;
+    if (m) s->last = *m;
+    if (e && s->nerr < 8) s->err[s->nerr++] = *e;
+}
+
+static udpl_dgram parse(const char *buf, size_t n, const char *secret, seen *s)
+{
+    memset(s, 0, sizeof *s);
+    return udpl_parse(buf, n, secret, secret ? strlen(secret) : 0, collect, s);
+}
+
+static udpl_dgram parse_str(const char *buf, const char *secret, seen *s)
+{
+    return parse(buf, strlen(buf), secret, s);
+}
+
+/* One line through udpl_line: its reason, and err's field when refused. */
+static udpl_reason line(const char *s, hb_msg *m, hb_err *e)
+{
+    return udpl_line(s, strlen(s), m, e);
+}
+
+static void test_good_heartbeat(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_err e;
+    assert_int_equal(
+        line("hb gpu-17 group=inference ttl_s=15 cpu=0.31 mem=0.5 thermal=fair "
+             "backlog=3 in_flight=2 seq=812 instance=3f2a status=ok jobs=a,b task_ms=12.5",
+             &m, &e),
+        UDPL_OK);
+    assert_int_equal(m.kind, HB_BEAT);
+    assert_string_equal(m.worker_id, "gpu-17");
+    assert_string_equal(m.group, "inference");
+    assert_string_equal(m.instance, "3f2a");
+    assert_string_equal(m.status, "ok");
+    assert_int_equal(m.ttl_s, 15);
+    assert_true(m.cpu > 0.30 && m.cpu < 0.32);
+    assert_int_equal(m.thermal, HB_THERMAL_FAIR);
+    assert_int_equal(m.backlog, 3);
+    assert_int_equal(m.in_flight, 2);
+    assert_int_equal(m.seq, 812);
+    assert_int_equal(m.njobs, 2);
+    assert_string_equal(m.jobs, "a\nb");
+    assert_true(m.has & HB_HAS_TASK_MS);
+    assert_false(m.has & HB_HAS_EXIT_CODE);
+
+    /* Only the id; blanks anywhere; unknown keys ignored; worker_id as a key
+     * does not override the second word. */
+    assert_int_equal(line("hb w1", &m, &e), UDPL_OK);
+    assert_int_equal(m.has, 0);
+    assert_int_equal(line("  hb\tw1   cpu=0.5  colour=blue worker_id=other \t", &m, &e), UDPL_OK);
+    assert_string_equal(m.worker_id, "w1");
+    assert_int_equal(m.has, HB_HAS_CPU);
+    /* A heartbeat does not take an exit code, as in JSON. */
+    assert_int_equal(line("hb w1 exit=3 exit_code=4", &m, &e), UDPL_OK);
+    assert_false(m.has & HB_HAS_EXIT_CODE);
+    /* jobs= (empty) is present and means no jobs. */
+    assert_int_equal(line("hb w1 jobs=", &m, &e), UDPL_OK);
+    assert_true(m.has & HB_HAS_JOBS);
+    assert_int_equal(m.njobs, 0);
+}
+
+static void test_bye_and_exit_codes(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_err e;
+    assert_int_equal(line("bye w1", &m, &e), UDPL_OK);
+    assert_int_equal(m.kind, HB_BYE);
+    assert_false(m.has & HB_HAS_EXIT_CODE);
+    assert_int_equal(line("bye w1 exit=0", &m, &e), UDPL_OK);
+    assert_true(m.has & HB_HAS_EXIT_CODE);
+    assert_int_equal(m.exit_code, 0);
+    assert_int_equal(line("bye w1 exit=137", &m, &e), UDPL_OK);
+    assert_int_equal(m.exit_code, 137);
+    assert_int_equal(line("bye w1 exit_code=-1 cpu=0.1", &m, &e), UDPL_OK);
+    assert_int_equal(m.exit_code, -1);
+    assert_true(m.has & HB_HAS_CPU);
+    assert_int_equal(line("bye w1 exit=-2147483648", &m, &e), UDPL_OK);
+    assert_int_equal(m.exit_code, INT32_MIN);
+    assert_int_equal(line("bye w1 exit=2147483648", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "exit_code");
+    assert_int_equal(line("bye w1 exit=x", &m, &e), UDPL_BAD_FIELD);
+    assert_int_equal(line("bye w1 exit=1.5", &m, &e), UDPL_BAD_FIELD);
+}
+
+/* A refused value carries the very words the JSON door uses. */
+static void test_same_words_as_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *json;
+    } cases[] = {
+        {"hb w1 cpu=1.5", "{\"worker_id\":\"w1\",\"cpu\":1.5}"},
+        {"hb w1 ttl_s=0", "{\"worker_id\":\"w1\",\"ttl_s\":0}"},
+        {"hb w1 thermal=hot", "{\"worker_id\":\"w1\",\"thermal\":\"hot\"}"},
+        {"hb w1 group=a/b", "{\"worker_id\":\"w1\",\"group\":\"a/b\"}"},
+        {"hb w1 backlog=-1", "{\"worker_id\":\"w1\",\"backlog\":-1}"},
+        {"hb w1 mem=-0.1", "{\"worker_id\":\"w1\",\"mem\":-0.1}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hb_msg m;
+        hb_err t, j;
+        assert_int_equal(line(cases[i].text, &m, &t), UDPL_BAD_FIELD);
+        assert_int_equal(hb_parse_heartbeat(cases[i].json, strlen(cases[i].json), &m, &j), -1);
+        assert_string_equal(t.field, j.field);
+        assert_string_equal(t.reason, j.reason);
+    }
+}
+
+static void test_error_categories(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_err e;
+    assert_int_equal(line("beat w1", &m, &e), UDPL_BAD_VERB);
+    assert_int_equal(line("HB w1", &m, &e), UDPL_BAD_VERB);
+    assert_int_equal(line("hbw1", &m, &e), UDPL_BAD_VERB);
+    assert_int_equal(line("{\"worker_id\":\"w1\"}", &m, &e), UDPL_BAD_VERB);
+    assert_string_equal(e.field, "line");
+    assert_int_equal(line("hb", &m, &e), UDPL_BAD_ID);
+    assert_string_equal(e.field, "worker_id");
+    assert_int_equal(line("bye   ", &m, &e), UDPL_BAD_ID);
+    assert_int_equal(line("hb w/1", &m, &e), UDPL_BAD_ID);
+    assert_int_equal(line("hb cpu=0.5", &m, &e), UDPL_BAD_ID); /* '=' is not an id byte */
+    char longid[HB_ID_MAX + 8];
+    memset(longid, 'x', sizeof longid);
+    memcpy(longid, "hb ", 3);
+    longid[3 + HB_ID_MAX + 1] = '\0'; /* 129-byte id */
+    assert_int_equal(line(longid, &m, &e), UDPL_BAD_ID);
+    longid[3 + HB_ID_MAX] = '\0'; /* 128 bytes: fine */
+    assert_int_equal(line(longid, &m, &e), UDPL_OK);
+    assert_int_equal(line("hb w1 cpu", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "cpu");
+    assert_string_equal(e.reason, "expected key=value");
+    assert_int_equal(line("hb w1 =3", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "line");
+    assert_int_equal(line("hb w1 cpu=", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "cpu");
+    assert_int_equal(line("hb w1 status=\x01x", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "status");
+    assert_int_equal(line("hb w1 instance=\xff", &m, &e), UDPL_BAD_FIELD); /* not UTF-8 */
+    /* The first bad field decides; a good one after it does not rescue the line. */
+    assert_int_equal(line("hb w1 cpu=2 mem=0.5", &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "cpu");
+    for (int r = 0; r < UDPL__COUNT; r++)
+        assert_string_not_equal(udpl_reason_name(r), "unknown");
+    assert_string_equal(udpl_reason_name(UDPL_BAD_FIELD), "bad_field");
+    assert_string_equal(udpl_dgram_name(UDPL_D_BAD_SIG), "bad_sig");
+}
+
+static void test_nul_and_long_lines(void **state)
+{
+    (void)state;
+    hb_msg m;
+    hb_err e;
+    static const char nul[] = "hb w1 cpu=0.5\0 mem=0.2";
+    assert_int_equal(udpl_line(nul, sizeof nul - 1, &m, &e), UDPL_BAD_BYTES);
+    assert_string_equal(e.field, "line");
+
+    char *buf = malloc(UDPL_LINE_MAX + 2);
+    assert_non_null(buf);
+    memset(buf, ' ', UDPL_LINE_MAX + 2);
+    memcpy(buf, "hb w1", 5);
+    assert_int_equal(udpl_line(buf, UDPL_LINE_MAX, &m, &e), UDPL_OK); /* exactly the limit */
+    buf[UDPL_LINE_MAX] = '\r';
+    assert_int_equal(udpl_line(buf, UDPL_LINE_MAX + 1, &m, &e), UDPL_OK); /* + CR */
+    buf[UDPL_LINE_MAX] = ' ';
+    assert_int_equal(udpl_line(buf, UDPL_LINE_MAX + 1, &m, &e), UDPL_TOO_LONG);
+    assert_string_equal(e.field, "line");
+    free(buf);
+
+    /* In a datagram: the NUL line is refused, its neighbours are not. */
+    static const char dg[] = "hb a\nhb b\0x\nhb c\n";
+    seen s;
+    assert_int_equal(parse(dg, sizeof dg - 1, NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.why[0], UDPL_OK);
+    assert_int_equal(s.why[1], UDPL_BAD_BYTES);
+    assert_int_equal(s.why[2], UDPL_OK);
+    assert_string_equal(s.last.worker_id, "c");
+}
+
+static void test_several_lines_crlf_blank(void **state)
+{
+    (void)state;
+    seen s;
+    assert_int_equal(parse_str("hb w1 cpu=0.1\r\n\r\n  \nbye w2 exit=3\r\nhb w3", NULL, &s),
+                     UDPL_D_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.lineno[0], 1);
+    assert_int_equal(s.lineno[1], 4); /* blank lines counted, not reported */
+    assert_int_equal(s.lineno[2], 5);
+    assert_string_equal(s.last.worker_id, "w3");
+    /* CR before the LF is not part of the last value. */
+    assert_int_equal(parse_str("hb w1 status=ok\r\n", NULL, &s), UDPL_D_OK);
+    assert_string_equal(s.last.status, "ok");
+    /* Good and bad lines side by side: each judged alone. */
+    assert_int_equal(parse_str("hb a\nnope a\nhb b cpu=9\nhb c\nhb\n", NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 5);
+    assert_int_equal(s.why[0], UDPL_OK);
+    assert_int_equal(s.why[1], UDPL_BAD_VERB);
+    assert_int_equal(s.why[2], UDPL_BAD_FIELD);
+    assert_int_equal(s.why[3], UDPL_OK);
+    assert_int_equal(s.why[4], UDPL_BAD_ID);
+    /* Empty and all-blank datagrams: no lines, not an error. */
+    assert_int_equal(parse("", 0, NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(parse_str("\n\r\n \t\n", NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 0);
+}
+
+static void test_signature(void **state)
+{
+    (void)state;
+    const char *secret = "s3cret";
+    const char body[] = "hb w1 cpu=0.2\nbye w2\n";
+    char dg[256], sig[UDPL_SIG_LINE];
+    size_t sl = udpl_sign(secret, strlen(secret), body, strlen(body), sig);
+    assert_int_equal(sl, 4 + UDPL_SIG_HEX + 1);
+    snprintf(dg, sizeof dg, "%s%s", sig, body);
+    seen s;
+    assert_int_equal(parse_str(dg, secret, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.lineno[0], 2);
+    /* Upper-case hex and a CRLF after the sig line are fine too. */
+    char up[256];
+    snprintf(up, sizeof up, "sig ");
+    for (int i = 0; i < UDPL_SIG_HEX; i++)
+        up[4 + i] = (char)((sig[4 + i] >= 'a' && sig[4 + i] <= 'f') ? sig[4 + i] - 32 : sig[4 + i]);
+    snprintf(up + 4 + UDPL_SIG_HEX, sizeof up - 4 - UDPL_SIG_HEX, "\r\n%s", body);
+    assert_int_equal(parse_str(up, secret, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 2);
+
+    /* Missing: no line reaches the callback. */
+    assert_int_equal(parse_str(body, secret, &s), UDPL_D_NO_SIG);
+    assert_int_equal(s.n, 0);
+    /* Wrong key, tampered body, malformed hex, short signature, empty sig. */
+    assert_int_equal(parse_str(dg, "other", &s), UDPL_D_BAD_SIG);
+    assert_int_equal(s.n, 0);
+    char tampered[256];
+    snprintf(tampered, sizeof tampered, "%shb w1 cpu=0.3\nbye w2\n", sig);
+    assert_int_equal(parse_str(tampered, secret, &s), UDPL_D_BAD_SIG);
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s", dg);
+    bad[10] = 'g';
+    assert_int_equal(parse_str(bad, secret, &s), UDPL_D_BAD_SIG);
+    assert_int_equal(parse_str("sig abcd\nhb w1\n", secret, &s), UDPL_D_BAD_SIG);
+    assert_int_equal(parse_str("sig \nhb w1\n", secret, &s), UDPL_D_BAD_SIG);
+    /* A signature for an empty rest. */
+    sl = udpl_sign(secret, strlen(secret), "", 0, sig);
+    assert_int_equal(parse(sig, sl - 1, secret, &s), UDPL_D_OK); /* no LF at all */
+    assert_int_equal(s.n, 0);
+
+    /* No secret: a sig line is skipped, whatever it says. */
+    assert_int_equal(parse_str(dg, NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(parse_str("sig junk\nhb w1\n", NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 1);
+    /* "sig" past the first line is just a bad verb. */
+    assert_int_equal(parse_str("hb w1\nsig abc\n", NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.why[1], UDPL_BAD_VERB);
+}
+
+static void test_datagram_size(void **state)
+{
+    (void)state;
+    char *buf = malloc(UDPL_DGRAM_MAX + 1);
+    assert_non_null(buf);
+    /* Fill exactly UDPL_DGRAM_MAX bytes with "hb wNNNNN\n" lines and padding. */
+    size_t n = 0;
+    int lines = 0;
+    while (n + 16 <= UDPL_DGRAM_MAX) {
+        n += (size_t)snprintf(buf + n, 17, "hb w%05d cpu=0\n", lines); /* 16 bytes */
+        lines++;
+    }
+    memset(buf + n, '\n', UDPL_DGRAM_MAX - n);
+    seen s;
+    assert_int_equal(parse(buf, UDPL_DGRAM_MAX, NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, lines);
+    for (int i = 0; i < s.n; i++)
+        assert_int_equal(s.why[i], UDPL_OK);
+    buf[UDPL_DGRAM_MAX] = '\n';
+    assert_int_equal(parse(buf, UDPL_DGRAM_MAX + 1, NULL, &s), UDPL_D_TOO_BIG);
+    assert_int_equal(s.n, 0);
+    /* One 64 KiB line: too long, refused as a line, not as a datagram. */
+    memset(buf, 'x', UDPL_DGRAM_MAX);
+    memcpy(buf, "hb w1 ", 6);
+    assert_int_equal(parse(buf, UDPL_DGRAM_MAX, NULL, &s), UDPL_D_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.why[0], UDPL_TOO_LONG);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_heartbeat),     cmocka_unit_test(test_bye_and_exit_codes),
+        cmocka_unit_test(test_same_words_as_json), cmocka_unit_test(test_error_categories),
+        cmocka_unit_test(test_nul_and_long_lines), cmocka_unit_test(test_several_lines_crlf_blank),
+        cmocka_unit_test(test_signature),          cmocka_unit_test(test_datagram_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
