@@ -277,6 +277,28 @@ static void alerts_stream(app *a, tbuf *b)
         "Stream subscribers dropped for falling behind the ring.", (double)ss.cut_off);
 }
 
+/* UDP ingest (present, with zeros, even when udp_listen is off: a scrape's
+ * series do not come and go with configuration). */
+static void udp_fams(app *a, tbuf *b)
+{
+    one(b, "vigil_udp_datagrams_total", "counter", "UDP datagrams received.",
+        LOAD(a->udp_datagrams));
+    one(b, "vigil_udp_lines_accepted_total", "counter", "UDP lines applied.",
+        LOAD(a->udp_lines_ok));
+    char lab[96];
+    family(b, "vigil_udp_lines_refused_total", "counter", "UDP lines refused, by reason.");
+    for (int i = 1; i < UDPL__COUNT; i++) {
+        snprintf(lab, sizeof lab, "reason=\"%s\"", udpl_reason_name(i));
+        sample(b, "vigil_udp_lines_refused_total", lab, LOAD(a->udp_lines_refused[i]));
+    }
+    family(b, "vigil_udp_datagrams_refused_total", "counter",
+           "UDP datagrams refused whole (signature), by reason.");
+    for (int i = 1; i < UDPL_D__COUNT; i++) {
+        snprintf(lab, sizeof lab, "reason=\"%s\"", udpl_dgram_name(i));
+        sample(b, "vigil_udp_datagrams_refused_total", lab, LOAD(a->udp_dgrams_refused[i]));
+    }
+}
+
 static void process(app *a, tbuf *b)
 {
     one(b, "vigil_process_start_time_seconds", "gauge",
@@ -302,6 +324,7 @@ enum MHD_Result route_metrics(app *a, req *r)
     rollup(a, &b);
     fleet(a, &b);
     alerts_stream(a, &b);
+    udp_fams(a, &b);
     process(a, &b);
     if (b.oom || !b.p) {
         free(b.p);

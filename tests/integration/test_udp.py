@@ -129,6 +129,11 @@ class TestUdpUnsigned(UdpBase):
         self.assertEqual(d, {"bad_verb": 1, "bad_id": 2, "bad_field": 2, "too_long": 0,
                              "bad_bytes": 1})
         self.assertEqual(after["lines_ok"] - before["lines_ok"], 2)
+        # /metrics shows the same counters
+        m = self.v.request("GET", "/metrics", token=self.v.token).body
+        self.assertIn(f'vigil_udp_lines_refused_total{{reason="bad_id"}} '
+                      f'{after["lines_refused"]["bad_id"]}\n', m)
+        self.assertIn(f'vigil_udp_lines_accepted_total {after["lines_ok"]}\n', m)
         # The JSON door refuses the same cpu with the same words.
         r = self.v.beat("b-3", cpu=7)
         self.assertEqual(r.status, 400)
