@@ -223,9 +223,13 @@ static int beat(vigil_worker *w)
     return rc;
 }
 
-/* The bye, from the thread (signal) or from close after the join. */
+/* The bye, from the thread (signal) or from close after the join. A worker
+ * whose first heartbeat never got through (it ended at once, or the thread
+ * had not run yet) beats first: a run that started and ended is a session,
+ * however short, and a bye alone would open none. */
 static int send_bye(vigil_worker *w, int exit_code)
 {
+    if (w->seq == 0) beat(w);
     lvw_fields fs;
     double tasks[VIGIL_WORKER_TASKS_MAX];
     size_t ntasks = 0;
