@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELD_TICK_MS 200       /* keep-alive byte: a dead peer shows within ~2 ticks */
+#define HELD_TICK_MS 100 /* keep-alive byte: a dead peer shows within ~2 ticks */
 #define HELD_BEAT_MS 1000      /* an open connection counts as a heartbeat this often */
 #define HELD_CONN_TIMEOUT_S 30 /* libmicrohttpd's idle limit for it: far above a tick */
 #define HELD_MAX 65536         /* held connections at once */

@@ -14,7 +14,10 @@ import tempfile
 import time
 import unittest
 
-from harness import Vigild, wait_until
+from harness import VIGILD, Vigild, wait_until
+
+_ldd = subprocess.run(["ldd", VIGILD], capture_output=True, text=True).stdout
+SUSPECT_WITHIN_S = 3.0 if "libasan" in _ldd or "libubsan" in _ldd else 1.0
 
 HOLD = r"""
 import socket, sys, time
@@ -57,12 +60,14 @@ class Held(unittest.TestCase):
         self.assertEqual(self.state("job-1"), "alive")
         p.send_signal(signal.SIGKILL)
         t0 = time.monotonic()
-        wait_until(lambda: self.state("job-1") == "suspect", timeout=1.0, interval=0.02,
-                   what="suspect within 1 s of the kill")
+        # 1 s is the promise; a sanitizer build under a parallel test run is
+        # several times slower at everything, so it gets more
+        wait_until(lambda: self.state("job-1") == "suspect", timeout=SUSPECT_WITHIN_S,
+                   interval=0.02, what=f"suspect within {SUSPECT_WITHIN_S} s of the kill")
         wait_until(lambda: self.state("job-1") == "dead", timeout=3, interval=0.05,
                    what="dead after the grace")
         took = time.monotonic() - t0
-        self.assertLess(took, 2.5)  # grace 1 s, not the 3 s TTL after the last beat
+        self.assertLess(took, 1.5 + SUSPECT_WITHIN_S)  # grace 1 s, not the TTL
         s = wait_until(lambda: self.v.sessions("job-1"), what="session stored")
         wait_until(lambda: self.v.sessions("job-1")[0]["reason"] == "timeout",
                    what="closed timeout")
