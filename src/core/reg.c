@@ -13,6 +13,7 @@
 
 #include <malloc.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -535,7 +536,11 @@ bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out)
     rshard *sh;
     rw *w = lookup(r, worker_id, &sh, NULL);
     if (w) {
-        memset(out, 0, sizeof *out);
+        /* Not the whole view: hb_init leaves the 4 KiB job buffer, which the
+         * registry never fills, as it is (reg_get is on the heartbeat path for
+         * a task_ms without a group). */
+        memset(out, 0, offsetof(reg_view, last));
+        hb_init(&out->last);
         fill_view(r, w, now_ms, out);
     }
     pthread_mutex_unlock(&sh->mu);

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELD_TICK_MS 100 /* keep-alive byte: a dead peer shows within ~2 ticks */
+#define HELD_TICK_MS 100       /* keep-alive byte: a dead peer shows within ~2 ticks */
 #define HELD_BEAT_MS 1000      /* an open connection counts as a heartbeat this often */
 #define HELD_CONN_TIMEOUT_S 30 /* libmicrohttpd's idle limit for it: far above a tick */
 #define HELD_MAX 65536         /* held connections at once */
@@ -121,15 +121,12 @@ enum MHD_Result route_connect(app *a, req *r, const char *worker_id)
     held *h = a->held;
     hb_msg m;
     hb_err e;
-    hb_init(&m);
-    size_t idl = strlen(worker_id);
-    if (idl && worker_id[idl - 1] == '/') idl--;
-    if (!hb_id_valid(worker_id, idl)) {
-        hb_fail(&e, "worker_id", "must be 1-128 bytes of [A-Za-z0-9._:@-]");
+    /* The ping path's parser: the same id rules and words; no suffix here. */
+    if (hb_parse_ping_path(worker_id, &m, &e) != 0) return ingest_refuse(a, r, &e);
+    if (m.kind != HB_BEAT || (m.has & HB_HAS_EXIT_CODE)) {
+        hb_fail(&e, "path", "is /v1/connect/{worker_id}, with nothing after the id");
         return ingest_refuse(a, r, &e);
     }
-    memcpy(m.worker_id, worker_id, idl);
-    m.worker_id[idl] = '\0';
     if (!ingest_query_fields(r, &m, &e)) return ingest_refuse(a, r, &e);
     int st = ingest_apply(a, &m, app_now_ms()); /* connecting is a heartbeat */
     if (st < 0) return http_error(r, 503, "worker_id", "the registry is full");

@@ -27,8 +27,8 @@ int ingest_apply(app *a, const hb_msg *m, int64_t now)
     reg_wstate st;
     /* Before the registry: a timeout that this beat prevents cannot happen,
      * and one that happens later finds the list this beat gave. */
-    if ((m->has & HB_HAS_JOBS) && ifl_set(a->ifl, m->worker_id, m->jobs, m->jobs_len, m->njobs))
-        a->hb_rejected++; /* out of memory: the beat counts, its list does not */
+    if (m->has & HB_HAS_JOBS) /* out of memory keeps the old list: the beat itself counts */
+        ifl_set(a->ifl, m->worker_id, m->jobs, m->jobs_len, m->njobs);
     if (m->kind == HB_BYE) {
         st = reg_bye(a->reg, m, now);
         a->byes++;

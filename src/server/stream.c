@@ -36,6 +36,7 @@
 #define STREAM_CONN_TIMEOUT_S 60     /* a subscriber's socket: > the keep-alive period */
 #define STREAM_RING_BYTES (64 << 20) /* the ring's messages, at most: then the oldest go */
 #define STREAM_WAKE_EVERY 256        /* a long batch wakes subscribers this often, not at its end */
+#define STREAM_LINGER_MS 60000       /* changes still encoded after the last subscriber left */
 #define STREAM_RESYNC_MS 1000 /* a burst is sent as one shared snapshot, at most this often */
 
 typedef struct smsg {
@@ -65,6 +66,14 @@ struct stream {
     size_t bytes;  /* in the ring's messages */
     sub *subs;
     size_t nsubs;
+    /* Read by stream_push without mu. With nobody subscribed, and none for
+     * STREAM_LINGER_MS (a dashboard that reconnects within it still
+     * resumes), changes are neither queued nor encoded; the history they
+     * would have extended is dropped (forget_history), so no Last-Event-ID
+     * resumes across the gap. */
+    atomic_size_t listening;           /* nsubs */
+    atomic_int_least64_t linger_until; /* mono ms: encode until then, nobody listening */
+    atomic_bool skipped;               /* a change went by unencoded */
     uint64_t cut_off;
     bool closing;
 
@@ -101,7 +110,14 @@ stream *stream_new(app *a)
 
 void stream_push(stream *s, const reg_event *ev)
 {
-    if (s) evq_push(&s->q, ev);
+    if (!s) return;
+    if (atomic_load(&s->listening) == 0 && app_mono_ms() > atomic_load(&s->linger_until)) {
+        /* A subscriber that registers after this read builds its snapshot
+         * from the registry after it, which already holds this change. */
+        atomic_store(&s->skipped, true);
+        return;
+    }
+    evq_push(&s->q, ev);
 }
 
 /* ---- the ring -------------------------------------------------------------- */
@@ -118,6 +134,16 @@ static void evict(stream *s)
     free(m->buf);
     *m = (smsg){0, NULL, 0};
     s->tail++;
+}
+
+/* Changes went by while nobody listened: the ring's messages no longer
+ * lead up to now, so none may be resumed from. Caller holds mu. */
+static void forget_history(stream *s)
+{
+    if (!atomic_exchange(&s->skipped, false)) return;
+    while (s->tail && s->tail <= s->head)
+        evict(s);
+    s->tail = s->head + 1;
 }
 
 /* Append an encoded message (takes buf). The ring keeps `cap` messages and
@@ -251,6 +277,8 @@ static void sub_free(void *cls)
     *x->pprev = x->next;
     if (x->next) x->next->pprev = x->pprev;
     s->nsubs--;
+    atomic_store(&s->listening, s->nsubs);
+    if (!s->nsubs) atomic_store(&s->linger_until, app_mono_ms() + STREAM_LINGER_MS);
     pthread_mutex_unlock(&s->mu);
     free(x->first);
     free(x);
@@ -338,6 +366,7 @@ enum MHD_Result route_stream(app *a, req *r)
         free(x);
         return http_error(r, 503, "stream", "too many subscribers (see [stream] max_subscribers)");
     }
+    forget_history(s);
     resume = resume && last <= s->head && last + 1 >= oldest(s);
     uint64_t at = s->head;
     x->next_seq = resume ? last + 1 : at + 1;
@@ -347,6 +376,7 @@ enum MHD_Result route_stream(app *a, req *r)
     if (s->subs) s->subs->pprev = &x->next;
     s->subs = x;
     s->nsubs++;
+    atomic_store(&s->listening, s->nsubs);
     pthread_mutex_unlock(&s->mu);
 
     if (!resume) {
@@ -502,6 +532,7 @@ static void stream_turn(void *arg)
     size_t nb = evq_take(&s->q, &s->batch, &s->batch_cap, &overflow);
     uint64_t before;
     pthread_mutex_lock(&s->mu);
+    forget_history(s);
     before = s->head;
     if (overflow) /* changes are missing: start everyone over from a snapshot */
         for (sub *x = s->subs; x; x = x->next)

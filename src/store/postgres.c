@@ -151,58 +151,26 @@ static const struct {
 };
 
 /* The values of one event statement (EVENT_INSERT's $1..$11, then the
- * kind's own). type may point into tbuf, and an alert's detail is dbuf
- * (STORE_EVENT_DETAIL_MAX bytes): both must outlive the send. */
-static void event_params(const pg_store *q, const reg_event *e, pg_params *p, char *tbuf,
-                         size_t tlen, char *dbuf)
+ * kind's own). The events row is store_event_of's, the mapping every
+ * backend and the live stream share; r holds its strings and must outlive
+ * the send. */
+static void event_params(const pg_store *q, const reg_event *e, pg_params *p, store_event *r)
 {
-    const char *state = NULL, *prev = NULL, *type = tbuf;
-    int64_t ts = e->at_ms;
-    bool with_opened = false;
-    /* An alert's instance, reason and exit_code carry rule name, severity
-     * and alert type (reg.h): they go in detail, and those columns, which
-     * mean a session's, stay NULL. */
+    store_event_of(e, q->base.node_id, r);
     bool alert = e->kind == REG_EV_ALERT;
-    switch (e->kind) {
-    case REG_EV_SESSION_OPEN:
-        type = "session_opened";
-        ts = e->at_ms ? e->at_ms : e->opened_ms;
-        with_opened = true;
-        break;
-    case REG_EV_SESSION_CLOSE:
-        type = "session_closed";
-        with_opened = true;
-        break;
-    case REG_EV_WORKER_STATE:
-        state = reg_wstate_name(e->state);
-        prev = reg_wstate_name(e->prev_state);
-        snprintf(tbuf, tlen, "worker_%s", state);
-        break;
-    case REG_EV_GROUP_STATE:
-        state = reg_gstate_name(e->state);
-        prev = reg_gstate_name(e->prev_state);
-        snprintf(tbuf, tlen, "group_%s", state);
-        break;
-    case REG_EV_ALERT:
-        type = store_alert_type(e);
-        store_alert_detail(e, dbuf, STORE_EVENT_DETAIL_MAX);
-        break;
-    default:
-        type = "worker_forgotten";
-    }
     memset(p, 0, sizeof *p);
-    pp_text(p, e->worker_id);
-    pp_text(p, e->group);
-    pp_text(p, alert ? NULL : e->instance);
-    pp_i64(p, ts);
-    pp_text(p, type);
-    pp_text(p, state);
-    pp_text(p, prev);
-    pp_text(p, !alert && e->reason ? reg_reason_name(e->reason) : NULL);
-    pp_opt_i64(p, !alert && e->has_exit_code, e->exit_code);
-    pp_opt_i64(p, with_opened, e->opened_ms);
-    pp_text(p, q->base.node_id);
-    if (alert) pp_text(p, dbuf);
+    pp_text(p, r->worker_id);
+    pp_text(p, r->group);
+    pp_text(p, alert ? NULL : r->instance);
+    pp_i64(p, r->ts_ms);
+    pp_text(p, r->type);
+    pp_text(p, r->state[0] ? r->state : NULL);
+    pp_text(p, r->prev_state[0] ? r->prev_state : NULL);
+    pp_text(p, r->reason ? reg_reason_name(r->reason) : NULL);
+    pp_opt_i64(p, r->has_exit_code, r->exit_code);
+    pp_opt_i64(p, r->opened_ms != 0, r->opened_ms);
+    pp_text(p, r->node_id);
+    if (alert) pp_text(p, r->detail);
     if (e->kind == REG_EV_SESSION_OPEN || e->kind == REG_EV_WORKER_STATE) pp_i64(p, e->ttl_s);
     if (e->kind == REG_EV_SESSION_CLOSE) {
         pp_i64(p, e->last_hb_ms);
@@ -225,8 +193,8 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
     pg_pipe_send_sql(&pp, "BEGIN");
     for (size_t i = 0; i < nev; i++) {
         pg_params p;
-        char type[32], detail[STORE_EVENT_DETAIL_MAX];
-        event_params(q, &evs[i], &p, type, sizeof type, detail);
+        store_event row;
+        event_params(q, &evs[i], &p, &row);
         pg_pipe_send(&pp, event_ops[evs[i].kind].k, &p, (int64_t)i);
     }
     if (nhb) {

@@ -140,22 +140,25 @@ static int bind_opt_f(sqlite3_stmt *st, int i, bool has, float v)
 
 /* ---- writes ------------------------------------------------------------ */
 
-static int insert_event(sq_store *q, const reg_event *e, int64_t ts, const char *type,
-                        const char *state, const char *prev, bool with_opened, const char *detail)
+/* The events row of e, as store_event_of maps it for every backend (and
+ * the live stream): one mapping, so a row reads the same however it came. */
+static int insert_event(sq_store *q, const reg_event *e)
 {
+    store_event r;
+    store_event_of(e, q->base.node_id, &r);
     sqlite3_stmt *st = q->w[SQW_EVENT];
-    int rc = sqlite3_bind_int64(st, 1, ts);
-    rc |= bind_text(st, 2, type);
-    rc |= bind_text_or_null(st, 3, e->worker_id);
-    rc |= bind_text_or_null(st, 4, e->group);
-    rc |= bind_text_or_null(st, 5, e->instance);
-    rc |= bind_text_or_null(st, 6, state);
-    rc |= bind_text_or_null(st, 7, prev);
-    rc |= bind_text_or_null(st, 8, e->reason ? reg_reason_name(e->reason) : NULL);
-    rc |= sq_bind_opt_i64(st, 9, e->has_exit_code, e->exit_code);
-    rc |= sq_bind_opt_i64(st, 10, with_opened, e->opened_ms);
-    rc |= bind_text(st, 11, q->base.node_id);
-    rc |= bind_text_or_null(st, 12, detail);
+    int rc = sqlite3_bind_int64(st, 1, r.ts_ms);
+    rc |= bind_text(st, 2, r.type);
+    rc |= bind_text_or_null(st, 3, r.worker_id);
+    rc |= bind_text_or_null(st, 4, r.group);
+    rc |= bind_text_or_null(st, 5, r.instance);
+    rc |= bind_text_or_null(st, 6, r.state);
+    rc |= bind_text_or_null(st, 7, r.prev_state);
+    rc |= bind_text_or_null(st, 8, r.reason ? reg_reason_name(r.reason) : NULL);
+    rc |= sq_bind_opt_i64(st, 9, r.has_exit_code, r.exit_code);
+    rc |= sq_bind_opt_i64(st, 10, r.opened_ms != 0, r.opened_ms);
+    rc |= bind_text(st, 11, r.node_id);
+    rc |= bind_text_or_null(st, 12, r.detail);
     return rc || sq_exec(st) ? -1 : 0;
 }
 
@@ -178,8 +181,7 @@ static int event_open(sq_store *q, const reg_event *e)
     rc |= sqlite3_bind_int64(st, 4, e->opened_ms);
     rc |= sqlite3_bind_int(st, 5, e->ttl_s);
     if (rc || sq_exec(st)) return -1;
-    return insert_event(q, e, e->at_ms ? e->at_ms : e->opened_ms, "session_opened", NULL, NULL,
-                        true, NULL);
+    return insert_event(q, e);
 }
 
 static int event_close(sq_store *q, const reg_event *e)
@@ -206,7 +208,7 @@ static int event_close(sq_store *q, const reg_event *e)
         if (rc == SQLITE_ROW) return 0;
         if (rc != SQLITE_DONE) return -1;
     }
-    return insert_event(q, e, e->at_ms, "session_closed", NULL, NULL, true, NULL);
+    return insert_event(q, e);
 }
 
 static int event_worker_state(sq_store *q, const reg_event *e)
@@ -220,9 +222,7 @@ static int event_worker_state(sq_store *q, const reg_event *e)
     rc |= sqlite3_bind_int64(st, 5, e->at_ms);
     rc |= sqlite3_bind_int(st, 6, e->ttl_s);
     if (rc || sq_exec(st)) return -1;
-    char type[32];
-    snprintf(type, sizeof type, "worker_%s", state);
-    return insert_event(q, e, e->at_ms, type, state, reg_wstate_name(e->prev_state), false, NULL);
+    return insert_event(q, e);
 }
 
 static int event_group_state(sq_store *q, const reg_event *e)
@@ -233,9 +233,7 @@ static int event_group_state(sq_store *q, const reg_event *e)
     rc |= bind_text(st, 2, state);
     rc |= sqlite3_bind_int64(st, 3, e->at_ms);
     if (rc || sq_exec(st)) return -1;
-    char type[32];
-    snprintf(type, sizeof type, "group_%s", state);
-    return insert_event(q, e, e->at_ms, type, state, reg_gstate_name(e->prev_state), false, NULL);
+    return insert_event(q, e);
 }
 
 static int event_forget(sq_store *q, const reg_event *e)
@@ -246,21 +244,14 @@ static int event_forget(sq_store *q, const reg_event *e)
         sqlite3_stmt *st = q->w[del[i]];
         if (bind_text(st, 1, e->worker_id) || sq_exec(st)) return -1;
     }
-    return insert_event(q, e, e->at_ms, "worker_forgotten", NULL, NULL, false, NULL);
+    return insert_event(q, e);
 }
 
-/* The alert engine's event: only its events row. Its reason, exit_code and
- * instance carry severity, alert type and rule name (reg.h), which belong in
- * detail, not in columns that mean a session's reason and exit code. */
+/* The alert engine's event: only its events row (store_event_of puts its
+ * rule, severity and type in detail, not in the session columns). */
 static int event_alert(sq_store *q, const reg_event *e)
 {
-    reg_event row = *e;
-    row.instance[0] = '\0';
-    row.reason = REG_R_NONE;
-    row.has_exit_code = false;
-    char detail[STORE_EVENT_DETAIL_MAX];
-    store_alert_detail(e, detail, sizeof detail);
-    return insert_event(q, &row, e->at_ms, store_alert_type(e), NULL, NULL, false, detail);
+    return insert_event(q, e);
 }
 
 /* True when this batch forgot the worker: its heartbeats queued before the
