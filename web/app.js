@@ -2,12 +2,14 @@
 //   #/                      live view
 //   #/history?range=6h      history (range=1h|6h|24h|7d|30d|custom&from=ms&to=ms)
 //   #/worker/ID?range=6h    one worker
+//   #/hub                   nodes pushing here (a vigild in hub role only)
 // The hash never holds the token (it stays in sessionStorage).
 import { askToken, ensureToken, forgetToken, runStream } from './api.js';
 import { firstSnapshot, handleStream, live, setStatus } from './store.js';
 import { initLive, showLive } from './live.js';
 import { parseRangeQuery, rangeQuery, renderHistory } from './history.js';
 import { leaveWorker, renderWorker } from './worker.js';
+import { isHub, leaveHub, renderHub } from './hub.js';
 import { $, $$, sleep } from './util.js';
 
 function route() {
@@ -16,11 +18,12 @@ function route() {
   const q = new URLSearchParams(query);
   if (path.startsWith('/worker/')) return { view: 'worker', id: decodeURIComponent(path.slice(8)), range: parseRangeQuery(q) };
   if (path === '/history') return { view: 'history', range: parseRangeQuery(q) };
+  if (path === '/hub') return { view: 'hub' };
   return { view: 'live' };
 }
 
 function show(view) {
-  for (const v of ['live', 'history', 'worker']) $('#view-' + v).hidden = v !== view;
+  for (const v of ['live', 'history', 'worker', 'hub']) $('#view-' + v).hidden = v !== view;
   for (const a of $$('nav.tabs a')) a.classList.toggle('on', a.dataset.view === view);
   document.body.dataset.view = view;
 }
@@ -33,6 +36,7 @@ async function render() {
   show(r.view);
   showLive(r.view === 'live');
   if (r.view !== 'worker') leaveWorker();
+  if (r.view !== 'hub') leaveHub();
   if (r.view === 'history') {
     document.title = 'vigil · history';
     // Its heatmaps take the first workers of the live list: wait for it a little.
@@ -43,6 +47,9 @@ async function render() {
     document.title = `vigil · ${r.id}`;
     renderWorker($('#view-worker'), r.id, r.range,
       (st) => { location.hash = `#/worker/${encodeURIComponent(r.id)}?` + rangeQuery(st); });
+  } else if (r.view === 'hub') {
+    document.title = 'vigil · hub';
+    renderHub($('#view-hub'));
   } else {
     document.title = 'vigil';
   }
@@ -58,6 +65,7 @@ async function main() {
   window.addEventListener('hashchange', render);
   await ensureToken();
   render();
+  isHub().then((yes) => { $('#tab-hub').hidden = !yes; });
   runStream({
     message: handleStream,
     status: setStatus,

@@ -153,6 +153,7 @@ void rw_fill_event(const reg *r, const rw *w, reg_event *ev, int kind, int64_t a
     memcpy(ev->worker_id, rw_id(w), (size_t)w->id_len + 1);
     strcpy(ev->group, rg_name(r, w->group));
     memcpy(ev->instance, rw_inst(w), (size_t)w->inst_len + 1);
+    ev->status[0] = '\0';
 }
 
 static void emit(reg *r, const reg_event *ev)
@@ -182,6 +183,7 @@ void rw_close_session(reg *r, rw *w, int reason, int64_t at_ms, const hb_msg *by
         ev.has_exit_code = true;
         ev.exit_code = bye->exit_code;
     }
+    if (bye && (bye->has & HB_HAS_STATUS)) snprintf(ev.status, sizeof ev.status, "%s", bye->status);
     ev.has_requests = (w->has & HB_HAS_REQUESTS) != 0;
     ev.requests = w->requests;
     ev.has_tokens = (w->has & HB_HAS_TOKENS) != 0;

@@ -91,6 +91,9 @@ typedef struct reg_event {
     char worker_id[HB_ID_MAX + 1];
     char group[HB_ID_MAX + 1];
     char instance[HB_INSTANCE_MAX + 1];
+    /* SESSION_CLOSE by a bye that said why ("killed by signal 9 (SIGKILL)",
+     * vigil run): its status text; "" otherwise. */
+    char status[HB_STATUS_MAX + 1];
 } reg_event;
 
 /* Receives every event, in order, under the lock that ordered it: must be quick

@@ -41,6 +41,8 @@ typedef struct history history; /* history.h */
 typedef struct stream stream;   /* stream.h */
 typedef struct held held;       /* held.h */
 typedef struct udp udp;         /* udp.h */
+typedef struct hub hub;         /* hub.h */
+typedef struct hubp hubp;       /* hubp.h */
 
 typedef struct app {
     cfg cfg;
@@ -74,10 +76,14 @@ typedef struct app {
     rollup_stats rollup_last;           /* under rollup_mu */
     bool rollup_running;                /* thread started */
 
-    alerts *alerts; /* NULL: no rules configured */
-    ifl *ifl;       /* workers' last job lists (heartbeat "jobs") */
-    stream *stream; /* GET /v1/stream subscribers */
-    held *held;     /* GET /v1/connect held connections */
+    alerts *alerts;                        /* NULL: no rules configured */
+    ifl *ifl;                              /* workers' last job lists (heartbeat "jobs") */
+    stream *stream;                        /* GET /v1/stream subscribers */
+    held *held;                            /* GET /v1/connect held connections */
+    hub *hub;                              /* [hub] role = hub: nodes' summaries; NULL otherwise */
+    hubp *hubp;                            /* [hub] url set: this node's pushes; NULL otherwise */
+    char hub_accept_token[APP_TOKEN_MAX];  /* role hub: the token nodes send */
+    char hub_token_path[CFG_STR_MAX + 32]; /* "" when from the config */
 
     /* counters (also GET /metrics, metrics.c) */
     atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,

@@ -47,6 +47,8 @@
 #include "server/app.h"
 #include "server/history.h"
 #include "server/held.h"
+#include "server/hub.h"
+#include "server/hubp.h"
 #include "server/stream.h"
 #include "server/udp.h"
 
@@ -127,6 +129,18 @@ static int new_token(const char *path, char *out, size_t outlen, char *err, size
     return 0;
 }
 
+/* The token in `path`, or a new one written there (0600) when the file is
+ * missing; *made says which. 0, or -1 with err. */
+static int file_token(const char *path, char *out, size_t outlen, bool *made, char *err,
+                      size_t errlen)
+{
+    int r = read_token(path, out, outlen, err, errlen);
+    *made = r == 1;
+    if (r == 1) return new_token(path, out, outlen, err, errlen);
+    if (r < 0 && !err[0]) snprintf(err, errlen, "cannot read %s", path);
+    return r;
+}
+
 static int setup_tokens(app *a, char *err, size_t errlen)
 {
     snprintf(a->ingest_token, sizeof a->ingest_token, "%s", a->cfg.ingest_token);
@@ -134,15 +148,22 @@ static int setup_tokens(app *a, char *err, size_t errlen)
     if (a->cfg.admin_token[0]) {
         snprintf(a->admin_token, sizeof a->admin_token, "%s", a->cfg.admin_token);
         a->admin_token_path[0] = '\0';
+    } else if (file_token(a->admin_token_path, a->admin_token, sizeof a->admin_token,
+                          &a->admin_token_generated, err, errlen) != 0)
+        return -1;
+    /* The hub's own token: nodes hold it, so it must not open the read side. */
+    if (strcmp(a->cfg.hub_role, "hub") != 0) return 0;
+    if (a->cfg.hub_accept_token[0]) {
+        snprintf(a->hub_accept_token, sizeof a->hub_accept_token, "%s", a->cfg.hub_accept_token);
         return 0;
     }
-    int r = read_token(a->admin_token_path, a->admin_token, sizeof a->admin_token, err, errlen);
-    if (r == 1) {
-        a->admin_token_generated = true;
-        return new_token(a->admin_token_path, a->admin_token, sizeof a->admin_token, err, errlen);
-    }
-    if (r < 0 && !err[0]) snprintf(err, errlen, "cannot read %s", a->admin_token_path);
-    return r;
+    bool made;
+    snprintf(a->hub_token_path, sizeof a->hub_token_path, "%s/hub.token", a->cfg.data_dir);
+    if (file_token(a->hub_token_path, a->hub_accept_token, sizeof a->hub_accept_token, &made, err,
+                   errlen) != 0)
+        return -1;
+    vlog("info", "hub: token nodes send %s %s", made ? "created in" : "kept in", a->hub_token_path);
+    return 0;
 }
 
 /* The registry's sink: every state change to the store's queue and to the
@@ -296,6 +317,14 @@ int app_boot(app *a, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load workers from the store");
         return -1;
     }
+    err[0] = '\0';
+    a->hub = hub_new(a, err, errlen);
+    if (!a->hub && err[0]) return -1;
+    a->hubp = hubp_new(a);
+    if (!a->hubp && a->cfg.hub_url[0]) {
+        snprintf(err, errlen, "hub: out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -309,6 +338,9 @@ void app_shutdown(app *a)
     rollup_stop(a);
     history_stop(a); /* at most ~1 s; a store write still running is waited for below */
     jobs_stop_sweeper(a);
+    /* After the rollup (its last task buckets counted) and the sweeper (its
+     * last sessions closed): the last push holds all of it; at most 5 s. */
+    hubp_stop(a->hubp);
     jobs_stop_writer(a);
     alerts_free(a->alerts); /* last: the sweeper pushed events into it until now */
     a->alerts = NULL;
@@ -318,6 +350,10 @@ void app_shutdown(app *a)
         store_close(a->store);
     }
     rollup_free(a);
+    hubp_free(a->hubp);
+    a->hubp = NULL;
+    hub_free(a->hub);
+    a->hub = NULL;
     reg_free(a->reg);
     ifl_free(a->ifl);
     stream_free(a->stream);

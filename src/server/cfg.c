@@ -67,6 +67,21 @@ static const char *check_nonempty(const char *v)
     return *v ? NULL : "must not be empty";
 }
 
+static const char *check_role(const char *v)
+{
+    return strcmp(v, "node") == 0 || strcmp(v, "hub") == 0 ? NULL : "must be node or hub";
+}
+
+static const char *check_url_opt(const char *v)
+{
+    if (!*v) return NULL; /* "": off */
+    bool scheme = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
+    if (!scheme) return "must start with http:// or https://";
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) return "must not hold blanks or control bytes";
+    return NULL;
+}
+
 static const char *check_node_id(const char *v)
 {
     return valid_ident(v, strlen(v), 64) ? NULL : "must be 1-64 " IDENT_RULE;
@@ -112,6 +127,11 @@ static const cfg_key keys[] = {
      NULL},
     {"stream", "buffer", FIELD(stream_buffer), K_INT, "8192", 64, 1048576, NULL},
     {"stream", "max_subscribers", FIELD(stream_max_subscribers), K_INT, "256", 0, 4096, NULL},
+    {"hub", "role", FIELD(hub_role), K_STR, "node", 0, 0, check_role},
+    {"hub", "url", FIELD(hub_url), K_STR, NULL, 0, 0, check_url_opt},
+    {"hub", "token", FIELD(hub_token), K_STR, NULL, 0, 0, NULL},
+    {"hub", "interval_s", FIELD(hub_interval_s), K_INT, "60", 1, 86400, NULL},
+    {"hub", "accept_token", FIELD(hub_accept_token), K_STR, NULL, 0, 0, NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -49,6 +49,13 @@
  *   snapshot_workers = 10000       ; workers in a /v1/stream snapshot, at most
  *   buffer = 8192                  ; messages kept for slow subscribers and Last-Event-ID
  *   max_subscribers = 256          ; streams open at once (0: the stream is off)
+ *   [hub]                          ; federation (server/hubp.h, server/hub.h, docs/operations.md)
+ *   role = node                    ; VIGIL_HUB_ROLE (node | hub: hub also takes nodes' summaries)
+ *   url =                          ; VIGIL_HUB_URL (the hub's base URL; empty: push nothing)
+ *   token =                        ; VIGIL_HUB_TOKEN (Bearer sent to the hub)
+ *   interval_s = 60                ; VIGIL_HUB_INTERVAL_S (push period; ±15 % jitter)
+ *   accept_token =                 ; VIGIL_HUB_ACCEPT_TOKEN (role hub: the token nodes send;
+ *                                  ;   empty: DATA_DIR/hub.token, created 0600 if missing)
  *   [group "inference"]
  *   ttl_s = 30
  *
@@ -119,6 +126,12 @@ typedef struct cfg {
     int stream_snapshot_workers; /* workers in a snapshot, at most */
     int stream_buffer;           /* messages kept for subscribers behind and for resume */
     int stream_max_subscribers;  /* at once; 0 turns the stream off (503) */
+    /* [hub]: federation (hubp.c pushes, hub.c accepts) */
+    char hub_role[8];                   /* "node" or "hub" */
+    char hub_url[CFG_STR_MAX];          /* "" = this node pushes nothing */
+    char hub_token[CFG_STR_MAX];        /* sent as Bearer to hub_url */
+    int hub_interval_s;                 /* push period */
+    char hub_accept_token[CFG_STR_MAX]; /* role hub: "" = DATA_DIR/hub.token */
     /* [rule "…"] and [sink "…"] sections (cfg_alert.c), as the engine and
      * the notifier take them, and the line each starts on (for messages). */
     size_t nrules;

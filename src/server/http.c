@@ -9,9 +9,11 @@
  * allocation for the whole request.
  */
 #include "server/http.h"
+#include "server/hub.h"
 #include "server/metrics.h"
 
 #include "core/hb.h"
+#include "core/hubs.h"
 #include "core/tfmt.h"
 
 #include <arpa/inet.h>
@@ -313,6 +315,37 @@ static enum MHD_Result ingest_post(app *a, req *r, const char *const *types,
     return fn(a, r);
 }
 
+/* /v1/hub/…: the summaries nodes push carry the hub's token; the lists are
+ * the read side (admin token). A vigild that is not a hub has none of it. */
+static enum MHD_Result hub_dispatch(app *a, req *r, const char *rest)
+{
+    if (!a->hub) return http_error(r, 404, "path", "this vigild is not a hub ([hub] role = hub)");
+    if (strncmp(rest, "nodes", 5) != 0 || (rest[5] && rest[5] != '/'))
+        return http_error(r, 404, "path", "no such endpoint");
+    const char *p = rest[5] ? rest + 6 : "", *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    char id[HUBS_NODE_MAX + 1];
+    if (n && !hubs_node_valid(p, n))
+        return http_error(r, 400, "node_id", "must be 1-64 bytes of [A-Za-z0-9._:@-]");
+    memcpy(id, p, n);
+    id[n] = '\0';
+    const char *sub = slash ? slash + 1 : "";
+    if (n && strcmp(sub, "summary") == 0) {
+        if (r->method != HTTP_POST) return bad_method(r, "POST");
+        if (!http_bearer_ok(r, a->hub_accept_token, NULL))
+            return http_error(r, 401, "authorization", "missing or wrong hub token (Bearer)");
+        if (!content_type_ok(r, JSON_TYPES))
+            return http_error(r, 415, "content-type", "must be application/json");
+        return route_hub_summary(a, r, id);
+    }
+    if (!http_bearer_ok(r, a->admin_token, NULL))
+        return http_error(r, 401, "authorization", "missing or wrong admin token (Bearer)");
+    if (!n && !slash)
+        return r->method & (HTTP_GET | HTTP_HEAD) ? route_hub_nodes(a, r) : bad_method(r, "GET");
+    if (!n) return http_error(r, 404, "path", "no such endpoint");
+    return route_hub_node(a, r, id, sub);
+}
+
 static enum MHD_Result dispatch(app *a, req *r)
 {
     const char *u = r->url;
@@ -339,6 +372,7 @@ static enum MHD_Result dispatch(app *a, req *r)
     if (strcmp(u, "/metrics") == 0) /* its own auth: metrics_public */
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_metrics(a, r) : bad_method(r, "GET");
     if (strncmp(u, "/v1/", 4) != 0) return http_error(r, 404, "path", "no such endpoint");
+    if (strncmp(u, "/v1/hub/", 8) == 0) return hub_dispatch(a, r, u + 8);
     /* Everything else under /v1/ is the read side: admin token. */
     if (!http_bearer_ok(r, a->admin_token, NULL))
         return http_error(r, 401, "authorization", "missing or wrong admin token (Bearer)");
@@ -406,6 +440,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->held = NULL;
         r->limit = strcmp(url, "/v1/heartbeats") == 0        ? (size_t)a->cfg.max_batch_bytes
                    : strcmp(url, "/v1/import/sessions") == 0 ? (size_t)HTTP_IMPORT_MAX
+                   : strncmp(url, "/v1/hub/", 8) == 0        ? (size_t)HUBS_BODY_MAX
                                                              : (size_t)HB_BODY_MAX;
         *con_cls = r;
         /* A declared length over the limit is refused before a byte is read. */

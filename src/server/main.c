@@ -10,6 +10,7 @@
 #include "server/app.h"
 #include "server/history.h"
 #include "server/held.h"
+#include "server/hubp.h"
 #include "server/reload.h"
 #include "server/sdn.h"
 #include "server/stream.h"
@@ -142,7 +143,8 @@ int main(int argc, char **argv)
     if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
         history_start(&a, err, sizeof err) != 0 || alerts_start(a.alerts, err, sizeof err) != 0 ||
         stream_start(a.stream, err, sizeof err) != 0 || held_start(a.held, err, sizeof err) != 0 ||
-        http_start(&a, err, sizeof err) != 0 || udp_start(&a, err, sizeof err) != 0) {
+        http_start(&a, err, sizeof err) != 0 || udp_start(&a, err, sizeof err) != 0 ||
+        hubp_start(a.hubp, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
         return 1;
@@ -154,6 +156,8 @@ int main(int argc, char **argv)
     if (a.admin_token_path[0])
         vlog("info", "admin token %s %s", a.admin_token_generated ? "created in" : "kept in",
              a.admin_token_path);
+    if (a.hub_token_path[0] && print_token)
+        printf("hub token:   %s (nodes send it; file %s)\n", a.hub_accept_token, a.hub_token_path);
     if (print_token) {
         printf("dashboard:   http://%s/\nadmin token: %s\n", a.cfg.listen, a.admin_token);
         printf("token file:  %s\n",

@@ -20,6 +20,8 @@
 #include "core/prom.h"
 #include "server/alerts.h"
 #include "server/http.h"
+#include "server/hub.h"
+#include "server/hubp.h"
 #include "server/stream.h"
 #include "server/tbuf.h"
 
@@ -299,6 +301,31 @@ static void udp_fams(app *a, tbuf *b)
     }
 }
 
+/* Federation: the node's pushes (zeros without [hub] url), and, on a hub,
+ * the summaries it took and the nodes it knows. */
+static void hub_fams(app *a, tbuf *b)
+{
+    hubp_stats p;
+    hubp_get_stats(a->hubp, &p);
+    family(b, "vigil_hub_pushes_total", "counter", "Summaries pushed to the hub, by result.");
+    sample(b, "vigil_hub_pushes_total", "result=\"ok\"", (double)p.ok);
+    sample(b, "vigil_hub_pushes_total", "result=\"failed\"", (double)p.failed);
+    one(b, "vigil_hub_push_failures_in_row", "gauge",
+        "Pushes to the hub that failed since the last that succeeded.", p.failures);
+    one(b, "vigil_hub_last_push_timestamp_seconds", "gauge",
+        "When the hub last took a summary, Unix time in seconds (0: never).",
+        (double)p.last_ok_ms / 1000.0);
+    if (!a->hub) return;
+    hub_stats h;
+    hub_get_stats(a->hub, &h);
+    family(b, "vigil_hub_summaries_total", "counter", "Summaries nodes pushed here, by result.");
+    sample(b, "vigil_hub_summaries_total", "result=\"taken\"", (double)h.taken);
+    sample(b, "vigil_hub_summaries_total", "result=\"refused\"", (double)h.refused);
+    one(b, "vigil_hub_nodes", "gauge", "Nodes this hub has heard from.", (double)h.nodes);
+    one(b, "vigil_hub_nodes_stale", "gauge", "Nodes unheard for 3 of their intervals.",
+        (double)h.stale);
+}
+
 static void process(app *a, tbuf *b)
 {
     one(b, "vigil_process_start_time_seconds", "gauge",
@@ -325,6 +352,7 @@ enum MHD_Result route_metrics(app *a, req *r)
     fleet(a, &b);
     alerts_stream(a, &b);
     udp_fams(a, &b);
+    hub_fams(a, &b);
     process(a, &b);
     if (b.oom || !b.p) {
         free(b.p);

@@ -20,6 +20,7 @@
  */
 #include "server/alerts.h"
 #include "server/app.h"
+#include "server/hubp.h"
 
 #include "core/vec.h"
 
@@ -289,6 +290,7 @@ static int64_t flush_tasks(app *a, int64_t now, bool all)
 {
     task_buf b = {0};
     tlat_flush(a->tlat, now, all, on_task, &b);
+    hubp_tasks(a->hubp, b.v, b.n); /* done tasks, for the hub, stored here or not */
     if (b.n && store_tasks_put(a->store, b.v, b.n) != 0) {
         vlog("warn", "rollup: cannot store %zu task latency buckets", b.n);
         a->tasks_dropped += b.n;

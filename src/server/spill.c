@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define SPILL_MAGIC "VIGSPILL"      /* file header, 8 bytes, no NUL */
-#define SPILL_VERSION 1u            /* bump whenever reg_event's layout changes */
+#define SPILL_VERSION 2u            /* bump whenever reg_event's layout changes */
 #define SPILL_REC_MAGIC 0x56455631u /* "1VEV" in a little-endian dump */
 #define SPILL_READ_BATCH 64         /* records per pread in spill_read (~29 KiB of stack) */
 #define CRC32C_POLY 0x82F63B78u     /* reflected Castagnoli polynomial */
@@ -48,7 +48,7 @@ _Static_assert(offsetof(spill_rec, ev) == 8, "record header is 8 bytes");
 /* The records are reg_event as it lies in memory. If this fires, reg_event
  * changed: bump SPILL_VERSION (old files are then refused, not misread) and
  * update the size here. */
-_Static_assert(sizeof(reg_event) == 448, "reg_event changed: bump SPILL_VERSION");
+_Static_assert(sizeof(reg_event) == 512, "reg_event changed: bump SPILL_VERSION");
 
 struct spill {
     int fd;

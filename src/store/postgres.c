@@ -134,6 +134,9 @@ static const char *const pg_wsql[PGW__COUNT] = {
     [PGW_PRUNE_METRICS] = "DELETE FROM fleet_metrics WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
                           " fleet_metrics WHERE ts_ms < $1::bigint ORDER BY ts_ms"
                           " LIMIT $2::integer))",
+    [PGW_PRUNE_HUB] = "DELETE FROM hub_summaries WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+                      " hub_summaries WHERE received_ms < $1::bigint ORDER BY received_ms"
+                      " LIMIT $2::integer))",
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -322,6 +325,7 @@ static int64_t pg_prune(store *s, const char *table, int64_t before_ms, int limi
         {"heartbeats", PGW_PRUNE_HBS},           {"events", PGW_PRUNE_EVENTS},
         {"heartbeats_hourly", PGW_PRUNE_HOURLY}, {"sessions", PGW_PRUNE_SESSIONS},
         {"task_latency", PGW_PRUNE_TASKS},       {"fleet_metrics", PGW_PRUNE_METRICS},
+        {"hub_summaries", PGW_PRUNE_HUB},
     };
     int k = -1;
     for (size_t i = 0; i < sizeof by_table / sizeof by_table[0]; i++)
@@ -382,6 +386,9 @@ static const store_backend postgres_backend = {
     .put_metrics = pg_put_metrics,
     .metric_names = pg_metric_names,
     .metric_series = pg_metric_series,
+    .hub_put = pg_hub_put,
+    .hub_list = pg_hub_list,
+    .hub_latest = pg_hub_latest,
 };
 
 static int conn_init(pg_conn *k, char letter, const char *role, const char *setup,

@@ -156,6 +156,7 @@ enum pg_wstmt {
     PGW_PRUNE_SESSIONS,
     PGW_PRUNE_TASKS,
     PGW_PRUNE_METRICS,
+    PGW_PRUNE_HUB,
     PGW__COUNT
 };
 
@@ -173,6 +174,9 @@ enum pg_rstmt {
     PGR_TASKS_GROUP,
     PGR_METRIC_NAMES,
     PGR_METRIC_SERIES,
+    PGR_HUB_ALL,
+    PGR_HUB_NODE,
+    PGR_HUB_LATEST,
     PGR__COUNT
 };
 
@@ -204,6 +208,7 @@ enum pg_astmt {
     PGA_IMP_SESSION,
     PGA_IMP_WORKER,
     PGA_METRIC_PUT,
+    PGA_HUB_PUT,
     PGA__COUNT
 };
 
@@ -297,5 +302,12 @@ int pg_metric_names(store *s, const char *lo, const char *hi, int (*cb)(void *, 
                     void *ctx);
 int pg_metric_series(store *s, const char *name, int64_t from_ms, int64_t to_ms,
                      int (*cb)(void *, const store_metric *), void *ctx);
+
+/* postgres_hub.c: a hub's nodes' summaries (writes on the analytics
+ * connection, reads on the readers'). */
+int pg_hub_put(store *s, const store_hub_row *r, char *err, size_t errlen);
+int pg_hub_list(store *s, const char *node_id, int64_t from_ms, int64_t to_ms, int limit,
+                int (*cb)(void *, const store_hub_row *), void *ctx);
+int pg_hub_latest(store *s, int (*cb)(void *, const store_hub_row *), void *ctx);
 
 #endif

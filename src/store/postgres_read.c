@@ -80,6 +80,13 @@ static const char *const rsql[PGR__COUNT] = {
     [PGR_METRIC_SERIES] = "SELECT ts_ms, value FROM fleet_metrics WHERE node_id = $1::text"
                           " AND name = $2::text AND ts_ms >= $3::bigint AND ts_ms < $4::bigint"
                           " ORDER BY ts_ms",
+    /* postgres_hub.c */
+    [PGR_HUB_ALL] = STORE_HUB_SELECT " WHERE from_ms >= $1::bigint AND from_ms < $2::bigint"
+                                     " ORDER BY node_id, run_id, from_ms LIMIT $3::bigint",
+    [PGR_HUB_NODE] = STORE_HUB_SELECT " WHERE node_id = $1::text AND from_ms >= $2::bigint"
+                                      " AND from_ms < $3::bigint ORDER BY node_id, run_id, from_ms"
+                                      " LIMIT $4::bigint",
+    [PGR_HUB_LATEST] = STORE_HUB_LATEST,
 };
 
 #define VARIANT_MAX 1024 /* bytes of one variant's text */

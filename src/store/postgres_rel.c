@@ -148,6 +148,11 @@ const char *const pg_asql[PGA__COUNT] = {
     [PGA_METRIC_PUT] = "INSERT INTO fleet_metrics(node_id, name, ts_ms, value) VALUES($1::text,"
                        " $2::text, $3::bigint, $4::float8) ON CONFLICT (node_id, name, ts_ms)"
                        " DO UPDATE SET value = excluded.value",
+    /* postgres_hub.c: a window sent again replaces its row (store.h). */
+    [PGA_HUB_PUT] = "INSERT INTO hub_summaries(node_id, run_id, from_ms, to_ms, received_ms, body)"
+                    " VALUES($1::text, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::text)"
+                    " ON CONFLICT (node_id, run_id, from_ms) DO UPDATE SET to_ms = excluded.to_ms,"
+                    " received_ms = excluded.received_ms, body = excluded.body",
 };
 
 /* ---- transactions on the analytics connection ---------------------------------- */

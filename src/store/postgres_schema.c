@@ -130,6 +130,14 @@ static const char *const migrations[] = {
     " node_id TEXT NOT NULL, name TEXT COLLATE \"C\" NOT NULL, ts_ms BIGINT NOT NULL,"
     " value DOUBLE PRECISION NOT NULL, PRIMARY KEY (node_id, name, ts_ms) INCLUDE (value));"
     "CREATE INDEX IF NOT EXISTS fleet_metrics_ts ON fleet_metrics USING brin(ts_ms);",
+    /* 4: a hub's nodes' summaries (store.h banner), as on SQLite. A new
+     * table: older nodes sharing the database go on meanwhile. */
+    "CREATE TABLE IF NOT EXISTS hub_summaries("
+    " node_id TEXT NOT NULL, run_id BIGINT NOT NULL, from_ms BIGINT NOT NULL,"
+    " to_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, body TEXT NOT NULL,"
+    " PRIMARY KEY (node_id, run_id, from_ms));"
+    "CREATE INDEX IF NOT EXISTS hub_summaries_recv ON hub_summaries(node_id, received_ms);"
+    "CREATE INDEX IF NOT EXISTS hub_summaries_age ON hub_summaries(received_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -107,6 +107,9 @@ static const char *const wsql[SQW__COUNT] = {
     [SQW_PRUNE_METRICS] = "DELETE FROM fleet_metrics WHERE (node_id, name, ts_ms) IN (SELECT"
                           " node_id, name, ts_ms FROM fleet_metrics WHERE ts_ms < ?1"
                           " ORDER BY ts_ms LIMIT ?2)",
+    [SQW_PRUNE_HUB] = "DELETE FROM hub_summaries WHERE (node_id, run_id, from_ms) IN (SELECT"
+                      " node_id, run_id, from_ms FROM hub_summaries WHERE received_ms < ?1"
+                      " ORDER BY received_ms LIMIT ?2)",
 };
 
 /* Names come from hb.c, so the store and the wire spell them alike. */
@@ -401,6 +404,7 @@ static int64_t sq_prune(store *s, const char *table, int64_t before_ms, int limi
         {"heartbeats", SQW_PRUNE_HBS},           {"events", SQW_PRUNE_EVENTS},
         {"heartbeats_hourly", SQW_PRUNE_HOURLY}, {"sessions", SQW_PRUNE_SESSIONS},
         {"task_latency", SQW_PRUNE_TASKS},       {"fleet_metrics", SQW_PRUNE_METRICS},
+        {"hub_summaries", SQW_PRUNE_HUB},
     };
     int k = -1;
     for (size_t i = 0; i < sizeof by_table / sizeof by_table[0]; i++)
@@ -485,6 +489,9 @@ static const store_backend sqlite_backend = {
     .put_metrics = sq_put_metrics,
     .metric_names = sq_metric_names,
     .metric_series = sq_metric_series,
+    .hub_put = sq_hub_put,
+    .hub_list = sq_hub_list,
+    .hub_latest = sq_hub_latest,
 };
 
 store *store_sqlite_open(const char *path, const char *node_id, char *err, size_t errlen)

@@ -47,6 +47,7 @@ enum sq_wstmt {
     SQW_PRUNE_SESSIONS,
     SQW_PRUNE_TASKS,
     SQW_PRUNE_METRICS,
+    SQW_PRUNE_HUB,
     SQW__COUNT
 };
 
@@ -64,6 +65,9 @@ enum sq_rstmt {
     SQR_TASKS_GROUP,
     SQR_METRIC_NAMES,
     SQR_METRIC_SERIES,
+    SQR_HUB_ALL,
+    SQR_HUB_NODE,
+    SQR_HUB_LATEST,
     SQR__COUNT
 };
 
@@ -102,6 +106,7 @@ enum sq_astmt {
     SQA_IMP_INSERT,
     SQA_IMP_WORKER,
     SQA_METRIC_PUT,
+    SQA_HUB_PUT,
     SQA__COUNT
 };
 
@@ -210,5 +215,12 @@ int sq_metric_names(store *s, const char *lo, const char *hi, int (*cb)(void *, 
                     void *ctx);
 int sq_metric_series(store *s, const char *name, int64_t from_ms, int64_t to_ms,
                      int (*cb)(void *, const store_metric *), void *ctx);
+
+/* sqlite_hub.c: a hub's nodes' summaries (writes on the analytics
+ * connection, reads on the readers'). */
+int sq_hub_put(store *s, const store_hub_row *r, char *err, size_t errlen);
+int sq_hub_list(store *s, const char *node_id, int64_t from_ms, int64_t to_ms, int limit,
+                int (*cb)(void *, const store_hub_row *), void *ctx);
+int sq_hub_latest(store *s, int (*cb)(void *, const store_hub_row *), void *ctx);
 
 #endif

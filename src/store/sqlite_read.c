@@ -58,6 +58,12 @@ static const char *const rsql[SQR__COUNT] = {
     [SQR_METRIC_NAMES] = STORE_METRIC_NAMES("?1", "?2", "?3"),
     [SQR_METRIC_SERIES] = "SELECT ts_ms, value FROM fleet_metrics WHERE node_id = ?1"
                           " AND name = ?2 AND ts_ms >= ?3 AND ts_ms < ?4 ORDER BY ts_ms",
+    /* sqlite_hub.c */
+    [SQR_HUB_ALL] = STORE_HUB_SELECT " WHERE from_ms >= ?2 AND from_ms < ?3"
+                                     " ORDER BY node_id, run_id, from_ms LIMIT ?4",
+    [SQR_HUB_NODE] = STORE_HUB_SELECT " WHERE node_id = ?1 AND from_ms >= ?2 AND from_ms < ?3"
+                                      " ORDER BY node_id, run_id, from_ms LIMIT ?4",
+    [SQR_HUB_LATEST] = STORE_HUB_LATEST,
 };
 
 /* Append to a fixed buffer; the fragments are ours, so overflow is a bug we

@@ -87,6 +87,12 @@ static const char *const asql[SQA__COUNT] = {
     [SQA_METRIC_PUT] =
         "INSERT INTO fleet_metrics(node_id, name, ts_ms, value) VALUES(?1, ?2, ?3, ?4)"
         " ON CONFLICT(node_id, name, ts_ms) DO UPDATE SET value = excluded.value",
+    /* sqlite_hub.c: a window sent again replaces its row (store.h). */
+    [SQA_HUB_PUT] =
+        "INSERT INTO hub_summaries(node_id, run_id, from_ms, to_ms, received_ms, body)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(node_id, run_id, from_ms) DO UPDATE"
+        " SET to_ms = excluded.to_ms, received_ms = excluded.received_ms,"
+        " body = excluded.body",
 };
 
 int sq_rel_prepare(sq_store *q, char *err, size_t errlen)

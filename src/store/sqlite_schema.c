@@ -98,6 +98,15 @@ static const char *const migrations[] = {
     " node_id TEXT NOT NULL, name TEXT NOT NULL, ts_ms INTEGER NOT NULL, value REAL NOT NULL,"
     " PRIMARY KEY(node_id, name, ts_ms)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS fleet_metrics_ts ON fleet_metrics(ts_ms);",
+    /* 5: a hub's nodes' summaries (store.h banner): keyed by the window's
+     * start, so a window sent again replaces its row; latest-per-node and
+     * retention go by received_ms. */
+    "CREATE TABLE IF NOT EXISTS hub_summaries("
+    " node_id TEXT NOT NULL, run_id INTEGER NOT NULL, from_ms INTEGER NOT NULL,"
+    " to_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, body TEXT NOT NULL,"
+    " PRIMARY KEY(node_id, run_id, from_ms)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS hub_summaries_recv ON hub_summaries(node_id, received_ms);"
+    "CREATE INDEX IF NOT EXISTS hub_summaries_age ON hub_summaries(received_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -193,6 +193,29 @@ int store_list_tasks(store *s, const char *group, int64_t from_ms, int64_t to_ms
     return s && cb ? s->be->list_tasks(s, group, from_ms, to_ms, limit, cb, ctx) : -1;
 }
 
+/* ---- hub role -------------------------------------------------------------- */
+
+int store_hub_put(store *s, const store_hub_row *r, char *err, size_t errlen)
+{
+    err_set(err, errlen, "%s", "");
+    if (!s || !r || !r->body || !r->node_id[0] || r->to_ms < r->from_ms)
+        return err_set(err, errlen, "store_hub_put: bad arguments");
+    return s->be->hub_put(s, r, err, errlen);
+}
+
+int store_hub_list(store *s, const char *node_id, int64_t from_ms, int64_t to_ms, int limit,
+                   int (*cb)(void *ctx, const store_hub_row *r), void *ctx)
+{
+    if (!s || !cb || limit < 0) return -1;
+    return s->be->hub_list(s, node_id, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store_hub_latest(store *s, int (*cb)(void *ctx, const store_hub_row *r), void *ctx)
+{
+    if (!s || !cb) return -1;
+    return s->be->hub_latest(s, cb, ctx);
+}
+
 int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ctx)
 {
     return s && cb ? s->be->list_runs(s, cb, ctx) : -1;
@@ -493,6 +516,11 @@ void store_event_of(const reg_event *e, const char *node_id, store_event *out)
     case REG_EV_SESSION_CLOSE:
         snprintf(out->type, sizeof out->type, "session_closed");
         out->opened_ms = e->opened_ms;
+        if (e->status[0]) { /* a bye's why: {"status": "..."}, 64 bytes escape to < 400 */
+            char body[STORE_EVENT_DETAIL_MAX - 16];
+            json_str_body(body, sizeof body, e->status);
+            snprintf(out->detail, sizeof out->detail, "{\"status\":\"%s\"}", body);
+        }
         break;
     case REG_EV_WORKER_STATE:
     case REG_EV_GROUP_STATE: {

@@ -34,7 +34,8 @@
  *            index ts_ms) -- registry state changes, and alerts (alert_firing,
  *            alert_resolved: worker_id / group_name the subject, the other
  *            columns NULL, detail a JSON object {"rule", "alert_type",
- *            "severity", "since_ms"})
+ *            "severity", "since_ms"}); a session_closed by a bye that gave a
+ *            status has detail {"status"})
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
  *   reliability(worker_id PK, group_name, computed_ms, the rel_features,
  *            reason counts, Kaplan–Meier curve as a blob)      -- rollup, current
@@ -49,6 +50,11 @@
  *            by key, so a retried batch changes nothing. Each node writes and
  *            reads only its own series (node_id: this store's); retention,
  *            like every table's, deletes old rows of all nodes
+ *   hub_summaries(node_id, run_id, from_ms, to_ms, received_ms, body;
+ *            PK(node_id, run_id, from_ms); index received_ms) -- a hub's
+ *            nodes' summaries (core/hubw.h), one row per window; a window
+ *            sent again (the answer lost) with a later end replaces the row
+ *            of the same start, so it is never counted twice
  *   schema_version(version)
  *
  * The hourly rollup is exactly once on both backends, by different means
@@ -142,7 +148,8 @@ typedef struct store_event {
     int32_t exit_code;
     int64_t opened_ms;
     char node_id[STORE_NODE_MAX + 1];
-    char detail[STORE_EVENT_DETAIL_MAX]; /* alerts: JSON (banner); "" when NULL */
+    char detail[STORE_EVENT_DETAIL_MAX]; /* alerts, and a bye's status: JSON (banner); "" when NULL
+                                          */
 } store_event;
 
 typedef struct store_run {
@@ -231,12 +238,11 @@ int store_last_run(store *s, int64_t before_id, store_run *out);
 
 /* Retention: delete at most `limit` rows of `table` ("heartbeats",
  * "events", "heartbeats_hourly", "sessions" (closed ones, by closed_ms),
- * "task_latency" or "fleet_metrics") older than before_ms, oldest first, so each call is
- * bounded however far behind retention is. Raw heartbeats go only once
- * their hour is final in heartbeats_hourly (see the banner). On SQLite,
- * which keeps no time index on them, "oldest" means first arrived (they
- * arrive in time order): only the `limit` first-arrived rows are looked at,
- * never the newest. Returns rows deleted, -1 on error. */
+ * "task_latency", "fleet_metrics" or "hub_summaries" (by received_ms)) older than before_ms, oldest
+ * first, so each call is bounded however far behind retention is. Raw heartbeats go only once their
+ * hour is final in heartbeats_hourly (see the banner). On SQLite, which keeps no time index on
+ * them, "oldest" means first arrived (they arrive in time order): only the `limit` first-arrived
+ * rows are looked at, never the newest. Returns rows deleted, -1 on error. */
 int64_t store_prune(store *s, const char *table, int64_t before_ms, int limit);
 
 /* Boot: every group, and every worker with its open session (any node). */
@@ -320,6 +326,29 @@ int store_put_metrics(store *s, const store_metric *m, size_t n, char *err, size
 int store_metrics_range(store *s, const char *const *names, size_t nnames, int64_t from_ms,
                         int64_t to_ms, int (*cb)(void *ctx, const store_metric *m), void *ctx);
 
+/* --- hub role: the nodes' summaries (server/hub.h) ------------------------- */
+
+/* One node's summary of one window. body: the summary as JSON (the hub's
+ * normalized text), NUL-terminated; on reads it is valid during the
+ * callback only. */
+typedef struct store_hub_row {
+    char node_id[STORE_NODE_MAX + 1];
+    int64_t run_id, from_ms, to_ms, received_ms;
+    const char *body;
+} store_hub_row;
+
+/* Upsert by (node_id, run_id, from_ms), on the analytics connection: a
+ * window stored again replaces the row (a wider window that starts where
+ * the stored one starts supersedes it). 0, or -1 with err. */
+int store_hub_put(store *s, const store_hub_row *r, char *err, size_t errlen);
+/* Windows of node_id (NULL: every node) with from_ms in [from_ms, to_ms),
+ * by node, run, from_ms; at most limit. Rows handed over, or -1. */
+int store_hub_list(store *s, const char *node_id, int64_t from_ms, int64_t to_ms, int limit,
+                   int (*cb)(void *ctx, const store_hub_row *r), void *ctx);
+/* Each node's most recently received window (the hub's boot), by node; a
+ * node with two received in the same ms gives both, oldest window first. */
+int store_hub_latest(store *s, int (*cb)(void *ctx, const store_hub_row *r), void *ctx);
+
 /* Every node run (all nodes), for vigild's downtime in uptime figures. */
 int store_list_runs(store *s, int (*cb)(void *ctx, const store_run *r), void *ctx);
 
@@ -382,6 +411,11 @@ typedef struct store_backend {
                         int (*cb)(void *, const char *name), void *ctx);
     int (*metric_series)(store *s, const char *name, int64_t from_ms, int64_t to_ms,
                          int (*cb)(void *, const store_metric *), void *ctx);
+    /* store_hub_*, arguments checked. */
+    int (*hub_put)(store *s, const store_hub_row *r, char *err, size_t errlen);
+    int (*hub_list)(store *s, const char *node_id, int64_t from_ms, int64_t to_ms, int limit,
+                    int (*cb)(void *, const store_hub_row *), void *ctx);
+    int (*hub_latest)(store *s, int (*cb)(void *, const store_hub_row *), void *ctx);
 } store_backend;
 
 /* ---- for backends: a batch's raw heartbeats, grouped by worker ---------------- */

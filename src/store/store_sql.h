@@ -31,6 +31,19 @@
     " AND m.name < " hi " ORDER BY m.name LIMIT 1) FROM n WHERE n.name IS NOT NULL)"               \
     " SELECT name FROM n WHERE name IS NOT NULL ORDER BY name"
 
+#define STORE_HUB_SELECT                                                                           \
+    "SELECT node_id, run_id, from_ms, to_ms, received_ms, body FROM hub_summaries"
+
+/* Each node's most recently received window: a loose index scan over the
+ * node ids of (node_id, received_ms) (one seek per node, not a walk over
+ * every window), then each one's newest row by the same index. */
+#define STORE_HUB_LATEST                                                                           \
+    "WITH RECURSIVE n(id) AS (SELECT min(node_id) FROM hub_summaries UNION ALL SELECT"             \
+    " (SELECT min(node_id) FROM hub_summaries WHERE node_id > n.id) FROM n WHERE n.id IS NOT NULL)" \
+    " " STORE_HUB_SELECT " WHERE (node_id, received_ms) IN (SELECT id, (SELECT max(received_ms)"   \
+    " FROM hub_summaries WHERE node_id = n.id) FROM n WHERE id IS NOT NULL)"                        \
+    " ORDER BY node_id, run_id, from_ms"
+
 #define STORE_RUN_SELECT "SELECT id, started_ms, alive_ms, stopped_ms FROM node_runs"
 
 /* reliability, in this order; the reason counts are columns

@@ -45,8 +45,10 @@ class Run(SharedVigild):
         self.assertEqual(r.returncode, -signal.SIGKILL, r.stderr)
         s = self.closed("run-kill9")[0]
         self.assertEqual((s["reason"], s["exit_code"]), ("failed", 137))
-        # The bye's status "killed by signal 9 (SIGKILL)" is sent, but vigild keeps no
-        # bye status anywhere readable yet; its wording is checked in tests/unit/test_run.c.
+        # The signal, named, with the session's close (its event in /v1/events).
+        ev = [e for e in self.v.get("/v1/events?worker_id=run-kill9&limit=50")["events"]
+              if e["type"] == "session_closed"]
+        self.assertEqual(ev[0]["status"], "killed by signal 9 (SIGKILL)")
 
     def test_sigterm_forwarded(self):
         p = subprocess.Popen([VIGIL_CLI, "--url", self.url, "run", "run-term", "--interval",

@@ -178,17 +178,21 @@ static void test_bye_clean_and_failed(void **state)
     reg_heartbeat(f->r, &b, 0);
     size_t n = f->s.n;
     hb_msg ba = bye("a", 1, 3);
+    strcpy(ba.status, "killed by signal 9 (SIGKILL)");
+    ba.has |= HB_HAS_STATUS;
     assert_int_equal(reg_bye(f->r, &ba, 100), REG_W_LEFT);
     int c = find_ev(&f->s, n, REG_EV_SESSION_CLOSE, 0);
     assert_int_equal(f->s.v[c].reason, REG_R_FAILED);
     assert_true(f->s.v[c].has_exit_code);
     assert_int_equal(f->s.v[c].exit_code, 3);
-    assert_int_equal(count_ev(&f->s, n, REG_EV_GROUP_STATE), 0); /* b still up */
+    assert_string_equal(f->s.v[c].status, "killed by signal 9 (SIGKILL)"); /* the bye's why */
+    assert_int_equal(count_ev(&f->s, n, REG_EV_GROUP_STATE), 0);           /* b still up */
     hb_msg bb = bye("b", 0, 0);
     reg_bye(f->r, &bb, 200);
     c = find_ev(&f->s, n, REG_EV_SESSION_CLOSE, 1);
     assert_int_equal(f->s.v[c].reason, REG_R_CLEAN_SHUTDOWN);
     assert_false(f->s.v[c].has_exit_code);
+    assert_string_equal(f->s.v[c].status, "");
     assert_int_equal(f->s.v[c].at_ms, 200);
     int g = find_ev(&f->s, n, REG_EV_GROUP_STATE, 0);
     assert_int_equal(f->s.v[g].state, REG_G_SCALED_DOWN);

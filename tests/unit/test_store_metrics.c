@@ -267,7 +267,7 @@ static void test_migrate(void **state)
     put_ok(f->s, &m, 1);
     store_close(f->s);
     int64_t version = q_int_url(f->url, "SELECT version FROM schema_version");
-    assert_int_equal(version, f->pg ? PG_V_BEFORE + 1 : SQ_V_BEFORE + 1);
+    assert_true(version > (f->pg ? PG_V_BEFORE : SQ_V_BEFORE));
     /* A database from before the fleet series. */
     q_exec_url(f->url, "DROP TABLE fleet_metrics");
     char sql[96];

@@ -146,11 +146,19 @@ static void seed(fx *f)
        "'alive:g2','alive:g3','alive:g4','alive:g5','ingest_rate','dropped_rate','rejected_rate',"
        "'queue_depth','workers:alive','workers:dead']) AS s, generate_series(0, 28799) AS i",
        T_START);
+    /* Hub windows: 20 nodes, one a minute for 5 days. */
+    PX(c,
+       "INSERT INTO hub_summaries(node_id, run_id, from_ms, to_ms, received_ms, body)"
+       " SELECT 'node-' || n, 1, %lld + i * 60000, %lld + (i + 1) * 60000,"
+       " %lld + (i + 1) * 60000 + 5, '{}' FROM generate_series(0, 19) AS n,"
+       " generate_series(0, 7199) AS i",
+       T_END - 5 * DAY, T_END - 5 * DAY, T_END - 5 * DAY);
     /* heartbeats_hourly and the watermark, as the rollup thread leaves them. */
     int64_t n = store_hourly_rollup(f->s, 1000000000);
     assert_int_equal(n, 120000);
     PX(c, "VACUUM (ANALYZE) heartbeats, sessions, workers, \"groups\", events, node_runs,"
-          " reliability, task_latency, heartbeats_hourly, rollup_state, fleet_metrics");
+          " reliability, task_latency, heartbeats_hourly, rollup_state, fleet_metrics,"
+          " hub_summaries");
     PQfinish(c);
 }
 
@@ -225,6 +233,12 @@ static void reader_stmts(stmts *l, const pg_store *q)
         "'node-a', 'alive:g5', %lld, %lld", T_END - HOUR, T_END);
     add(l, "r.metric_series_all", t[PGR_METRIC_SERIES], "fleet_metrics_pkey",
         "'node-a', 'alive:g5', %lld, %lld", T_START, T_END);
+    add(l, "r.hub_node", t[PGR_HUB_NODE], "hub_summaries_pkey|hub_summaries_recv",
+        "'node-3', %lld, %lld, 1000", T_END - DAY, T_END);
+    /* Every node's windows of a range: a walk by design (tests and tools). */
+    add(l, "r.hub_all", t[PGR_HUB_ALL], NULL, "%lld, %lld, 1000", T_END - DAY, T_END)->whole_table =
+        true;
+    add(l, "r.hub_latest", t[PGR_HUB_LATEST], "hub_summaries_recv", "%s", "");
     for (int m = 0; m < PG_WQ__N; m++) {
         char name[32];
         snprintf(name, sizeof name, "r.workers[%s%s%s]", m & PG_WQ_GROUP ? "g" : "",
@@ -285,6 +299,8 @@ static void analytics_stmts(stmts *l, int64_t wm)
         "'w0500', 'g0', 'inst-500', 'dead', %lld, %lld, %lld", T_START - HOUR, T_START - DAY,
         T_START - HOUR);
     add(l, "a.metric_put", t[PGA_METRIC_PUT], NULL, "'node-a', 'alive:g5', %lld, 3", T_END);
+    add(l, "a.hub_put", t[PGA_HUB_PUT], NULL, "'node-3', 1, %lld, %lld, %lld, '{}'", T_END,
+        T_END + 60000, T_END + 60005);
 }
 
 /* The writer's (postgres.c pg_wsql, reached through the handle). */
@@ -327,6 +343,7 @@ static void writer_stmts(stmts *l, const pg_store *q)
     add(l, "w.prune_tasks", t[PGW_PRUNE_TASKS], NULL, "%lld, 10000", T_END - HOUR);
     add(l, "w.prune_metrics", t[PGW_PRUNE_METRICS], "fleet_metrics_ts", "%lld, 10000",
         T_END - 7 * DAY);
+    add(l, "w.prune_hub", t[PGW_PRUNE_HUB], "hub_summaries_age", "%lld, 10000", T_END - 4 * DAY);
 }
 
 /* ---- plans ------------------------------------------------------------------------------- */
