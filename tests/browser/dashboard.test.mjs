@@ -8,19 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const VIGILD = path.resolve(process.env.VIGILD || path.join(ROOT, 'build/vigild'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-shots-'));
-// playwright-core lives in web/node_modules (npm ci in scripts/deps.sh).
-const { chromium } = createRequire(path.join(ROOT, 'web/package.json'))('playwright-core');
+import { CHROMIUM, ROOT, SHOTS, VIGILD, freePort, launchChromium, sleep, waitFor } from './lib.mjs';
 
 const FAST = ['fast-1', 'fast-2', 'fast-3'];
 const GPU = ['gpu-1', 'gpu-2', 'gpu-3', 'gpu-4'];
@@ -29,34 +20,6 @@ const BATCH = ['batch-1', 'batch-2'];
 let tmp, proc, port, base, token, browser, feeder, startedAt, cfgFile;
 const beating = new Set([...FAST, ...GPU, ...BATCH]);
 let seq = 0;
-
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
-
-async function waitFor(fn, what, timeout = 15000, every = 100) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}; last: ${last}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function req(method, p, body, headers = {}) {
   const r = await fetch(base + p, { method, body, headers });
@@ -159,14 +122,7 @@ before(async () => {
     assert.equal(r.status, 200, r.text);
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // No outside network here: without these Chromium waits on refused connections.
-    // (launch() gives every run a fresh user-data-dir of its own.)
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -5,50 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const VIGILD = path.resolve(process.env.VIGILD || path.join(ROOT, 'build/vigild'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-shots-'));
-const { chromium } = createRequire(path.join(ROOT, 'web/package.json'))('playwright-core');
+import { SHOTS, VIGILD, freePort, launchChromium, sleep, waitFor } from './lib.mjs';
 
 const ADMIN = 'hub-admin-token';
 const HUBTOK = 'hub-node-token';
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
 let tmp, browser;
 const procs = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(fn, what, timeout = 15000) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}; last: ${last}`);
-}
 
 async function vigild(name, env) {
   const port = await freePort();
@@ -64,12 +29,7 @@ async function vigild(name, env) {
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-hub-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
