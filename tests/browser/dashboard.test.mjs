@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, ROOT, SHOTS, VIGILD, freePort, launchChromium, sleep, waitFor } from './lib.mjs';
+import { CHROMIUM, SHOTS, VIGILD, freePort, launchChromium, sleep, waitFor } from './lib.mjs';
 
 const FAST = ['fast-1', 'fast-2', 'fast-3'];
 const GPU = ['gpu-1', 'gpu-2', 'gpu-3', 'gpu-4'];
