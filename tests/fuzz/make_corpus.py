@@ -102,6 +102,13 @@ SSEP = [
     b'\x04event: forget\ndata: {"worker_id":"gpu-17"}\n\nevent\n\ndata\ndata\n\n',
 ]
 
+# Inputs of bugs the fuzzers found, kept as regression seeds (docs/reliability.md).
+REGRESS = {
+    "fuzz_query": {"tfmt_negative_hour": b'from=2026-11-23T-1:40:00Z',
+                   "tfmt_feb_31": b'to=2026-02-31T00:00:00Z',
+                   "tfmt_blank_hour": b'to=2026-11-23T 7:40:00Z'},
+}
+
 def sign(secret, body):
     return b'sig ' + hmac.new(secret, body, hashlib.sha256).hexdigest().encode() + b'\n'
 
@@ -124,3 +131,7 @@ write("fuzz_query", QUERY)
 write("fuzz_cfg", CFG)
 write("fuzz_sse_id", SSE_ID)
 write("fuzz_ssep", SSEP)
+for target, items in REGRESS.items():
+    for name, data in items.items():
+        with open(os.path.join(root, target, "regress_" + name), "wb") as f:
+            f.write(data)
