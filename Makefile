@@ -1,12 +1,16 @@
 # Thin wrapper over CMake so a newcomer needs two commands: make run, make test.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds per fuzz target: `make fuzz` (make test runs each for FUZZ_TEST_SECONDS).
+FUZZ_SECONDS ?= 600
+FUZZ_TEST_SECONDS ?= 30
 DATA       ?= ./var
 LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench clean format install
+.PHONY: all deps build run test test-asan fuzz bench clean format install
 
 all: build
 
@@ -25,6 +29,12 @@ run: build
 test: build
 	@scripts/deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j 2
+	@FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
+
+# libFuzzer + ASan + UBSan on every parser (tests/fuzz), in $(FUZZ_BUILD).
+fuzz: deps
+	@scripts/deps.sh test
+	@FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 test-asan: deps
 	@scripts/deps.sh test
@@ -48,4 +58,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

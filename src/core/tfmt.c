@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,24 @@ static int all_digits(const char *s)
     return 1;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" exactly: sscanf's %d alone would also take blanks
+ * and signs ("T-1:40", "T 7:40"), which timegm then quietly normalises into
+ * another time than the text names. */
+static int iso_shape(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i]) return 0;
+    return 1;
+}
+
+static int days_in_month(int year, int mon)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
 int tfmt_parse(const char *s, int64_t *ms)
 {
     if (!s || !*s) return -1;
@@ -46,12 +65,13 @@ int tfmt_parse(const char *s, int64_t *ms)
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     int n = 0;
+    if (!iso_shape(s)) return -1;
     if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
                &tm.tm_min, &tm.tm_sec, &n) != 6 ||
         n != 19)
         return -1;
     if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+        tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_mday > days_in_month(tm.tm_year, tm.tm_mon))
         return -1;
     const char *p = s + n;
     int64_t frac = 0;

@@ -14,6 +14,7 @@
 
 #include "core/hb.h"
 #include "core/hubs.h"
+#include "core/qry.h"
 #include "core/tfmt.h"
 
 #include <arpa/inet.h>
@@ -164,16 +165,13 @@ bool http_query_int(req *r, const char *key, int64_t lo, int64_t hi, int64_t *ou
 {
     const char *v = http_query(r, key);
     if (!v) return true;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) {
+    if (qry_int(v, lo, hi, out) != 0) {
         char why[96];
         snprintf(why, sizeof why, "must be an integer between %lld and %lld", (long long)lo,
                  (long long)hi);
         *res = http_error(r, 400, key, why);
         return false;
     }
-    *out = x;
     return true;
 }
 
@@ -203,15 +201,12 @@ bool http_query_num(req *r, const char *key, double lo, double hi, double *out,
 {
     const char *v = http_query(r, key);
     if (!v) return true;
-    char *end;
-    double x = strtod(v, &end);
-    if (!*v || *end || !(x >= lo && x <= hi)) { /* !(>=) also refuses NaN */
+    if (qry_num(v, lo, hi, out) != 0) {
         char why[96];
         snprintf(why, sizeof why, "must be a number between %g and %g", lo, hi);
         *res = http_error(r, 400, key, why);
         return false;
     }
-    *out = x;
     return true;
 }
 

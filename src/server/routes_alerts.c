@@ -7,6 +7,7 @@
  * Silences live in memory: a restart forgets them.
  */
 #include "core/alert_rule.h"
+#include "core/qry.h"
 #include "core/tfmt.h"
 #include "server/alerts.h"
 #include "server/http.h"
@@ -115,9 +116,8 @@ enum MHD_Result route_silence(app *a, req *r, const char *id)
 {
     if (!(r->method & HTTP_DELETE))
         return http_error(r, 405, "method", "this endpoint takes DELETE");
-    char *end;
-    long long n = strtoll(id, &end, 10);
-    if (!id[0] || *end || n <= 0) return http_error(r, 400, "id", "must be a silence id");
+    int64_t n;
+    if (qry_int(id, 1, INT64_MAX, &n) != 0) return http_error(r, 400, "id", "must be a silence id");
     if (!a->alerts || alerts_silence_del(a->alerts, n) != 0)
         return http_error(r, 404, "id", "no such silence");
     return http_json(r, 200, "{\"deleted\":true}", 16);

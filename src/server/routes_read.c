@@ -10,6 +10,7 @@
 #include "server/sink.h"
 
 #include "core/hb.h"
+#include "core/qry.h"
 #include "core/tfmt.h"
 
 #include <cjson/cJSON.h>
@@ -245,10 +246,8 @@ static enum MHD_Result worker_heartbeats(app *a, req *r, const char *id)
         return res;
     const char *cur = http_query(r, "cursor");
     if (cur) {
-        long long t, k;
-        int used = 0;
-        if (sscanf(cur, "%lld:%lld%n", &t, &k, &used) != 2 || cur[used] || t < 0 || k < 0 ||
-            k > HB_PAGE_MAX * 1000LL)
+        int64_t t, k;
+        if (qry_cursor(cur, HB_PAGE_MAX * 1000LL, &t, &k) != 0)
             return http_error(r, 400, "cursor", "is not a cursor this API gave out");
         from = t;
         c.skip = k;
