@@ -172,7 +172,7 @@ static void *writer_main(void *arg)
                 a->flushes++;
                 a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
-                if (nspill) wq_stored(a->wq, nspill);
+                wq_stored(a->wq, nspill); /* also drops the stored from the journal */
                 free(evs);
                 evs = NULL;
                 nev = nspill = nhb = 0;
