@@ -39,6 +39,7 @@ test-long: build
 	@scripts/deps.sh test
 	$(LONG_ENV) VIGIL_CRASH_CYCLES=100 python3 tests/integration/test_crash.py
 	$(LONG_ENV) VIGIL_CRASH_PG_CYCLES=30 python3 tests/integration/test_crash_pg.py
+	$(LONG_ENV) VIGIL_IO_FULL_S=120 python3 tests/integration/test_io_faults.py
 
 bench: build
 	@scripts/deps.sh bench
