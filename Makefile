@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build run test test-asan fuzz bench clean format install
+.PHONY: all deps build run test test-asan test-long fuzz bench clean format install
 
 all: build
 
@@ -41,6 +41,15 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+
+# The long parts of hardening, one command each (not in `make test`: minutes each).
+LONG_ENV = VIGILD=$(CURDIR)/$(BUILD)/vigild VIGIL_CLI=$(CURDIR)/$(BUILD)/vigil \
+	PYTHONPATH=$(CURDIR)/tests/integration
+test-long: build
+	@scripts/deps.sh test
+	$(LONG_ENV) VIGIL_CRASH_CYCLES=100 python3 tests/integration/test_crash.py
+	$(LONG_ENV) VIGIL_CRASH_PG_CYCLES=30 python3 tests/integration/test_crash_pg.py
+	$(LONG_ENV) VIGIL_IO_FULL_S=120 python3 tests/integration/test_io_faults.py
 
 bench: build
 	@scripts/deps.sh bench

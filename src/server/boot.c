@@ -2,8 +2,9 @@
  * boot: bring a vigild up from its data directory and take it down again.
  *
  * Up: admin token (config, else DATA/admin.token, else a new random one
- * written 0600), store, the events a previous run left in DATA/events.spill
- * applied to the store, this run recorded in node_runs, and the registry
+ * written 0600), store, the events a previous run left in DATA/events.journal
+ * (accepted, not yet stored when it crashed) and DATA/events.spill applied to
+ * the store, in that order, this run recorded in node_runs, and the registry
  * rebuilt from the store. The previous run's last "alive" mark tells how
  * long vigild was down, which decides whether an unconfirmed session ends
  * `timeout` or `monitor_gap` (reg_restore).
@@ -208,18 +209,18 @@ static int restore_worker(void *ctx, const store_worker *w)
     return 0;
 }
 
-/* Apply the events a previous run left in the spill file (see the banner),
- * then empty it. Returns the open file for the write queue, or NULL with err:
- * vigild must not start. */
-static spill *replay_spill(app *a, char *err, size_t errlen)
+/* Apply the events a previous run left in the spill file or the journal at
+ * path (see the banner), then empty it. Returns the open file for the write
+ * queue, or NULL with err: vigild must not start. */
+static spill *replay_spill(app *a, const char *path, char *err, size_t errlen)
 {
     spill_info info;
-    spill *sp = spill_open(a->spill_path, &info, err, errlen);
+    spill *sp = spill_open(path, &info, err, errlen);
     if (!sp) return NULL;
     if (info.torn)
         vlog("warn",
-             "%s: dropped %llu torn record(s) at its end (written when the machine crashed)",
-             a->spill_path, (unsigned long long)info.torn);
+             "%s: dropped %llu torn record(s) at its end (written when the machine crashed)", path,
+             (unsigned long long)info.torn);
     if (info.records == 0) return sp;
     reg_event *buf = malloc(BOOT_REPLAY_CHUNK * sizeof *buf);
     char why[512];
@@ -241,7 +242,7 @@ static spill *replay_spill(app *a, char *err, size_t errlen)
             snprintf(err, errlen,
                      "%s holds %llu state events a previous run could not store, and the store "
                      "refuses them (%s); not starting without them: fix the store and start again",
-                     a->spill_path, (unsigned long long)info.records, why);
+                     path, (unsigned long long)info.records, why);
             break;
         }
         done += n;
@@ -249,16 +250,16 @@ static spill *replay_spill(app *a, char *err, size_t errlen)
     if (!buf) snprintf(err, errlen, "out of memory");
     free(buf);
     if (rc == 0 && spill_truncate(sp) != 0) {
-        snprintf(err, errlen, "cannot truncate %s: %s", a->spill_path, strerror(errno));
+        snprintf(err, errlen, "cannot truncate %s: %s", path, strerror(errno));
         rc = -1;
     }
     if (rc != 0) {
         spill_close(sp);
         return NULL;
     }
-    a->events_replayed = done;
+    a->events_replayed += done;
     vlog("info", "applied %llu state events from %s (left by the previous run) to the store",
-         (unsigned long long)done, a->spill_path);
+         (unsigned long long)done, path);
     return sp;
 }
 
@@ -278,14 +279,24 @@ int app_boot(app *a, char *err, size_t errlen)
     while (dl > 1 && a->cfg.data_dir[dl - 1] == '/')
         dl--;
     snprintf(a->spill_path, sizeof a->spill_path, "%.*s/%s", dl, a->cfg.data_dir, SPILL_FILE_NAME);
-    spill *sp = replay_spill(a, err, errlen);
-    if (!sp) return -1;
-    if (rollup_init(a, err, errlen) != 0) {
+    /* The journal first: its events are older than the spill file's (wq.h). */
+    char jpath[sizeof a->spill_path];
+    snprintf(jpath, sizeof jpath, "%.*s/%s", dl, a->cfg.data_dir, WQ_JOURNAL_FILE_NAME);
+    spill *jr = replay_spill(a, jpath, err, errlen);
+    if (!jr) return -1;
+    spill *sp = replay_spill(a, a->spill_path, err, errlen);
+    if (!sp || rollup_init(a, err, errlen) != 0) {
+        spill_close(jr);
         spill_close(sp);
         return -1;
     }
     a->wq = wq_new_spill((size_t)a->cfg.queue_size, (size_t)a->cfg.event_queue_max, sp);
-    if (!a->wq) spill_close(sp);
+    if (a->wq)
+        wq_set_journal(a->wq, jr);
+    else {
+        spill_close(sp);
+        spill_close(jr);
+    }
     reg_config rc = {.default_ttl_s = a->cfg.default_ttl_s,
                      .phi_threshold = a->cfg.phi_threshold,
                      .held_grace_ms = a->cfg.held_grace_ms};

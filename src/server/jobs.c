@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WRITER_BATCH_HB 8192        /* raw heartbeats per transaction, at most */
 #define WRITER_ALIVE_EVERY_MS 1000  /* node_runs.alive_ms resolution (downtime estimate) */
@@ -33,6 +34,48 @@
  * SQLite batch takes about a millisecond, a stalled store up to its timeouts. */
 static const double FLUSH_BUCKETS_S[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                          0.25,  0.5,    1,     2.5,  5,     10};
+
+/* Test hook: VIGIL_TEST_STORE_FAIL names a trigger file, read before every
+ * store write. While it holds "before", writes fail without reaching the
+ * store (an error the writer must retry, on either backend). "after" makes
+ * the next write commit and then report failure, once (the file is removed):
+ * a commit whose acknowledgement was lost, as when PostgreSQL's connection
+ * drops after COMMIT. Unset (always, outside tests): one branch per flush. */
+#define STORE_FAIL_ENV "VIGIL_TEST_STORE_FAIL"
+static const char *store_fail_path;
+
+/* 0: no fault; 1: fail before the store; 2: fail after it committed. */
+static int store_fault(void)
+{
+    if (!store_fail_path) return 0;
+    FILE *f = fopen(store_fail_path, "r");
+    if (!f) return 0;
+    char mode[16] = "";
+    if (!fgets(mode, sizeof mode, f)) mode[0] = '\0';
+    fclose(f);
+    if (strncmp(mode, "before", 6) == 0) return 1;
+    if (strncmp(mode, "after", 5) == 0) {
+        unlink(store_fail_path);
+        return 2;
+    }
+    return 0;
+}
+
+static int apply_batch(app *a, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
+                       char *err, size_t errlen)
+{
+    int fault = store_fault();
+    if (fault == 1) {
+        snprintf(err, errlen, "injected by %s: before the store", STORE_FAIL_ENV);
+        return -1;
+    }
+    int rc = store_apply(a->store, evs, nev, hbs, nhb, err, errlen);
+    if (rc == 0 && fault == 2) {
+        snprintf(err, errlen, "injected by %s: committed, acknowledgement lost", STORE_FAIL_ENV);
+        return -1;
+    }
+    return rc;
+}
 
 /* Monotonic seconds at ns resolution: app_mono_ms is too coarse for the
  * millisecond buckets above. */
@@ -166,13 +209,13 @@ static void *writer_main(void *arg)
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
             double t0 = mono_s();
-            int applied = store_apply(a->store, evs, nev, hbs, nhb, err, sizeof err);
+            int applied = apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
             hist_observe(&a->flush_hist, mono_s() - t0);
             if (applied == 0) {
                 a->flushes++;
                 a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
-                if (nspill) wq_stored(a->wq, nspill);
+                wq_stored(a->wq, nspill); /* also drops the stored from the journal */
                 free(evs);
                 evs = NULL;
                 nev = nspill = nhb = 0;
@@ -233,6 +276,8 @@ static void *sweeper_main(void *arg)
 
 int jobs_start(app *a, char *err, size_t errlen)
 {
+    store_fail_path = getenv(STORE_FAIL_ENV);
+    if (store_fail_path && !*store_fail_path) store_fail_path = NULL;
     hist_init(&a->flush_hist, FLUSH_BUCKETS_S, sizeof FLUSH_BUCKETS_S / sizeof *FLUSH_BUCKETS_S);
     atomic_store(&a->writer_alive_ms, app_now_ms());
     atomic_store(&a->store_ok, true);

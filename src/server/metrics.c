@@ -186,6 +186,10 @@ static void queue(app *a, tbuf *b)
         "State events kept in memory past event_queue_max because the spill file could not be "
         "written.",
         LOAD(a->spill_failures));
+    one(b, "vigil_event_journal_failures_total", "counter",
+        "State events not journaled (events.journal could not be written): a crash of vigild "
+        "before they are stored would lose them.",
+        (double)st.journal_failed);
 }
 
 static void writer(app *a, tbuf *b)

@@ -114,6 +114,7 @@ static cJSON *sec_queues(app *a, int64_t now_ms)
     num(s, "episodes", (double)st.spill_episodes);
     num(s, "drains", (double)st.spill_drains);
     num(s, "replayed_at_boot", LOAD(a->events_replayed));
+    num(e, "journal_failed", (double)st.journal_failed);
     num(s, "last_errno", st.spill_errno);
     cJSON_AddStringToObject(s, "last_error", st.spill_err);
     return o;

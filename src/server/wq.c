@@ -22,6 +22,17 @@
  * whose torn remains the next boot drops (spill.h). Reading a chunk for the
  * writer (WQ_SPILL_CHUNK records from the page cache, ~0.1-0.3 ms) is also
  * done under the mutex, once per batch and only while a spill is worked off.
+ *
+ * The journal (wq.h) is the head's copy on disk: one more pwrite() per event
+ * that goes to memory, no fsync, because what it guards against is a crash of
+ * vigild (SIGKILL, abort, OOM kill) between the answer and the writer's next
+ * commit, and the page cache survives that. Counting is all it needs: head
+ * events are journaled, taken and stored in push order, so `j_pending` (head
+ * events pushed since the last truncate and not yet stored) reaching 0 means
+ * every record is stored and the file can be emptied. Under steady churn it
+ * may never reach 0 at a commit; then once WQ_JOURNAL_COMPACT stored records
+ * sit in front, the file is rewritten with only the head (the unstored ones),
+ * a handful of writes every few thousand events.
  */
 #include "server/wq.h"
 
@@ -35,8 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WQ_EV_MIN_CAP 256 /* first allocation of an event vector, in events */
-#define WQ_PATH_MAX 4096  /* bytes of the spill file's path + ".tmp" */
+#define WQ_EV_MIN_CAP 256       /* first allocation of an event vector, in events */
+#define WQ_PATH_MAX 4096        /* bytes of the spill file's path + ".tmp" */
+#define WQ_JOURNAL_COMPACT 1024 /* stored records in front of the journal before a rewrite */
 
 struct wq {
     pthread_mutex_t mu;
@@ -54,6 +66,13 @@ struct wq {
     bool sp_failing;  /* the last append failed (a failure streak is on) */
     reg_event *tail;  /* newest events, in memory past the cap: file not writable */
     size_t ntail, tailcap;
+
+    spill *jr;           /* journal of head (wq_set_journal), NULL: none */
+    uint64_t j_pending;  /* head events pushed since the journal's last truncate, not stored */
+    uint64_t j_inflight; /* of them, taken by the writer and not yet reported stored */
+    bool j_broken;       /* an append failed: later head events are not journaled until
+                            the next truncate (the file stays a prefix, in order) */
+    uint64_t j_failed;   /* head events not journaled (append failed or file broken) */
 
     bool closed;
     uint64_t hb_pushed, hb_dropped, ev_pushed;
@@ -104,6 +123,7 @@ void wq_free(wq *q)
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
     spill_close(q->sp);
+    spill_close(q->jr);
     free(q->ring);
     free(q->ev);
     free(q->tail);
@@ -173,6 +193,13 @@ void wq_push_event(void *ctx, const reg_event *ev)
     pthread_mutex_lock(&q->mu);
     if (q->nev < q->mem_limit) {
         vec_push(&q->ev, &q->nev, &q->evcap, ev);
+        if (q->jr) {
+            q->j_pending++;
+            if (q->j_broken || spill_append(q->jr, ev) != 0) {
+                q->j_broken = true;
+                q->j_failed++;
+            }
+        }
         if (q->nev == 1) pthread_cond_signal(&q->cv);
     } else {
         push_slow(q, ev);
@@ -249,6 +276,7 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
     /* 1. head, the oldest: hand the vector over whole */
     reg_event *v = q->ev;
     size_t n = q->nev, vcap = q->evcap;
+    q->j_inflight += n;
     q->ev = NULL;
     q->nev = q->evcap = 0;
     /* 2. a chunk of the file */
@@ -282,11 +310,44 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
     return nh + n;
 }
 
+/* Empty the journal, then (rewrite) put the head back in it: the head is
+ * exactly the journaled events not stored. Caller holds mu. */
+static void journal_reset(wq *q, bool rewrite)
+{
+    if (spill_truncate(q->jr) != 0) return; /* retried at the next commit */
+    q->j_broken = false;
+    for (size_t i = 0; rewrite && i < q->nev && !q->j_broken; i++)
+        if (spill_append(q->jr, &q->ev[i]) != 0) q->j_broken = true;
+}
+
+/* After a commit: the head events taken are stored. Caller holds mu. */
+static void journal_stored(wq *q)
+{
+    q->j_pending -= q->j_inflight < q->j_pending ? q->j_inflight : q->j_pending;
+    q->j_inflight = 0;
+    if (!q->jr) return;
+    uint64_t have = spill_count(q->jr);
+    if (q->j_pending == 0) {
+        if (have > 0 || q->j_broken) journal_reset(q, false);
+    } else if (q->j_pending == q->nev &&
+               (q->j_broken || have >= q->j_pending + WQ_JOURNAL_COMPACT)) {
+        journal_reset(q, true);
+    }
+}
+
 void wq_stored(wq *q, size_t nspill)
 {
     pthread_mutex_lock(&q->mu);
     q->sp_done += nspill;
     maybe_truncate(q);
+    journal_stored(q);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void wq_set_journal(wq *q, spill *jr)
+{
+    pthread_mutex_lock(&q->mu);
+    q->jr = jr;
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -372,6 +433,9 @@ int wq_spill_rest(wq *q, const reg_event *pending, size_t npending, size_t pendi
     q->ev_spilled += fresh;
     q->nev = q->ntail = 0;
     relimit(q);
+    /* Everything the journal holds is in the new file now: applying both
+     * at boot would be harmless, but the file alone is the whole truth. */
+    if (q->jr && spill_truncate(q->jr) == 0) q->j_pending = q->j_inflight = 0;
     *spilled = spill_count(t);
     *lost = 0;
     rc = 0;
@@ -428,5 +492,6 @@ void wq_get_stats(wq *q, wq_stats *out)
     out->ev_mem = q->nev + q->ntail;
     out->ev_depth = out->ev_mem + (size_t)unread(q);
     out->ev_max = q->ev_max;
+    out->journal_failed = q->j_failed;
     pthread_mutex_unlock(&q->mu);
 }

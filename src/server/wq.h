@@ -26,6 +26,13 @@
  * it (a worker's row exists before its samples refer to it). While a spill
  * is being worked off, samples therefore wait in the ring (and overflow,
  * counted) instead.
+ *
+ * The journal (DATA_DIR/events.journal, same format as the spill file) makes
+ * the head survive a crash of vigild: every event that goes to head is also
+ * appended there before wq_push_event returns, so before the request that
+ * caused it is answered; once the writer has stored it, it is dropped from
+ * the file (wq.c says when). Boot applies the journal, then the spill file
+ * (older events first: head < file), before the registry is rebuilt.
  */
 #ifndef VIGIL_WQ_H
 #define VIGIL_WQ_H
@@ -39,6 +46,7 @@
 
 #define WQ_SPILL_CHUNK 2048 /* events the writer reads from the file per take (~0.9 MiB) */
 #define WQ_ERR_MAX 256      /* bytes of the last spill error kept for the log */
+#define WQ_JOURNAL_FILE_NAME "events.journal" /* in the data directory */
 
 typedef struct wq wq;
 
@@ -57,6 +65,7 @@ typedef struct wq_stats {
     size_t ev_depth; /* events queued and not yet taken: memory + unread file records */
     size_t ev_mem;   /* of which in memory (head + tail) */
     size_t ev_max;
+    uint64_t journal_failed; /* head events the journal could not take (disk full) */
 } wq_stats;
 
 /* raw_cap: raw heartbeats held at most (the ring's size). Events are held in
@@ -86,9 +95,14 @@ void wq_push_event(void *q, const reg_event *ev);
 size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hbs, size_t max_hb,
                size_t *nhb, int timeout_ms);
 
-/* Writer: nspill events taken from the file are now stored. When the whole
- * file is stored, it is truncated and events go to memory again. */
+/* Writer, after every commit: everything taken is stored, of which nspill
+ * events from the file. When the whole file is stored, it is truncated and
+ * events go to memory again; the journal drops what is stored. */
 void wq_stored(wq *q, size_t nspill);
+
+/* Journal the head into jr (owned from here on, closed by wq_free; NULL:
+ * none). Set once, before anything is pushed. */
+void wq_set_journal(wq *q, spill *jr);
 
 /* Writer, once per turn: fsync what was appended to the file since the last
  * call (outside the mutex: pushers never wait on it). */

@@ -340,6 +340,118 @@ static void test_records_from_before_come_first(void **state)
     wq_free(q);
 }
 
+/* The journal while the queue holds it (and its lock): the events' at_ms read
+ * from the file's bytes (32-byte header, 8-byte record header + reg_event)
+ * must be from..to-1. */
+static void expect_journal(const char *path, int from, int to)
+{
+    enum { JHDR = 32, JREC = 8 + (int)sizeof(reg_event) };
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long size = ftell(fp);
+    assert_int_equal((size - JHDR) % JREC, 0);
+    assert_int_equal((size - JHDR) / JREC, to - from);
+    for (int i = 0; i < to - from; i++) {
+        reg_event e;
+        assert_int_equal(fseek(fp, JHDR + (long)i * JREC + 8, SEEK_SET), 0);
+        assert_int_equal(fread(&e, sizeof e, 1, fp), 1);
+        assert_int_equal(e.at_ms, from + i);
+    }
+    fclose(fp);
+}
+
+/* The journal holds what head holds, in order, until it is stored; with a
+ * commit that leaves nothing behind it is emptied; events that go to the
+ * spill file are not journaled (the file itself survives a crash). */
+static void test_journal_follows_head(void **state)
+{
+    fx *f = *state;
+    char jpath[160];
+    snprintf(jpath, sizeof jpath, "%s/events.journal", f->dir);
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    wq_set_journal(q, open_spill(jpath));
+    took t;
+    push_range(q, 1, 4); /* memory: journaled */
+    expect_journal(jpath, 1, 4);
+    take_expect(q, &t, 1, 4);
+    push(q, 4);                  /* pushed while the batch is being written */
+    expect_journal(jpath, 1, 5); /* nothing stored yet: all of it is still there */
+    wq_stored(q, t.nspill);      /* 1..3 stored; 4 is not */
+    expect_journal(jpath, 1, 5); /* a prefix stored, under the compaction threshold: kept */
+    take_expect(q, &t, 4, 5);
+    wq_stored(q, t.nspill);
+    expect_journal(jpath, 1, 1); /* all stored: emptied */
+    push_range(q, 5, 12);        /* 5..8 memory, 9..11 the spill file */
+    expect_journal(jpath, 5, 9);
+    take_expect(q, &t, 5, 12);
+    wq_stored(q, t.nspill);
+    expect_journal(jpath, 1, 1);
+    assert_int_equal(stats(q).journal_failed, 0);
+    wq_free(q);
+}
+
+/* Under steady churn no commit finds the head empty; the journal is then
+ * rewritten with just the head once enough stored records pile up in front. */
+static void test_journal_compacts_under_churn(void **state)
+{
+    fx *f = *state;
+    char jpath[160];
+    snprintf(jpath, sizeof jpath, "%s/events.journal", f->dir);
+    wq *q = wq_new_spill(RING, 1 << 20, open_spill(f->path));
+    wq_set_journal(q, open_spill(jpath));
+    reg_event *evs;
+    size_t nev, nsp, nhb;
+    store_hb hbs[MAX_HB];
+    int next = 1;
+    for (int round = 0; round < 3000; round++) {
+        push(q, next++);
+        wq_take(q, &evs, &nev, &nsp, hbs, MAX_HB, &nhb, NO_WAIT);
+        free(evs);
+        push(q, next++); /* arrives during the commit */
+        wq_stored(q, nsp);
+        wq_take(q, &evs, &nev, &nsp, hbs, MAX_HB, &nhb, NO_WAIT); /* the next batch: it */
+        assert_int_equal(nev, 1);
+        free(evs);
+        push(q, next++);
+        wq_stored(q, nsp);
+    }
+    /* the last one pushed is the only one not stored: the file holds a stored
+     * prefix shorter than the threshold, then it */
+    FILE *fp = fopen(jpath, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = (ftell(fp) - 32) / (8 + (long)sizeof(reg_event));
+    fclose(fp);
+    assert_true(n >= 1 && n <= 1024 + 1); /* WQ_JOURNAL_COMPACT + the unstored one */
+    wq_take(q, &evs, &nev, &nsp, hbs, MAX_HB, &nhb, NO_WAIT);
+    assert_int_equal(nev, 1);
+    assert_int_equal(evs[0].at_ms, next - 1);
+    free(evs);
+    wq_free(q);
+}
+
+/* A stop with the store down puts the head into the spill file: the journal
+ * is emptied, so the next boot applies those events once. */
+static void test_journal_emptied_by_spill_rest(void **state)
+{
+    fx *f = *state;
+    char jpath[160];
+    snprintf(jpath, sizeof jpath, "%s/events.journal", f->dir);
+    wq *q = wq_new_spill(RING, CAP, open_spill(f->path));
+    wq_set_journal(q, open_spill(jpath));
+    push_range(q, 1, 4);
+    wq_close(q);
+    uint64_t spilled = 0, lost = 99;
+    char err[512] = "";
+    if (wq_spill_rest(q, NULL, 0, 0, &spilled, &lost, err, sizeof err) != 0)
+        fail_msg("wq_spill_rest: %s", err);
+    assert_int_equal(spilled, 3);
+    wq_free(q);
+    expect_file(f->path, 1, 4);
+    expect_file(jpath, 1, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +464,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spill_rest_at_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spill_rest_leaves_stored_records_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_from_before_come_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_follows_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_compacts_under_churn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_emptied_by_spill_rest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
