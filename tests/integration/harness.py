@@ -34,6 +34,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def raise_nofile(want):
+    """Raise this process's open-file limit to want (root may raise the hard limit too);
+    returns the soft limit in force afterwards."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            want = hard
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
     """Poll fn() until it returns a truthy value; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -65,8 +81,9 @@ class Resp:
 class Vigild:
     """One vigild process with its own data directory."""
 
-    def __init__(self, data_dir=None, env=None, args=()):
+    def __init__(self, data_dir=None, env=None, args=(), nofile=None):
         self.tmp = None
+        self.nofile = nofile  # RLIMIT_NOFILE to start vigild with (raise_nofile)
         if data_dir is None:
             self.tmp = tempfile.mkdtemp(prefix="vigil-it-")
             data_dir = os.path.join(self.tmp, "var")
@@ -85,7 +102,8 @@ class Vigild:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [VIGILD, "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir, *self.args],
-            stdout=self.log, stderr=self.log, env=env)
+            stdout=self.log, stderr=self.log, env=env,
+            preexec_fn=(lambda: raise_nofile(self.nofile)) if self.nofile else None)
         _procs.append(self.proc)
         wait_until(lambda: self._alive_and_healthy(), timeout=15, what="vigild /healthz")
         return self
