@@ -6,7 +6,7 @@ LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench clean format install
+.PHONY: all deps build run test test-asan test-valgrind soak bench clean format install
 
 all: build
 
@@ -31,6 +31,15 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+
+# Every unit test binary under valgrind memcheck: 0 errors, nothing definitely lost.
+test-valgrind: build
+	@scripts/deps.sh test
+	@scripts/valgrind.sh $(BUILD)
+
+# bench/soak.sh: SOAK_MIN=30 by default; RSS growth after warm-up must stay in a margin.
+soak: build
+	@bench/soak.sh
 
 bench: build
 	@scripts/deps.sh bench

@@ -14,7 +14,7 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 case "$set_name" in
   build) ;;
-  test)  pkgs+=(python3 curl postgresql prometheus-alertmanager prometheus python3-aiosmtpd chromium) ;;
+  test)  pkgs+=(python3 curl postgresql prometheus-alertmanager prometheus python3-aiosmtpd chromium valgrind) ;;
   bench) pkgs+=(python3 curl postgresql wrk nginx-light util-linux procps) ;;
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac

@@ -97,6 +97,10 @@ class Vigild:
         self.port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         env.update(self.env)
+        # Sanitizer builds: LeakSanitizer on (it is ASan's default on Linux; say so, in case
+        # the environment says otherwise), reports in the log, which stop() reads.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS", ""),
+                                                      "detect_leaks=1", "abort_on_error=0"]))
         os.makedirs(os.path.dirname(self.data_dir) or ".", exist_ok=True)
         self.log_path = os.path.join(os.path.dirname(self.data_dir), f"vigild-{self.port}.log")
         self.log = open(self.log_path, "ab")
@@ -181,9 +185,27 @@ class Vigild:
         return rc
 
     def stop(self):
+        """SIGTERM and wait: vigild drains and exits 0. In a sanitizer build that exit is
+        where LeakSanitizer reports, so a report (or a sanitizer error found earlier) in
+        the log fails the test here."""
         if self.proc and self.proc.poll() is None:
-            return self.kill(signal.SIGTERM)
+            rc = self.kill(signal.SIGTERM)
+            self.check_sanitizers()
+            return rc
         return self.proc.returncode if self.proc else None
+
+    SANITIZER_MARKS = ("ERROR: LeakSanitizer", "ERROR: AddressSanitizer", "runtime error:")
+
+    def check_sanitizers(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return
+        for mark in self.SANITIZER_MARKS:
+            at = text.find(mark)
+            if at >= 0:
+                raise AssertionError(f"vigild ({self.log_path}): {text[at:at + 3000]}")
 
     def cleanup(self):
         self.stop()
