@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak test: steady heartbeats (2000 workers every 5 s = 400/s), worker churn (byes and
 # returns), stream subscribers that come and go; vigild's RSS sampled every 10 s; fails if
-# RSS grows by more than SOAK_MARGIN_MIB between the first and the last minute after
+# its anonymous RSS (RssAnon: heap, not the mmap of the SQLite file) grows by more than
+# SOAK_MARGIN_MIB between the first and the last minute after
 # warm-up. Loopback only, bounded by SOAK_MIN.
 #
 #   bench/soak.sh                    # 30 min against build/vigild
