@@ -83,6 +83,10 @@ class Abuse(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        got = raise_nofile(NOFILE)
+        if got < NOFILE:
+            raise unittest.SkipTest(f"open files limited to {got} here (need {NOFILE}; "
+                                    "run as root or raise the hard limit)")
         cls.v = Vigild(nofile=NOFILE).start()
 
     @classmethod
