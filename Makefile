@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:9470
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build run test test-asan test-long fuzz bench clean format install
+.PHONY: all deps build run test test-asan test-long test-valgrind soak fuzz bench clean format install
 
 all: build
 
@@ -50,6 +50,15 @@ test-long: build
 	$(LONG_ENV) VIGIL_CRASH_CYCLES=100 python3 tests/integration/test_crash.py
 	$(LONG_ENV) VIGIL_CRASH_PG_CYCLES=30 python3 tests/integration/test_crash_pg.py
 	$(LONG_ENV) VIGIL_IO_FULL_S=120 python3 tests/integration/test_io_faults.py
+
+# Every unit test binary under valgrind memcheck: 0 errors, nothing definitely lost.
+test-valgrind: build
+	@scripts/deps.sh test
+	@scripts/valgrind.sh $(BUILD)
+
+# bench/soak.sh: SOAK_MIN=30 by default; RSS growth after warm-up must stay in a margin.
+soak: build
+	@bench/soak.sh
 
 bench: build
 	@scripts/deps.sh bench

@@ -16,7 +16,7 @@ case "$set_name" in
   build) ;;
   # clang + libclang-rt-14-dev (libclang_rt.fuzzer, ASan, UBSan): scripts/fuzz.sh, run by make test.
   test)  pkgs+=(python3 curl postgresql prometheus-alertmanager prometheus python3-aiosmtpd chromium
-                clang libclang-rt-14-dev) ;;
+                clang libclang-rt-14-dev valgrind) ;;
   bench) pkgs+=(python3 curl postgresql wrk nginx-light util-linux procps) ;;
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac

@@ -9,29 +9,38 @@
  * allocation for the whole request.
  */
 #include "server/http.h"
+#include "server/cguard.h"
 #include "server/hub.h"
 #include "server/metrics.h"
 
+#include "core/ct.h"
 #include "core/hb.h"
 #include "core/hubs.h"
 #include "core/qry.h"
 #include "core/tfmt.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #define HTTP_CONN_TIMEOUT_S 30 /* idle keep-alive connections are closed after this */
-#define HTTP_CONN_LIMIT 4096
+/* Open connections at most (beyond it MHD closes new ones at once). Was 4096:
+ * 10,000 idle sockets then locked every new client out until the timeout.
+ * An idle connection costs an fd and an untouched 8 KiB pool mapping. */
+#define HTTP_CONN_LIMIT 16384
+#define HTTP_FD_RESERVE 256 /* fds kept for the store, logs, sinks, UDP, spill */
 /* Per-connection pool (headers + read buffer; bodies stream through it).
  * libmicrohttpd zeroes the pool between requests, so its 32 KiB default
  * cost a 32 KiB memset per heartbeat; 8 KiB still holds any sane header set. */
 #define HTTP_CONN_POOL_BYTES 8192
-#define HTTP_REQ_CACHE 64 /* request contexts kept per thread for reuse */
+#define HTTP_DISCARD_MAX (1 << 20) /* bytes of a too-big body read before the connection is cut */
+#define HTTP_REQ_CACHE 64          /* request contexts kept per thread for reuse */
 
 /* Request contexts are ~2 KiB (the inline body): big enough that malloc
  * treats each as a large request and consolidates its fast bins every time.
@@ -136,16 +145,6 @@ const char *http_query(req *r, const char *key)
 const char *http_header(req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
-}
-
-/* Compare without an early exit, so the time taken says nothing about how
- * much of a guess was right. */
-static bool ct_equal(const char *given, size_t glen, const char *want, size_t wlen)
-{
-    unsigned char d = (unsigned char)(glen != wlen);
-    for (size_t i = 0; i < wlen; i++)
-        d |= (unsigned char)(want[i] ^ (glen ? given[i % glen] : 0));
-    return d == 0;
 }
 
 bool http_bearer_ok(req *r, const char *tok1, const char *tok2)
@@ -414,6 +413,74 @@ static enum MHD_Result dispatch(app *a, req *r)
     return http_error(r, 404, "path", "no such endpoint");
 }
 
+/* Framing headers a request may carry once: two Content-Lengths, or a
+ * Content-Length beside Transfer-Encoding, are how requests are smuggled past
+ * a proxy that reads the other one (RFC 9112 6.1, 6.3). */
+typedef struct framing {
+    int cl, te;
+    bool te_chunked;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->cl++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te++;
+        f->te_chunked = value && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* 0 when the framing is sound, else the refusal queued in *res. */
+static int framing_refuse(app *a, req *r, enum MHD_Result *res)
+{
+    framing f = {0, 0, false};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+    const char *field = NULL, *why = NULL;
+    unsigned status = 400;
+    if (f.cl > 1) {
+        field = "content-length";
+        why = "must be given once";
+    } else if (f.te > 1 || (f.te && f.cl)) {
+        field = "transfer-encoding";
+        why = "must be given once and not with Content-Length";
+    } else if (f.te && !f.te_chunked) {
+        field = "transfer-encoding";
+        why = "only chunked is supported";
+        status = 501; /* RFC 9112 6.1: a coding the server does not know */
+    }
+    if (!field) return 0;
+    metrics_reject(a, "body");
+    *res = http_error(r, status, field, why);
+    return -1;
+}
+
+/* MHD's unescaper, but "%00" stays as it is: decoded, it would end the C
+ * string MHD hands over, so "/ping/job%00x" would beat for "job" and
+ * "?status=a%00b" would store "a". Left encoded, an id with it is refused
+ * (no '%' in ids) and a text keeps every byte it was sent. */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *p = s; *p;) {
+        unsigned v;
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+            sscanf(p + 1, "%2x", &v) == 1 && v != 0) {
+            *w++ = (char)v;
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
@@ -432,12 +499,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->cap = sizeof r->inline_body;
         r->heap = false;
         r->too_big = false;
+        r->dropped = 0;
         r->held = NULL;
         r->limit = strcmp(url, "/v1/heartbeats") == 0        ? (size_t)a->cfg.max_batch_bytes
                    : strcmp(url, "/v1/import/sessions") == 0 ? (size_t)HTTP_IMPORT_MAX
                    : strncmp(url, "/v1/hub/", 8) == 0        ? (size_t)HUBS_BODY_MAX
                                                              : (size_t)HB_BODY_MAX;
         *con_cls = r;
+        cguard_request_begin(conn);
+        enum MHD_Result res;
+        if (framing_refuse(a, r, &res) != 0) {
+            r->too_big = true; /* the body, if any, is not read */
+            return res;
+        }
         /* A declared length over the limit is refused before a byte is read. */
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > r->limit) {
@@ -452,10 +526,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_big) return MHD_YES;
-        if (r->len + n > r->limit) {
+        if (cguard_body_late(conn)) return MHD_NO; /* a body trickled in: drop the connection */
+        /* Past the limit the body is only counted, so the client gets its 413
+         * once it is done; one that goes on and on is cut off instead. */
+        if (r->too_big || r->len + n > r->limit) {
             r->too_big = true;
-            return MHD_YES;
+            r->dropped += n;
+            return r->dropped > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
         }
         if (r->len + n + 1 > r->cap) {
             size_t nc = r->cap * 2;
@@ -486,7 +563,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
+    cguard_request_end(conn);
     req *r = *con_cls;
     if (!r) return;
     if (r->held) held_closed(cls, r->held, (int)toe);
@@ -524,14 +601,40 @@ int http_start(app *a, char *err, size_t errlen)
         snprintf(err, errlen, "listen host %s is not an IP address", host);
         return -1;
     }
+    /* Raise the soft fd limit towards the connection limit (the hard limit
+     * is the operator's); connections are capped by what is left. */
+    unsigned conn_limit = HTTP_CONN_LIMIT;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = (rlim_t)HTTP_CONN_LIMIT + HTTP_FD_RESERVE;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < want) {
+            conn_limit = rl.rlim_cur > 2 * HTTP_FD_RESERVE
+                             ? (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE)
+                             : (unsigned)rl.rlim_cur / 2;
+            vlog("warn",
+                 "open files limited to %llu: at most %u HTTP connections (raise LimitNOFILE)",
+                 (unsigned long long)rl.rlim_cur, conn_limit);
+        }
+    }
+    if (cguard_start() != 0) {
+        snprintf(err, errlen, "cannot start the connection sweeper thread");
+        return -1;
+    }
     routes_ingest_init();
     a->mhd = MHD_start_daemon(
         flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION, cguard_notify, a,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_END);
     if (!a->mhd) {
+        cguard_stop();
         snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)", a->cfg.listen);
         return -1;
     }
@@ -542,5 +645,6 @@ void http_stop(app *a)
 {
     if (a->mhd) MHD_stop_daemon(a->mhd);
     a->mhd = NULL;
+    cguard_stop();
     routes_ingest_free();
 }

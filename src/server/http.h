@@ -34,6 +34,7 @@ typedef struct req {
     size_t len, cap; /* body */
     char *body;      /* inline or heap */
     bool too_big;    /* body passed the limit: answered 413 once complete */
+    size_t dropped;  /* body bytes past the limit, counted, not kept */
     void *held;      /* GET /v1/connect: its held.c record, told when the connection ends */
     bool heap;
     char inline_body[HTTP_INLINE_BODY];

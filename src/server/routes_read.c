@@ -395,16 +395,22 @@ static int event_row(void *ctx, const store_event *e)
 enum MHD_Result route_events(app *a, req *r)
 {
     enum MHD_Result res;
-    store_event_query q = {.worker_id = http_query(r, "worker_id"),
-                           .group = http_query(r, "group"),
-                           .type = http_query(r, "type")};
+    store_event_query q = {.type = http_query(r, "type")};
     list_ctx c = {.a = a, .now = app_now_ms()};
+    /* A bad id or type could match nothing, and an empty page would say
+     * "no such events" where the truth is "not a question we understand". */
+    if (!http_query_id(r, "worker_id", &q.worker_id, &res) ||
+        !http_query_id(r, "group", &q.group, &res))
+        return res;
+    if (q.type && (!q.type[0] || strlen(q.type) > 31 ||
+                   strspn(q.type, "abcdefghijklmnopqrstuvwxyz_") != strlen(q.type)))
+        return http_error(r, 400, "type",
+                          "must be an event type (session_opened, worker_dead, ...)");
     if (!page_limit(r, PAGE_DEFAULT, PAGE_MAX, &c.limit, &res)) return res;
     if (!http_query_int(r, "after_id", 0, INT64_MAX, &q.after_id, &res) ||
         !http_query_int(r, "before_id", 0, INT64_MAX, &q.before_id, &res) ||
         !http_query_time(r, "from", &q.from_ms, &res) || !http_query_time(r, "to", &q.to_ms, &res))
         return res;
-    if (q.type && strlen(q.type) > 31) return http_error(r, 400, "type", "is too long");
     q.limit = c.limit + 1;
     c.arr = cJSON_CreateArray();
     if (store_list_events(a->store, &q, event_row, &c) < 0) {

@@ -34,6 +34,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def raise_nofile(want):
+    """Raise this process's open-file limit to want (root may raise the hard limit too);
+    returns the soft limit in force afterwards."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            want = hard
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
     """Poll fn() until it returns a truthy value; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -65,8 +81,9 @@ class Resp:
 class Vigild:
     """One vigild process with its own data directory."""
 
-    def __init__(self, data_dir=None, env=None, args=()):
+    def __init__(self, data_dir=None, env=None, args=(), nofile=None):
         self.tmp = None
+        self.nofile = nofile  # RLIMIT_NOFILE to start vigild with (raise_nofile)
         if data_dir is None:
             self.tmp = tempfile.mkdtemp(prefix="vigil-it-")
             data_dir = os.path.join(self.tmp, "var")
@@ -80,12 +97,17 @@ class Vigild:
         self.port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         env.update(self.env)
+        # Sanitizer builds: LeakSanitizer on (it is ASan's default on Linux; say so, in case
+        # the environment says otherwise), reports in the log, which stop() reads.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS", ""),
+                                                      "detect_leaks=1", "abort_on_error=0"]))
         os.makedirs(os.path.dirname(self.data_dir) or ".", exist_ok=True)
         self.log_path = os.path.join(os.path.dirname(self.data_dir), f"vigild-{self.port}.log")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [VIGILD, "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir, *self.args],
-            stdout=self.log, stderr=self.log, env=env)
+            stdout=self.log, stderr=self.log, env=env,
+            preexec_fn=(lambda: raise_nofile(self.nofile)) if self.nofile else None)
         _procs.append(self.proc)
         wait_until(lambda: self._alive_and_healthy(), timeout=15, what="vigild /healthz")
         return self
@@ -163,9 +185,27 @@ class Vigild:
         return rc
 
     def stop(self):
+        """SIGTERM and wait: vigild drains and exits 0. In a sanitizer build that exit is
+        where LeakSanitizer reports, so a report (or a sanitizer error found earlier) in
+        the log fails the test here."""
         if self.proc and self.proc.poll() is None:
-            return self.kill(signal.SIGTERM)
+            rc = self.kill(signal.SIGTERM)
+            self.check_sanitizers()
+            return rc
         return self.proc.returncode if self.proc else None
+
+    SANITIZER_MARKS = ("ERROR: LeakSanitizer", "ERROR: AddressSanitizer", "runtime error:")
+
+    def check_sanitizers(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return
+        for mark in self.SANITIZER_MARKS:
+            at = text.find(mark)
+            if at >= 0:
+                raise AssertionError(f"vigild ({self.log_path}): {text[at:at + 3000]}")
 
     def cleanup(self):
         self.stop()
