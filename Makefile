@@ -34,7 +34,7 @@ test-asan: deps
 
 bench: build
 	@scripts/deps.sh bench
-	@bench/ingest.sh
+	@bench/compare.sh
 
 # PREFIX=/usr/local DESTDIR= : vigild, vigil, libvigil (+ vigil.h, vigil.pc), the systemd
 # unit, an example config and the man pages.
