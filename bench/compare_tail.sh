@@ -32,7 +32,7 @@ SWEEP=""
 for f in /proc/"$MP"/task/*/comm; do [ "$(cat "$f")" = vigil-sweep ] && SWEEP=$(basename "$(dirname "$f")"); done
 [ -n "$SWEEP" ] || die "no vigil-sweep thread in vigild"
 RSS0=$(rss_kb "$MP" VmRSS)
-declare -A MEMV MEMR REG
+declare -A MEMV MEMR REG RSSN MARG
 done_n=0
 for n in "${SIZES[@]}"; do
   log "fleet: vigild to $n workers (NDJSON, register.py)"
@@ -41,7 +41,11 @@ for n in "${SIZES[@]}"; do
   REG[$n]=$(sed -n 's/.*"lines_per_s": \([0-9.]*\).*/\1/p' <<<"$j")
   drained "$p" 240 || { flag "write queue not drained at $n workers"; invalid; }
   sleep 1
-  MEMV[$n]=$(calc "($(rss_kb "$MP" VmRSS) - $RSS0) * 1024 / $n" 1)
+  RSSN[$n]=$(rss_kb "$MP" VmRSS)
+  MEMV[$n]=$(calc "(${RSSN[$n]} - $RSS0) * 1024 / $n" 1)
+  # from the previous size: what one more worker costs once the fixed parts (SQLite's
+  # page caches, the write queue's touched pages) are paid
+  [ "$done_n" = 0 ] || MARG[$n]=$(calc "(${RSSN[$n]} - ${RSSN[$done_n]}) * 1024 / ($n - $done_n)" 1)
   done_n=$n
 done
 alive=$(curl -s -m 60 -H "Authorization: Bearer $(cat "$MDATA/admin.token")" "http://127.0.0.1:$p/v1/groups" |
@@ -82,6 +86,10 @@ if [ $SMOKE = 1 ]; then cg_env=(BENCH_CG_N1=50 BENCH_CG_N2=150 BENCH_CG_IDS=20);
 CG=$(env "${cg_env[@]}" "$B/callgrind.sh" "$VIGILD" 2>"$TMP/cg.err") || { flag "callgrind.sh failed: $(tail -3 "$TMP/cg.err")"; invalid; }
 CG_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CG")
 CG_PER=${CG_PER:-nan}
+CGU=$(env "${cg_env[@]}" BENCH_CG_PATH=udp "$B/callgrind.sh" "$VIGILD" 2>"$TMP/cg.err") ||
+  { flag "callgrind.sh (udp) failed: $(tail -3 "$TMP/cg.err")"; invalid; }
+CGU_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CGU")
+CGU_PER=${CGU_PER:-nan}
 UPTIME1=$(uptime)
 
 # ---------------------------------------------------------------- report
@@ -149,11 +157,12 @@ desc() {
   echo "| vigild UDP heartbeats/s | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
   echo "| vigild HTTP latency at 50 % of peak ($(fmt "$(lat achieved)")/s, open loop, from due time) | p50 **$(lat p50_us) µs**, p99 **$(lat p99_us) µs** (service time p50 $(lat svc_p50_us), p99 $(lat svc_p99_us) µs) | — | report | — |"
   for n in "${SIZES[@]}"; do
-    echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B** | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
+    echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B**${MARG[$n]:+ (${MARG[$n]} B each from the previous size on)} | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
   done
   echo "| detection lag at $(fmt "$BIG") workers, TTL expiry → worker_dead on /v1/stream, p99 ($PROBES probes) | **$(jv "$LAG" stream_p99_ms) ms** (p50 $(jv "$LAG" stream_p50_ms), max $(jv "$LAG" stream_max_ms)) | event timestamp (sweeper) p50 $(jv "$LAG" server_p50_ms), p99 $(jv "$LAG" server_p99_ms) ms | ≤ 250 ms | $(verdict "$(jv "$LAG" stream_p99_ms)" '<=' 250) |"
   echo "| sweeper thread CPU, $(fmt "$BIG") workers, ${IDLE}s idle | **${SWEEP_IDLE} %** of a core (during the lag probes: ${SWEEP_LAG} %) | — | ≤ 2 % | $(verdict "$SWEEP_IDLE" '<=' 2) |"
   echo "| callgrind instructions per heartbeat, HTTP ingest, whole process | **$(fmt "$CG_PER")** | — | report | — |"
+  echo "| callgrind instructions per heartbeat line, UDP ingest ($UDP_PER lines a datagram), whole process | **$(fmt "$CGU_PER")** | — | report | — |"
   echo
   echo "Fleet: one vigild (VIGIL_DEFAULT_TTL_S=3600) grown to each size by register.py (NDJSON, 5,000 lines a request; $(for n in "${SIZES[@]}"; do printf '%s lines/s to %s; ' "$(fmt "${REG[$n]}")" "$(fmt "$n")"; done)peak RSS $((HWM / 1024)) MiB); RSS after the write queue drained, less RSS at start, over the workers. Redis: SET of the same workers' JSON lines with EX 3600, used_memory less the empty server's."
   echo
@@ -171,6 +180,8 @@ desc() {
   echo "$LAT_LINE"
   echo
   echo "$CG"
+  echo
+  echo "$CGU"
   echo "</details>"
 } >"$MD"
 
@@ -196,10 +207,11 @@ unset key
 plot "$TMP/tp.dat" using 0:2:xtic(1) with boxes lc rgb "#3b7dd8", "" using 0:2:3:4 with yerrorbars lc rgb "black" pt 0
 set output "$OUT/$STAMP-memory.png"
 unset logscale y
+set yrange [0:*]
+set key top right
 set title "Memory per tracked worker (bytes) - $STAMP"
 set ylabel "bytes per worker"
 set xtics norotate
-set key top left
 set style data histogram
 set style histogram clustered gap 1
 set boxwidth 0.9
