@@ -62,7 +62,7 @@ soak: build
 
 bench: build
 	@scripts/deps.sh bench
-	@bench/ingest.sh
+	@bench/compare.sh
 
 # PREFIX=/usr/local DESTDIR= : vigild, vigil, libvigil (+ vigil.h, vigil.pc), the systemd
 # unit, an example config and the man pages.

@@ -7,8 +7,11 @@
 # (bench/nreq.py: keep-alive, the same ~280-byte body as bench/hb.lua, over
 # BENCH_CG_IDS worker ids, sent once each first so no run counts new-worker
 # work); (I(N2) - I(N1)) / (N2 - N1) cancels start-up and shutdown.
+# BENCH_CG_PATH=udp: the same for heartbeat lines through the UDP door
+# (bench/nudp.py, 20 lines a datagram, paced so none is lost): instructions
+# per line, the vigil-udp thread and the writer together.
 # Usage: bench/callgrind.sh [BINARY]   (default build/vigild)
-# Knobs: BENCH_CG_N1=2000 BENCH_CG_N2=6000 BENCH_CG_IDS=500
+# Knobs: BENCH_CG_N1=2000 BENCH_CG_N2=6000 BENCH_CG_IDS=500 BENCH_CG_PATH=http|udp
 # Loopback only; vigild is stopped and its temp dir removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +19,7 @@ BIN=${1:-build/vigild}
 N1=${BENCH_CG_N1:-2000}
 N2=${BENCH_CG_N2:-6000}
 IDS=${BENCH_CG_IDS:-500}
+CGPATH=${BENCH_CG_PATH:-http}
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind missing" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "callgrind.sh: $BIN not built (make build)" >&2; exit 2; }
 
@@ -23,11 +27,19 @@ run() { # $1 = heartbeats after warm-up -> prints total instructions
     local d port pid
     d=$(mktemp -d)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    VIGIL_HTTP_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
-        "$BIN" --listen "127.0.0.1:$port" --data "$d/var" >"$d/log" 2>&1 &
+    uport=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$uport" >"$d/udp.ini"
+    local conf=()
+    [ "$CGPATH" = udp ] && conf=(--config "$d/udp.ini")
+    VIGIL_HTTP_THREADS=1 VIGIL_ADMIN_TOKEN=cg-token valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
+        "$BIN" --listen "127.0.0.1:$port" --data "$d/var" "${conf[@]}" >"$d/log" 2>&1 &
     pid=$!
     for _ in $(seq 150); do curl -s -o /dev/null "127.0.0.1:$port/healthz" && break; sleep 0.2; done
-    python3 bench/nreq.py --port "$port" --n "$1" --ids "$IDS"
+    if [ "$CGPATH" = udp ]; then
+        python3 bench/nudp.py --port "$port" --udp "$uport" --token cg-token --n "$1" --ids "$IDS"
+    else
+        python3 bench/nreq.py --port "$port" --n "$1" --ids "$IDS"
+    fi
     sleep 1
     kill -TERM "$pid"
     wait "$pid" || true
@@ -39,4 +51,4 @@ i1=$(run "$N1")
 i2=$(run "$N2")
 per=$(( (i2 - i1) / (N2 - N1) ))
 echo "vigild $("$BIN" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')):" \
-     "$per instructions per heartbeat (I($N1)=$i1, I($N2)=$i2, $IDS worker ids)"
+     "$per instructions per heartbeat (I($N1)=$i1, I($N2)=$i2, $IDS worker ids, $CGPATH)"

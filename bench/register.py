@@ -8,7 +8,8 @@ ingest.sh can keep them alive with VIGIL_DEFAULT_TTL_S). Checks every answer
 says all of its lines were accepted. Prints one JSON object on stdout.
 
 usage: register.py --port P [--host 127.0.0.1] [--workers 1000000]
-                   [--batch 5000] [--timeout 60] [--deadline 600]
+                   [--batch 5000] [--timeout 60] [--deadline 600] [--start 0]
+(--start S: the workers are w-S .. w-(S+N-1), so a fleet can be grown in steps.)
 exit: 0 all accepted, 1 any line refused / HTTP error / deadline passed.
 """
 import argparse
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
     ap.add_argument("--deadline", type=float, default=600.0, help="whole run, seconds")
+    ap.add_argument("--start", type=int, default=0, help="first worker number")
     args = ap.parse_args()
     if args.host != "127.0.0.1":
         sys.exit("register.py: loopback only")
@@ -53,7 +55,7 @@ def main():
             break
         start = b * args.batch
         count = min(args.batch, args.workers - start)
-        body = batch_body(start, count)
+        body = batch_body(args.start + start, count)
         t1 = time.monotonic()
         conn.request("POST", "/v1/heartbeats", body=body,
                      headers={"Content-Type": "application/x-ndjson"})

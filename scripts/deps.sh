@@ -12,12 +12,15 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3
 # Node.js and npm: Debian's, unless the machine already has a node and npm
 # (another build of Node.js ships npm itself and conflicts with Debian's npm).
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+# bench/compare.sh's servers and tools; in the test set too, for its ctest smoke (bench.smoke)
+bench_pkgs=(python3 curl postgresql wrk nginx-light util-linux procps redis-server redis-tools
+            prometheus-pushgateway etcd-server etcd-client gnuplot-nox valgrind)
 case "$set_name" in
   build) ;;
   # clang + libclang-rt-14-dev (libclang_rt.fuzzer, ASan, UBSan): scripts/fuzz.sh, run by make test.
-  test)  pkgs+=(python3 curl postgresql prometheus-alertmanager prometheus python3-aiosmtpd chromium
-                clang libclang-rt-14-dev valgrind) ;;
-  bench) pkgs+=(python3 curl postgresql wrk nginx-light util-linux procps) ;;
+  test)  pkgs+=(prometheus-alertmanager prometheus python3-aiosmtpd chromium clang libclang-rt-14-dev
+                "${bench_pkgs[@]}") ;;
+  bench) pkgs+=("${bench_pkgs[@]}") ;;
   *) echo "deps.sh: unknown set '$set_name' (build|test|bench)" >&2; exit 2 ;;
 esac
 missing=()

@@ -2,6 +2,7 @@
  * Unit tests for core/hb: JSON heartbeat/bye parsing, validation rules,
  * ping paths, the text form (hb_set_kv), NDJSON iteration and UTF-8.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -716,6 +717,51 @@ static void test_set_kv(void **state)
     assert_string_equal(e.reason, "must be an integer between 1 and 86400");
 }
 
+/* The text form's own number fast paths (hb.c fast_decimal, parse_int) must
+ * accept exactly what strtod / strtoll did and give bit-identical values:
+ * random decimals and integers of 1-20 digits, signs, leading zeros, "1."
+ * and ".5" forms, through hb_set_kv against the plain library calls. */
+static void test_set_kv_numbers_match_libc(void **state)
+{
+    (void)state;
+    uint64_t r = 88172645463325252ull; /* xorshift: fixed, repeatable */
+    char num[48];
+    hb_msg m;
+    hb_err e;
+    for (int i = 0; i < 200000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        int digits = 1 + (int)(r % 20), dot = (int)((r >> 8) % (unsigned)(digits + 2)) - 1;
+        int k = 0;
+        if ((r >> 20) % 4 == 0) num[k++] = (r >> 22) & 1 ? '-' : '+';
+        uint64_t d = r >> 24;
+        for (int j = 0; j < digits; j++, d = d / 10 + (r >> (j % 40))) {
+            if (j == dot) num[k++] = '.';
+            num[k++] = (char)('0' + d % 10);
+        }
+        if (dot == digits) num[k++] = '.';
+        num[k] = '\0';
+        bool real = i % 2 == 0;
+        hb_init(&m);
+        int rc = hb_set_kv(&m, real ? "mem_available_gb" : "tokens", num, &e);
+        char *end;
+        errno = 0;
+        if (real) {
+            double want = strtod(num, &end);
+            bool ok = *end == '\0' && want >= 0 && want <= HB_GB_MAX;
+            if (ok != (rc == 0)) fail_msg("%s: rc %d, strtod says %s", num, rc, ok ? "ok" : "no");
+            if (ok && memcmp(&want, &m.mem_available_gb, sizeof want) != 0)
+                fail_msg("%s: got %.17g want %.17g", num, m.mem_available_gb, want);
+        } else {
+            long long want = strtoll(num, &end, 10);
+            bool ok = *end == '\0' && errno == 0 && strchr(num, '.') == NULL && want >= 0 &&
+                      want <= HB_COUNTER_MAX; /* counters: non-negative */
+            if (ok != (rc == 0)) fail_msg("%s: rc %d, strtoll says %s", num, rc, ok ? "ok" : "no");
+            if (ok && m.tokens != want)
+                fail_msg("%s: got %lld want %lld", num, (long long)m.tokens, want);
+        }
+    }
+}
+
 static void test_fail_helper(void **state)
 {
     (void)state;
@@ -825,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_bye),
         cmocka_unit_test(test_ping_paths),
         cmocka_unit_test(test_set_kv),
+        cmocka_unit_test(test_set_kv_numbers_match_libc),
         cmocka_unit_test(test_fail_helper),
         cmocka_unit_test(test_ndjson),
     };
