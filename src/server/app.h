@@ -122,6 +122,8 @@ int64_t app_mono_ms(void); /* monotonic ms: durations and deadlines */
 void app_sleep_ms(int64_t ms);
 /* in_ms from now on the monotonic clock, for condvars set to that clock. */
 struct timespec app_deadline(int64_t in_ms);
+/* A condvar on the monotonic clock (waits take app_deadline). pthread's 0 or errno. */
+int app_cond_init(pthread_cond_t *cv);
 
 /* boot.c */
 int app_boot(app *a, char *err, size_t errlen); /* token, store, registry restore */

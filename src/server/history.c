@@ -179,11 +179,7 @@ int history_start(app *a, char *err, size_t errlen)
         return -1;
     }
     h->a = a;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&h->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    int rc = app_cond_init(&h->cv);
     if (rc != 0 || pthread_mutex_init(&h->mu, NULL) != 0) {
         if (rc == 0) pthread_cond_destroy(&h->cv);
         free(h);

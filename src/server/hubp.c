@@ -59,11 +59,7 @@ hubp *hubp_new(app *a)
     if (!p) return NULL;
     p->a = a;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    app_cond_init(&p->cv);
     p->tasks = calloc(1, sizeof *p->tasks);
     p->out = calloc(1, sizeof *p->out);
     p->curl = curl_easy_init();

@@ -82,12 +82,8 @@ notify *notify_new(const sink_cfg *sinks, int nsinks, const notify_opts *o)
     nf->st = calloc((size_t)nsinks + 1, sizeof *nf->st);
     nf->head = calloc((size_t)nsinks + 1, sizeof *nf->head);
     nf->q = calloc((size_t)nf->o.queue_max, sizeof *nf->q);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&nf->mu, NULL);
-    pthread_cond_init(&nf->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    app_cond_init(&nf->cv);
     if (!nf->sinks || !nf->conns || !nf->st || !nf->head || !nf->q) {
         notify_free(nf);
         return NULL;

@@ -50,11 +50,7 @@ int rollup_init(app *a, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&a->rollup_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    int rc = app_cond_init(&a->rollup_cv);
     if (rc != 0) {
         snprintf(err, errlen, "cannot create a condition variable");
         return -1;
