@@ -313,18 +313,17 @@ static enum MHD_Result ingest_post(app *a, req *r, const char *const *types,
  * the read side (admin token). A vigild that is not a hub has none of it. */
 static enum MHD_Result hub_dispatch(app *a, req *r, const char *rest)
 {
-    if (!a->hub) return http_error(r, 404, "path", "this vigild is not a hub ([hub] role = hub)");
-    if (strncmp(rest, "nodes", 5) != 0 || (rest[5] && rest[5] != '/'))
-        return http_error(r, 404, "path", "no such endpoint");
-    const char *p = rest[5] ? rest + 6 : "", *slash = strchr(p, '/');
+    bool nodes = strncmp(rest, "nodes", 5) == 0 && (rest[5] == '\0' || rest[5] == '/');
+    const char *p = nodes && rest[5] ? rest + 6 : "", *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    char id[HUBS_NODE_MAX + 1];
-    if (n && !hubs_node_valid(p, n))
-        return http_error(r, 400, "node_id", "must be 1-64 bytes of [A-Za-z0-9._:@-]");
-    memcpy(id, p, n);
-    id[n] = '\0';
     const char *sub = slash ? slash + 1 : "";
-    if (n && strcmp(sub, "summary") == 0) {
+    char id[HUBS_NODE_MAX + 1] = "";
+    bool id_ok = n && hubs_node_valid(p, n);
+    if (id_ok) memcpy(id, p, n), id[n] = '\0';
+    if (nodes && n && strcmp(sub, "summary") == 0) { /* the nodes' door: the hub's token */
+        if (!a->hub)
+            return http_error(r, 404, "path", "this vigild is not a hub ([hub] role = hub)");
+        if (!id_ok) return http_error(r, 400, "node_id", "must be 1-64 bytes of [A-Za-z0-9._:@-]");
         if (r->method != HTTP_POST) return bad_method(r, "POST");
         if (!http_bearer_ok(r, a->hub_accept_token, NULL))
             return http_error(r, 401, "authorization", "missing or wrong hub token (Bearer)");
@@ -332,11 +331,14 @@ static enum MHD_Result hub_dispatch(app *a, req *r, const char *rest)
             return http_error(r, 415, "content-type", "must be application/json");
         return route_hub_summary(a, r, id);
     }
+    /* The rest is the read side: the admin token before anything is told. */
     if (!http_bearer_ok(r, a->admin_token, NULL))
         return http_error(r, 401, "authorization", "missing or wrong admin token (Bearer)");
-    if (!n && !slash)
+    if (!a->hub) return http_error(r, 404, "path", "this vigild is not a hub ([hub] role = hub)");
+    if (!nodes || (n == 0 && slash)) return http_error(r, 404, "path", "no such endpoint");
+    if (n && !id_ok) return http_error(r, 400, "node_id", "must be 1-64 bytes of [A-Za-z0-9._:@-]");
+    if (!n)
         return r->method & (HTTP_GET | HTTP_HEAD) ? route_hub_nodes(a, r) : bad_method(r, "GET");
-    if (!n) return http_error(r, 404, "path", "no such endpoint");
     return route_hub_node(a, r, id, sub);
 }
 
