@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -272,3 +273,38 @@ class PgCluster:
         subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", self.dir],
                        capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class BatchLoad(threading.Thread):
+    """One NDJSON batch of every load worker ({prefix}{i}, in `group`) per round,
+    `period` s apart, until stopped (at most max_s); counts the samples vigild
+    accepted and what it refused. `fields(seq)` adds samples to every line."""
+
+    def __init__(self, v, max_s, prefix, group, workers, period, fields=None):
+        super().__init__(daemon=True)
+        self.v, self.max_s, self.prefix, self.group = v, max_s, prefix, group
+        self.workers, self.period, self.fields = workers, period, fields or (lambda seq: {})
+        self.stop_flag = threading.Event()
+        self.accepted = self.seq = 0
+        self.failed = []
+
+    def run(self):
+        end = time.monotonic() + self.max_s
+        while not self.stop_flag.is_set() and time.monotonic() < end:
+            self.seq += 1
+            extra = self.fields(self.seq)
+            lines = [{"worker_id": f"{self.prefix}{i}", "group": self.group, "seq": self.seq,
+                      **extra} for i in range(self.workers)]
+            try:
+                r = self.v.beats(lines)
+                if r.status == 200:
+                    self.accepted += r.json()["accepted"]
+                else:
+                    self.failed.append(r.status)
+            except OSError as e:
+                self.failed.append(str(e))
+            time.sleep(self.period)
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(timeout=30)

@@ -28,11 +28,10 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from harness import PgCluster, Vigild, wait_until
+from harness import BatchLoad, PgCluster, Vigild, wait_until
 
 FULL_S = float(os.environ.get("VIGIL_IO_FULL_S", "10"))
 TMPFS_SIZE = "48m"
@@ -84,36 +83,9 @@ def fill(path):
     return n
 
 
-class Load(threading.Thread):
-    """One NDJSON batch of every load worker per round until stopped (at most max_s);
-    counts what vigild accepted and what it refused."""
-
-    def __init__(self, v, max_s):
-        super().__init__(daemon=True)
-        self.v, self.max_s = v, max_s
-        self.stop_flag = threading.Event()
-        self.accepted = self.seq = 0
-        self.failed = []
-
-    def run(self):
-        end = time.monotonic() + self.max_s
-        while not self.stop_flag.is_set() and time.monotonic() < end:
-            self.seq += 1
-            lines = [{"worker_id": f"io-ld-{i}", "group": "ioload", "seq": self.seq,
-                      "cpu": 0.5} for i in range(LOAD_WORKERS)]
-            try:
-                r = self.v.beats(lines)
-                if r.status == 200:
-                    self.accepted += r.json()["accepted"]
-                else:
-                    self.failed.append(r.status)
-            except OSError as e:
-                self.failed.append(str(e))
-            time.sleep(LOAD_PERIOD_S)
-
-    def finish(self):
-        self.stop_flag.set()
-        self.join(timeout=30)
+def Load(v, max_s):
+    return BatchLoad(v, max_s, "io-ld-", "ioload", LOAD_WORKERS, LOAD_PERIOD_S,
+                     lambda seq: {"cpu": 0.5})
 
 
 class IoFaults(unittest.TestCase):

@@ -12,11 +12,10 @@ test runs a cluster of its own so it can stop it.
 VIGIL_TEST_OUTAGE_S shortens the outage for a quick local run (default 60).
 """
 import os
-import threading
 import time
 import unittest
 
-from harness import PgCluster, Vigild, wait_until
+from harness import BatchLoad, PgCluster, Vigild, wait_until
 
 OUTAGE_S = float(os.environ.get("VIGIL_TEST_OUTAGE_S", "60"))
 LOAD_WORKERS = 200      # beating all along, one NDJSON request a round
@@ -26,38 +25,9 @@ BYE_WORKERS = 40        # leave cleanly during the outage
 RESTART_WORKERS = 20    # restart (new instance) during the outage
 
 
-class Load(threading.Thread):
-    """Posts one NDJSON batch of every load worker per round until stopped;
-    counts the samples vigild accepted (bounded: it stops itself after
-    max_s)."""
-
-    def __init__(self, v, max_s):
-        super().__init__(daemon=True)
-        self.v, self.max_s = v, max_s
-        self.stop_flag = threading.Event()
-        self.accepted = 0
-        self.failed = []
-        self.seq = 0
-
-    def run(self):
-        end = time.monotonic() + self.max_s
-        while not self.stop_flag.is_set() and time.monotonic() < end:
-            self.seq += 1
-            lines = [{"worker_id": f"ld-{i}", "group": "load", "seq": self.seq, "cpu": 0.5,
-                      "mem": 0.25, "requests": self.seq} for i in range(LOAD_WORKERS)]
-            try:
-                r = self.v.beats(lines)
-                if r.status == 200:
-                    self.accepted += r.json()["accepted"]
-                else:
-                    self.failed.append(r.status)
-            except OSError as e:
-                self.failed.append(str(e))
-            time.sleep(LOAD_PERIOD_S)
-
-    def finish(self):
-        self.stop_flag.set()
-        self.join(timeout=30)
+def Load(v, max_s):
+    return BatchLoad(v, max_s, "ld-", "load", LOAD_WORKERS, LOAD_PERIOD_S,
+                     lambda seq: {"cpu": 0.5, "mem": 0.25, "requests": seq})
 
 
 def ndjson(v, lines):
