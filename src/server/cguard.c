@@ -10,12 +10,13 @@
  */
 #include "server/cguard.h"
 
+#include "server/app.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
 typedef struct crec {
     struct crec *next, *prev;
@@ -26,18 +27,11 @@ typedef struct crec {
 } crec;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cv; /* on the monotonic clock (app_cond_init, at start) */
 static crec *head;
 static bool running, stopping;
 static pthread_t sweeper;
 static atomic_ulong closed_total;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static crec *rec_of(struct MHD_Connection *conn)
 {
@@ -57,7 +51,7 @@ void cguard_notify(void *cls, struct MHD_Connection *conn, void **socket_context
         *socket_context = c;
         if (!c) return; /* out of memory: that connection has MHD's timeout only */
         c->fd = ci->connect_fd;
-        atomic_store(&c->since_ms, mono_ms());
+        atomic_store(&c->since_ms, app_mono_ms());
         pthread_mutex_lock(&mu);
         c->next = head;
         if (head) head->prev = c;
@@ -82,7 +76,7 @@ void cguard_request_begin(struct MHD_Connection *conn)
 {
     crec *c = rec_of(conn);
     if (!c) return;
-    atomic_store(&c->since_ms, mono_ms());
+    atomic_store(&c->since_ms, app_mono_ms());
     atomic_store(&c->busy, true);
 }
 
@@ -90,14 +84,14 @@ void cguard_request_end(struct MHD_Connection *conn)
 {
     crec *c = rec_of(conn);
     if (!c) return;
-    atomic_store(&c->since_ms, mono_ms());
+    atomic_store(&c->since_ms, app_mono_ms());
     atomic_store(&c->busy, false);
 }
 
 bool cguard_body_late(struct MHD_Connection *conn)
 {
     crec *c = rec_of(conn);
-    return c && mono_ms() - atomic_load(&c->since_ms) > (int64_t)CGUARD_BODY_S * 1000;
+    return c && app_mono_ms() - atomic_load(&c->since_ms) > (int64_t)CGUARD_BODY_S * 1000;
 }
 
 unsigned long cguard_closed_total(void)
@@ -112,14 +106,10 @@ static void *sweep(void *unused)
     (void)unused;
     pthread_mutex_lock(&mu);
     while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)CGUARD_SWEEP_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = app_deadline(CGUARD_SWEEP_MS);
         pthread_cond_timedwait(&cv, &mu, &ts);
         if (stopping) break;
-        int64_t cut = mono_ms() - (int64_t)CGUARD_HEADER_S * 1000;
+        int64_t cut = app_mono_ms() - (int64_t)CGUARD_HEADER_S * 1000;
         for (crec *c = head; c; c = c->next)
             if (!c->shut && !atomic_load(&c->busy) && atomic_load(&c->since_ms) < cut) {
                 shutdown(c->fd, SHUT_RDWR);
@@ -134,7 +124,11 @@ static void *sweep(void *unused)
 int cguard_start(void)
 {
     stopping = false;
-    if (pthread_create(&sweeper, NULL, sweep, NULL) != 0) return -1;
+    if (app_cond_init(&cv) != 0) return -1;
+    if (pthread_create(&sweeper, NULL, sweep, NULL) != 0) {
+        pthread_cond_destroy(&cv);
+        return -1;
+    }
     running = true;
     return 0;
 }
@@ -147,5 +141,6 @@ void cguard_stop(void)
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     pthread_join(sweeper, NULL);
+    pthread_cond_destroy(&cv);
     running = false;
 }

@@ -105,6 +105,9 @@ enum MHD_Result route_worker_liveness(app *a, req *r, const char *id);
 enum MHD_Result route_worker_sessions_csv(app *a, req *r, const char *id);
 enum MHD_Result route_worker_hourly(app *a, req *r, const char *id);
 /* Shared JSON of the figures: fractions to 6 decimals, seconds to 3, NAN null. */
+/* One rollup's figures: at, reliability {…}, hourly {…} (POST /v1/admin/rollup,
+ * GET /v1/snapshot). */
+void routes_rollup_json(struct cJSON *o, const rollup_stats *st);
 void routes_add_frac(struct cJSON *o, const char *k, double v);
 void routes_add_secs(struct cJSON *o, const char *k, double v);
 /* Every rel_features field under its API name, as JSON members each after a

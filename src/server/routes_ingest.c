@@ -53,7 +53,7 @@ static enum MHD_Result answer(app *a, req *r, const hb_msg *m)
     return http_static(r, 200, ok_resp[st]);
 }
 
-static enum MHD_Result refuse(app *a, req *r, const hb_err *e)
+enum MHD_Result ingest_refuse(app *a, req *r, const hb_err *e)
 {
     metrics_reject(a, e->field);
     /* Oversized bodies never get here: http.c answers 413 before parsing. */
@@ -64,7 +64,7 @@ enum MHD_Result route_heartbeat(app *a, req *r)
 {
     hb_msg m;
     hb_err e;
-    if (hb_parse_heartbeat(r->body, r->len, &m, &e) != 0) return refuse(a, r, &e);
+    if (hb_parse_heartbeat(r->body, r->len, &m, &e) != 0) return ingest_refuse(a, r, &e);
     return answer(a, r, &m);
 }
 
@@ -72,7 +72,7 @@ enum MHD_Result route_bye(app *a, req *r)
 {
     hb_msg m;
     hb_err e;
-    if (hb_parse_bye(r->body, r->len, &m, &e) != 0) return refuse(a, r, &e);
+    if (hb_parse_bye(r->body, r->len, &m, &e) != 0) return ingest_refuse(a, r, &e);
     return answer(a, r, &m);
 }
 
@@ -154,10 +154,10 @@ enum MHD_Result route_ping(app *a, req *r, const char *rest)
 {
     hb_msg m;
     hb_err e;
-    if (hb_parse_ping_path(rest, &m, &e) != 0) return refuse(a, r, &e);
+    if (hb_parse_ping_path(rest, &m, &e) != 0) return ingest_refuse(a, r, &e);
     /* Query keys set the same fields a JSON heartbeat would (group, ttl_s, cpu…);
      * the path alone decides the id and how the run ended. */
-    if (!ingest_query_fields(r, &m, &e)) return refuse(a, r, &e);
+    if (!ingest_query_fields(r, &m, &e)) return ingest_refuse(a, r, &e);
     return answer(a, r, &m);
 }
 
@@ -166,9 +166,4 @@ bool ingest_query_fields(req *r, hb_msg *m, hb_err *e)
     kv_ctx k = {m, e, 0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, kv_iter, &k);
     return !k.bad;
-}
-
-enum MHD_Result ingest_refuse(app *a, req *r, const hb_err *e)
-{
-    return refuse(a, r, e);
 }

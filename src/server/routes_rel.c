@@ -473,21 +473,26 @@ enum MHD_Result route_import_sessions(app *a, req *r)
     return res;
 }
 
+void routes_rollup_json(cJSON *o, const rollup_stats *st)
+{
+    http_add_time(o, "at", st->at_ms);
+    cJSON *rel = cJSON_AddObjectToObject(o, "reliability");
+    cJSON_AddNumberToObject(rel, "workers", (double)st->rel_workers);
+    cJSON_AddNumberToObject(rel, "ms", (double)st->rel_ms);
+    cJSON_AddNumberToObject(rel, "scan_ms", (double)st->rel_scan_ms);
+    cJSON_AddNumberToObject(rel, "store_ms", (double)st->rel_store_ms);
+    cJSON *hr = cJSON_AddObjectToObject(o, "hourly");
+    cJSON_AddNumberToObject(hr, "rows", (double)st->hourly_rows);
+    cJSON_AddNumberToObject(hr, "ms", (double)st->hourly_ms);
+}
+
 enum MHD_Result route_admin_rollup(app *a, req *r)
 {
     rollup_stats st;
     if (rollup_now(a, ROLLUP_WAIT_MS, &st) != 0)
         return http_error(r, 503, "store", "the rollup did not complete (see the log)");
     cJSON *doc = cJSON_CreateObject();
-    http_add_time(doc, "at", st.at_ms);
-    cJSON *rel = cJSON_AddObjectToObject(doc, "reliability");
-    cJSON_AddNumberToObject(rel, "workers", (double)st.rel_workers);
-    cJSON_AddNumberToObject(rel, "ms", (double)st.rel_ms);
-    cJSON_AddNumberToObject(rel, "scan_ms", (double)st.rel_scan_ms);
-    cJSON_AddNumberToObject(rel, "store_ms", (double)st.rel_store_ms);
-    cJSON *hr = cJSON_AddObjectToObject(doc, "hourly");
-    cJSON_AddNumberToObject(hr, "rows", (double)st.hourly_rows);
-    cJSON_AddNumberToObject(hr, "ms", (double)st.hourly_ms);
+    routes_rollup_json(doc, &st);
     cJSON *tk = cJSON_AddObjectToObject(doc, "tasks");
     cJSON_AddNumberToObject(tk, "rows", (double)st.task_rows);
     cJSON_AddNumberToObject(doc, "ms", (double)st.total_ms);

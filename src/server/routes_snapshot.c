@@ -138,19 +138,13 @@ static cJSON *sec_writer(app *a, int64_t now_ms)
     return o;
 }
 
+/* The admin rollup's figures (routes_rollup_json), with this section's own
+ * additions. */
 static void rollup_json(cJSON *o, const rollup_stats *st)
 {
-    http_add_time(o, "at", st->at_ms);
+    routes_rollup_json(o, st);
     num(o, "at_ms", (double)st->at_ms);
     cJSON_AddBoolToObject(o, "ok", st->ok);
-    cJSON *rel = cJSON_AddObjectToObject(o, "reliability");
-    num(rel, "workers", (double)st->rel_workers);
-    num(rel, "ms", (double)st->rel_ms);
-    num(rel, "scan_ms", (double)st->rel_scan_ms);
-    num(rel, "store_ms", (double)st->rel_store_ms);
-    cJSON *hr = cJSON_AddObjectToObject(o, "hourly");
-    num(hr, "rows", (double)st->hourly_rows);
-    num(hr, "ms", (double)st->hourly_ms);
     num(o, "task_rows", (double)st->task_rows);
     num(o, "total_ms", (double)st->total_ms);
 }

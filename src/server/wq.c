@@ -26,13 +26,13 @@
  * The journal (wq.h) is the head's copy on disk: one more pwrite() per event
  * that goes to memory, no fsync, because what it guards against is a crash of
  * vigild (SIGKILL, abort, OOM kill) between the answer and the writer's next
- * commit, and the page cache survives that. Counting is all it needs: head
- * events are journaled, taken and stored in push order, so `j_pending` (head
- * events pushed since the last truncate and not yet stored) reaching 0 means
- * every record is stored and the file can be emptied. Under steady churn it
- * may never reach 0 at a commit; then once WQ_JOURNAL_COMPACT stored records
- * sit in front, the file is rewritten with only the head (the unstored ones),
- * a handful of writes every few thousand events.
+ * commit, and the page cache survives that. No bookkeeping is needed: head
+ * events are journaled, taken and stored in push order, and after a commit
+ * everything taken is stored, so the unstored records are exactly the head
+ * still in memory. An empty head at a commit empties the file. Under steady
+ * churn the head may never be empty at a commit; then once WQ_JOURNAL_COMPACT
+ * stored records sit in front, the file is rewritten with only the head, a
+ * handful of writes every few thousand events.
  */
 #include "server/wq.h"
 
@@ -67,12 +67,10 @@ struct wq {
     reg_event *tail;  /* newest events, in memory past the cap: file not writable */
     size_t ntail, tailcap;
 
-    spill *jr;           /* journal of head (wq_set_journal), NULL: none */
-    uint64_t j_pending;  /* head events pushed since the journal's last truncate, not stored */
-    uint64_t j_inflight; /* of them, taken by the writer and not yet reported stored */
-    bool j_broken;       /* an append failed: later head events are not journaled until
-                            the next truncate (the file stays a prefix, in order) */
-    uint64_t j_failed;   /* head events not journaled (append failed or file broken) */
+    spill *jr;         /* journal of head (wq_set_journal), NULL: none */
+    bool j_broken;     /* an append failed: later head events are not journaled until
+                          the next truncate (the file stays a prefix, in order) */
+    uint64_t j_failed; /* head events not journaled (append failed or file broken) */
 
     bool closed;
     uint64_t hb_pushed, hb_dropped, ev_pushed;
@@ -193,12 +191,9 @@ void wq_push_event(void *ctx, const reg_event *ev)
     pthread_mutex_lock(&q->mu);
     if (q->nev < q->mem_limit) {
         vec_push(&q->ev, &q->nev, &q->evcap, ev);
-        if (q->jr) {
-            q->j_pending++;
-            if (q->j_broken || spill_append(q->jr, ev) != 0) {
-                q->j_broken = true;
-                q->j_failed++;
-            }
+        if (q->jr && (q->j_broken || spill_append(q->jr, ev) != 0)) {
+            q->j_broken = true;
+            q->j_failed++;
         }
         if (q->nev == 1) pthread_cond_signal(&q->cv);
     } else {
@@ -276,7 +271,6 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
     /* 1. head, the oldest: hand the vector over whole */
     reg_event *v = q->ev;
     size_t n = q->nev, vcap = q->evcap;
-    q->j_inflight += n;
     q->ev = NULL;
     q->nev = q->evcap = 0;
     /* 2. a chunk of the file */
@@ -320,17 +314,15 @@ static void journal_reset(wq *q, bool rewrite)
         if (spill_append(q->jr, &q->ev[i]) != 0) q->j_broken = true;
 }
 
-/* After a commit: the head events taken are stored. Caller holds mu. */
+/* After a commit, everything taken is stored, so the journaled events not
+ * stored are exactly the head (q->ev). Caller holds mu. */
 static void journal_stored(wq *q)
 {
-    q->j_pending -= q->j_inflight < q->j_pending ? q->j_inflight : q->j_pending;
-    q->j_inflight = 0;
     if (!q->jr) return;
     uint64_t have = spill_count(q->jr);
-    if (q->j_pending == 0) {
+    if (q->nev == 0) {
         if (have > 0 || q->j_broken) journal_reset(q, false);
-    } else if (q->j_pending == q->nev &&
-               (q->j_broken || have >= q->j_pending + WQ_JOURNAL_COMPACT)) {
+    } else if (q->j_broken || have >= q->nev + WQ_JOURNAL_COMPACT) {
         journal_reset(q, true);
     }
 }
@@ -435,7 +427,7 @@ int wq_spill_rest(wq *q, const reg_event *pending, size_t npending, size_t pendi
     relimit(q);
     /* Everything the journal holds is in the new file now: applying both
      * at boot would be harmless, but the file alone is the whole truth. */
-    if (q->jr && spill_truncate(q->jr) == 0) q->j_pending = q->j_inflight = 0;
+    if (q->jr) spill_truncate(q->jr);
     *spilled = spill_count(t);
     *lost = 0;
     rc = 0;

@@ -4,6 +4,7 @@ Only the standard library, so `make test` needs nothing from PyPI. Every wait
 is bounded (wait_until), every process is killed at exit.
 """
 import atexit
+import contextlib
 import http.client
 import json
 import os
@@ -49,6 +50,18 @@ def raise_nofile(want):
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@contextlib.contextmanager
+def reaped(p):
+    """Yield the process p; on the way out, kill it if it still runs (a test that
+    failed half-way leaves nothing behind)."""
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):

@@ -80,7 +80,20 @@ class _Proc:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Alertmanager(_Proc):
+class _PromTool(_Proc):
+    """A Prometheus-family server on a loopback port, ready when /-/ready says so."""
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self):
+        self._alive()
+        with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
+            return r.status == 200
+
+
+class Alertmanager(_PromTool):
     name = "alertmanager"
 
     def __init__(self):
@@ -100,21 +113,12 @@ class Alertmanager(_Proc):
         wait_until(self._ready, timeout=30, what="alertmanager /-/ready")
         return self
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def _ready(self):
-        self._alive()
-        with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
-            return r.status == 200
-
     def alerts(self):
         with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=5) as r:
             return json.loads(r.read())
 
 
-class Prometheus(_Proc):
+class Prometheus(_PromTool):
     name = "prometheus"
 
     def __init__(self, target, token=None, metrics_path="/metrics"):
@@ -137,15 +141,6 @@ class Prometheus(_Proc):
                      f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"])
         wait_until(self._ready, timeout=60, what="prometheus /-/ready")
         return self
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def _ready(self):
-        self._alive()
-        with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
-            return r.status == 200
 
     def query(self, expr):
         """The instant vector of expr: [(labels, value as float)]."""

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import SharedVigild, wait_until
+from harness import SharedVigild, reaped, wait_until
 
 CLIENT = os.environ.get("LIBVIGIL_CLIENT", "build/libvigil_client")
 
@@ -40,15 +40,11 @@ class Worker(SharedVigild):
     def test_bye_on_sigterm(self):
         p = subprocess.Popen([CLIENT, self.url, "lv-sig", "signal"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-        try:
+        with reaped(p):
             line = p.stdout.readline()
             self.assertTrue(line.startswith("ready "), line)
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=10)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         self.assertEqual(rc, -signal.SIGTERM, p.stderr.read())
         s = self.closed("lv-sig")
         self.assertEqual((s["reason"], s["exit_code"], s["instance"]),

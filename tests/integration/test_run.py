@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from harness import VIGIL_CLI, SharedVigild, free_port, wait_until
+from harness import SharedVigild, VIGIL_CLI, free_port, reaped, wait_until
 
 
 class Run(SharedVigild):
@@ -54,17 +54,13 @@ class Run(SharedVigild):
         p = subprocess.Popen([VIGIL_CLI, "--url", self.url, "run", "run-term", "--interval",
                               "200ms", "--", "sleep", "30"], env=self.env(),
                              stderr=subprocess.PIPE, text=True)
-        try:
+        with reaped(p):
             wait_until(lambda: self.v.request("GET", "/v1/workers/run-term",
                                               token=self.v.token).status == 200,
                        what="first heartbeat")
             t0 = time.monotonic()
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=10)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         self.assertLess(time.monotonic() - t0, 5)  # sleep 30 ended: it got the signal
         self.assertEqual(rc, -signal.SIGTERM, p.stderr.read())
         s = self.closed("run-term")[0]
@@ -74,7 +70,7 @@ class Run(SharedVigild):
         p = subprocess.Popen([VIGIL_CLI, "--url", self.url, "run", "run-busy", "--interval",
                               "200ms", "--", "sh", "-c", "while :; do :; done"], env=self.env(),
                              stderr=subprocess.PIPE, text=True)
-        try:
+        with reaped(p):
             def ticks():
                 r = self.v.request("GET", "/v1/workers/run-busy", token=self.v.token)
                 return r.status == 200 and r.json()["samples"].get("cpu_ticks")
@@ -83,10 +79,6 @@ class Run(SharedVigild):
             self.assertGreater(later, first)
             p.send_signal(signal.SIGINT)
             rc = p.wait(timeout=10)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         self.assertEqual(rc, -signal.SIGINT)
         s = self.closed("run-busy")[0]
         self.assertEqual((s["reason"], s["exit_code"]), ("failed", 130))
@@ -95,15 +87,11 @@ class Run(SharedVigild):
         p = subprocess.Popen([VIGIL_CLI, "--url", self.url, "run", "run-cron", "--every", "1s",
                               "--", "sh", "-c", "exit 0"], env=self.env(),
                              stderr=subprocess.PIPE, text=True)
-        try:
+        with reaped(p):
             wait_until(lambda: len(self.v.sessions("run-cron")) >= 2, timeout=2.5,
                        what="two runs")
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=10)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         self.assertEqual(rc, -signal.SIGTERM)  # signalled between runs: ends by the signal
         ss = self.v.sessions("run-cron")
         self.assertTrue(all(s["reason"] == "clean_shutdown" for s in ss if not s["open"]), ss)
