@@ -224,7 +224,8 @@ int held_start(held *h, char *err, size_t errlen)
 {
     if (!h) return 0;
     h->last_beat_ms = app_mono_ms();
-    return ticker_start(&h->tk, "vigil-held", HELD_TICK_MS, held_turn, h, err, errlen);
+    return ticker_start(&h->tk, "vigil-held", HELD_TICK_MS, HELD_TICK_MS, held_turn, h, err,
+                        errlen);
 }
 
 void held_stop(held *h)

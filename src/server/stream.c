@@ -28,6 +28,8 @@
 
 #define STREAM_TICK_MS                                                                             \
     250 /* changes encoded and pushed this often: each push wakes every subscriber */
+#define STREAM_URGENT_MS                                                                           \
+    50 /* a loss (worker not alive, session closed, group state, alert) is pushed this soon */
 #define STREAM_SUMMARY_MS 2000       /* summary message */
 #define STREAM_KEEPALIVE_MS 15000    /* comment on a stream with nothing else to say */
 #define STREAM_BLOCK (64 * 1024)     /* bytes libmicrohttpd takes from a subscriber at once */
@@ -108,6 +110,23 @@ stream *stream_new(app *a)
     return s;
 }
 
+/* Changes an operator waits for: a worker or group going away, an alert.
+ * Opens and recoveries keep the tick, so a registration storm still wakes
+ * subscribers only every STREAM_TICK_MS. */
+static bool stream_urgent(const reg_event *ev)
+{
+    switch (ev->kind) {
+    case REG_EV_SESSION_CLOSE:
+    case REG_EV_GROUP_STATE:
+    case REG_EV_ALERT:
+        return true;
+    case REG_EV_WORKER_STATE:
+        return ev->state != REG_W_ALIVE;
+    default:
+        return false;
+    }
+}
+
 void stream_push(stream *s, const reg_event *ev)
 {
     if (!s) return;
@@ -118,6 +137,7 @@ void stream_push(stream *s, const reg_event *ev)
         return;
     }
     evq_push(&s->q, ev);
+    if (stream_urgent(ev)) ticker_poke(&s->tk);
 }
 
 /* ---- the ring -------------------------------------------------------------- */
@@ -564,7 +584,8 @@ int stream_start(stream *s, char *err, size_t errlen)
 {
     if (!s) return 0;
     s->last_msg_ms = app_mono_ms();
-    return ticker_start(&s->tk, "vigil-stream", STREAM_TICK_MS, stream_turn, s, err, errlen);
+    return ticker_start(&s->tk, "vigil-stream", STREAM_TICK_MS, STREAM_URGENT_MS, stream_turn, s,
+                        err, errlen);
 }
 
 void stream_stop(stream *s)

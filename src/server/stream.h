@@ -5,7 +5,7 @@
  * Mechanism. The registry hands every state change to app_event, which
  * calls stream_push: a copy into a queue and nothing more, so ingest never
  * waits on subscribers. A thread (vigil-stream) takes the queue every
- * STREAM_TICK_MS and encodes each change ONCE into a ring of SSE messages
+ * STREAM_TICK_MS (STREAM_URGENT_MS after a loss came in) and encodes each change ONCE into a ring of SSE messages
  * (cfg [stream] buffer of them) shared by every subscriber: an `event` per
  * change, then one `worker` per worker and one `group` per group the batch
  * touched (so a burst of changes to one worker costs one message), a
