@@ -20,6 +20,8 @@
 #   pg-vigil       vigil's PostgreSQL writer on the same load (store_bench)
 #   udp-bare       a bare recvmmsg loop (udp_drain.c) fed by udp_send.c
 #   udp-vigild     vigild's UDP door fed by the same sender
+#   udp-bare-1, udp-vigild-1  the same with one line a datagram (a worker
+#                  sending its own heartbeats; the other pair is a relay's)
 # Then, once: p50/p99 of vigild HTTP at 50 % of its measured peak (hb_rate.c,
 # open loop); RSS per tracked worker at FLEET sizes (NDJSON, register.py)
 # next to Redis used_memory per key for the same workers (fleet.py redis);
@@ -65,7 +67,8 @@ done
 for n in $ROUNDS $DUR $CONNS $IDS $FLEET $LINES $PGROWS $LEASES $IDLE $PROBES; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: BENCH_* values are integers (got '$n')" >&2; exit 2; }
 done
-CASES=(nginx vigild-http vigild-ndjson pushgateway redis redis-p16 etcd pg-insert500 pg-vigil udp-bare udp-vigild)
+CASES=(nginx vigild-http vigild-ndjson pushgateway redis redis-p16 etcd pg-insert500 pg-vigil udp-bare udp-vigild
+       udp-bare-1 udp-vigild-1)
 T_START=$(date +%s)
 log() { printf '[compare.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
@@ -155,6 +158,15 @@ drained() { # PORT SECONDS: wait for vigild's write queue to empty
   return 1
 }
 flag() { echo "$*" >>"$TMP/flags"; log "flag: $*"; }
+# raw_kept PORT: the share of this run's accepted heartbeats whose raw sample
+# was not dropped (the writer shares the pinned core; the design lets raw
+# samples go under overload), appended to TMP/raw_<case> as a percentage.
+raw_kept() { # PORT [TOKEN]
+  local tok=${2:-$(cat "$DATA/admin.token" 2>/dev/null)}
+  curl -s -m 10 -H "Authorization: Bearer $tok" "http://127.0.0.1:$1/metrics" | awk '
+    /^vigil_heartbeats_accepted_total / { a = $2 } /^vigil_raw_samples_dropped_total / { d = $2 }
+    END { if (a > 0) printf "%.1f\n", 100 * (a - d) / a }' >>"$TMP/raw_$CASE"
+}
 invalid() { touch "$TMP/invalid"; }
 raw() { printf '### %s round %s\n\n```\n%s\n```\n\n' "$CASE" "$R" "$1" >>"$TMP/raw.md"; }
 # wrk_rate SCRIPT URL [VAR=VALUE...]: req/s from the BENCH line; errors flagged.
@@ -190,6 +202,7 @@ case_vigild-http() {
   start_vigild "$p"
   local s=$SPID
   wrk_rate hb.lua "http://127.0.0.1:$p/v1/heartbeat"
+  raw_kept "$p"
   kill9 "$s"
 }
 case_vigild-ndjson() {
@@ -201,6 +214,7 @@ case_vigild-ndjson() {
   grep -q '"accepted":2' <<<"$probe" && grep -q '"rejected":0' <<<"$probe" ||
     { flag "vigild-ndjson: probe batch answered $probe"; invalid; }
   rps=$(wrk_rate ndjson.lua "http://127.0.0.1:$p/v1/heartbeats" NDJSON_LINES="$LINES") || { kill9 "$s"; return 1; }
+  raw_kept "$p"
   kill9 "$s"
   calc "$rps * $LINES" 0
 }
@@ -269,29 +283,34 @@ case_pg-insert500() { pg_case insert "$PGURL" --insert-rows 500; }
 case_pg-vigil() { pg_case vigil "$PGURL"; }
 UDP_PER=20
 udp_secs() { awk -v d="$DUR" 'BEGIN { print (d > 3 ? d / 2 : d) }'; }
-case_udp-bare() {
+udp_bare() { # LINES_PER_DATAGRAM
   local p lines dg secs got; p=$(free_port u)
   taskset -c "$SCPU" "$TMP/udp_drain" "$p" 500 >"$TMP/drain.out" & local s=$!; echo "$s" >>"$TMP/pids"
   for _ in $(seq 50); do grep -q ready "$TMP/drain.out" 2>/dev/null && break; sleep 0.05; done
-  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$UDP_PER" "$IDS")
+  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$1" "$IDS")
   wait "$s" || true
   got=$(tail -1 "$TMP/drain.out")
-  echo "$(calc "$lines / $secs" 0)" >>"$TMP/udp_sent"
-  calc "$got * $UDP_PER / $secs" 0
+  echo "$(calc "$lines / $secs" 0)" >>"$TMP/udp_sent_$1"
+  calc "$got * $1 / $secs" 0
 }
-case_udp-vigild() {
+udp_vigild() { # LINES_PER_DATAGRAM
   local p u lines dg secs ok; p=$(free_port); u=$(free_port u)
   printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$u" >"$TMP/udp.ini"
   VCONF=$TMP/udp.ini start_vigild "$p" VIGIL_ADMIN_TOKEN=bench-token
   local s=$SPID
-  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$UDP_PER" "$IDS")
+  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$1" "$IDS")
   sleep 0.5
   ok=$(curl -s -m 10 -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$p/v1/admin/udp" |
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["lines_ok"] if not sum(d["lines_refused"].values()) else -1)')
+  raw_kept "$p" bench-token
   kill9 "$s"
-  [ "$ok" -ge 0 ] || { flag "udp-vigild round $R: lines refused"; invalid; return 1; }
+  [ "$ok" -ge 0 ] || { flag "$CASE round $R: lines refused"; invalid; return 1; }
   calc "$ok / $secs" 0
 }
+case_udp-bare() { udp_bare "$UDP_PER"; }
+case_udp-vigild() { udp_vigild "$UDP_PER"; }
+case_udp-bare-1() { udp_bare 1; }
+case_udp-vigild-1() { udp_vigild 1; }
 
 # ---------------------------------------------------------------- rounds
 UPTIME0=$(uptime)

@@ -108,6 +108,9 @@ R_P16=$(ratio "${M[vigild-ndjson]}" "${M[redis-p16]}")
 R_ETCD=$(ratio "${M[vigild-http]}" "${M[etcd]}")
 R_PG=$(ratio "${M[pg-vigil]}" "${M[pg-insert500]}")
 R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
+R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
+# raw_share CASE: the rounds' shares of raw samples vigild kept (compare.sh raw_kept)
+raw_share() { if [ -s "$TMP/raw_$1" ]; then tr '\n' ' ' <"$TMP/raw_$1" | sed 's/ $//; s/ /, /g'; else echo nan; fi; }
 desc() {
   case $1 in
     nginx) echo "nginx \`return 204\` (wrk, hb.lua)" ;; vigild-http) echo "vigild POST /v1/heartbeat (wrk, hb.lua)" ;;
@@ -119,6 +122,8 @@ desc() {
     pg-vigil) echo "vigil's PostgreSQL writer, same rows (store_bench vigil)" ;;
     udp-bare) echo "bare recvmmsg loop (udp_drain.c), $UDP_PER lines a datagram" ;;
     udp-vigild) echo "vigild UDP door, same datagrams" ;;
+    udp-bare-1) echo "bare recvmmsg loop, 1 line a datagram" ;;
+    udp-vigild-1) echo "vigild UDP door, same datagrams" ;;
   esac
 }
 {
@@ -141,7 +146,9 @@ desc() {
     echo "| $(desc "$c") | $(for x in ${V[$c]}; do printf '%s ' "$(fmt "$x")"; done)| **$(fmt "${M[$c]}")** | $(echo "${V[$c]}" | range | sed 's/ /–/') |"
   done
   echo
-  echo "UDP sender: $(median <"$TMP/udp_sent" 2>/dev/null || echo nan) lines/s offered (median); PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
+  echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
+  echo
+  echo "Raw samples vigild kept, % of accepted heartbeats per round (the rest dropped and counted: the writer shares the pinned core and yields to ingest, by design): HTTP $(raw_share vigild-http); NDJSON $(raw_share vigild-ndjson); UDP $UDP_PER lines a datagram $(raw_share udp-vigild); UDP 1 line $(raw_share udp-vigild-1)."
   echo
   echo "## Targets"
   echo
@@ -153,8 +160,9 @@ desc() {
   echo "| vigild NDJSON / Redis SET EX, -P 16 | **$R_P16×** ($(fmt "${M[vigild-ndjson]}")/s) | $(fmt "${M[redis-p16]}")/s | ≥ 1× | $(verdict "$R_P16" '>=' 1) |"
   echo "| vigild HTTP / etcd lease keep-alive | **$R_ETCD×** | $(fmt "${M[etcd]}")/s | report | — |"
   echo "| vigil's PostgreSQL writer / INSERT 500 | **$R_PG×** ($(fmt "${M[pg-vigil]}") rows/s) | $(fmt "${M[pg-insert500]}") rows/s | ≥ 3× | $(verdict "$R_PG" '>=' 3) |"
-  echo "| vigild UDP / bare recvmmsg loop | **$R_UDP×** | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
-  echo "| vigild UDP heartbeats/s | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
+  echo "| vigild UDP / bare recvmmsg loop, 1 line a datagram | **$R_UDP1×** ($(fmt "${M[udp-vigild-1]}")/s) | $(fmt "${M[udp-bare-1]}")/s | ≥ 0.5× | $(verdict "$R_UDP1" '>=' 0.5) |"
+  echo "| vigild UDP / bare recvmmsg loop, $UDP_PER lines a datagram | **$R_UDP×** | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
+  echo "| vigild UDP heartbeats/s, $UDP_PER lines a datagram | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
   echo "| vigild HTTP latency at 50 % of peak ($(fmt "$(lat achieved)")/s, open loop, from due time) | p50 **$(lat p50_us) µs**, p99 **$(lat p99_us) µs** (service time p50 $(lat svc_p50_us), p99 $(lat svc_p99_us) µs) | — | report | — |"
   for n in "${SIZES[@]}"; do
     echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B**${MARG[$n]:+ (${MARG[$n]} B each from the previous size on)} | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
