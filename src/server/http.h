@@ -32,6 +32,7 @@ typedef struct req {
     int method;      /* http_method */
     size_t limit;    /* body bytes allowed */
     size_t len, cap; /* body */
+    size_t declared; /* Content-Length, when given (and within limit) */
     char *body;      /* inline or heap */
     bool too_big;    /* body passed the limit: answered 413 once complete */
     size_t dropped;  /* body bytes past the limit, counted, not kept */

@@ -1,4 +1,6 @@
 """Worker and group lifecycles through a real vigild over HTTP."""
+import http.client
+import json
 import unittest
 
 from harness import SharedVigild, Vigild, wait_until
@@ -115,6 +117,36 @@ class Lifecycle(SharedVigild):
                       {"Content-Type": "application/x-ndjson"})
         self.assertEqual(r.status, 400)
         self.assertEqual(r.json()["error"]["field"], "worker_id")
+
+    def test_ndjson_bodies_on_one_connection(self):
+        """A thread reuses its big body buffer for the next big body and sizes
+        a body from its Content-Length: big, chunked, small and big again on
+        one keep-alive connection each read exactly, nothing left over from
+        the body before (the short one ends without a newline, where stale
+        bytes would join its last line)."""
+        v = self.v
+        line = '{"worker_id":"nb-%d","group":"lc-nb","cpu":0.5,"status":"ok"}\n'
+        conn = http.client.HTTPConnection("127.0.0.1", v.port, timeout=30)
+        ct = {"Content-Type": "application/x-ndjson"}
+
+        def post(body, chunked=False):
+            if chunked:
+                chunks = [body[i:i + 7000].encode() for i in range(0, len(body), 7000)]
+                conn.request("POST", "/v1/heartbeats", iter(chunks), ct, encode_chunked=True)
+            else:
+                conn.request("POST", "/v1/heartbeats", body, ct)
+            r = conn.getresponse()
+            j = json.loads(r.read())
+            self.assertEqual(r.status, 200, j)
+            return j["accepted"], j["rejected"]
+
+        big = "".join(line % i for i in range(3000))
+        self.assertEqual(post(big), (3000, 0))
+        self.assertEqual(post("".join(line % i for i in range(2000)), chunked=True), (2000, 0))
+        self.assertEqual(post("".join(line % i for i in range(5)).rstrip("\n")), (5, 0))
+        self.assertEqual(post(big + '{"worker_id":"nb x"}'), (3000, 1))
+        self.assertEqual(post('{"worker_id":"nb-last"}'), (1, 0))
+        conn.close()
 
     def test_listing_filters_and_cursor(self):
         v = self.v
