@@ -117,6 +117,27 @@ static void batch_trim(store_hb *hbs, size_t used, const wq_stats *st)
     madvise((char *)hbs + keep, all - keep, MADV_DONTNEED);
 }
 
+/* A failed batch again. A failure can come after the COMMIT went out (the
+ * answer lost, or the test hook's "after"), so first ask whether batch seq
+ * is in the store: if so it is done, and applying it again would store its
+ * raw samples and event rows twice. When the store cannot say, nothing is
+ * written and the retry waits, as for any failure. */
+static int batch_retry(app *a, int64_t seq, const reg_event *evs, size_t nev, const store_hb *hbs,
+                       size_t nhb, char *err, size_t errlen)
+{
+    int known = a->run_id > 0 ? store_batch_applied(a->store, a->run_id, seq) : 0;
+    if (known == 1) {
+        vlog("info", "store: batch %lld was committed before its answer was lost; not stored again",
+             (long long)seq);
+        return 0;
+    }
+    if (known < 0) {
+        snprintf(err, errlen, "cannot tell whether batch %lld was stored", (long long)seq);
+        return -1;
+    }
+    return apply_batch(a, evs, nev, hbs, nhb, err, errlen);
+}
+
 /* Monotonic seconds at ns resolution: app_mono_ms is too coarse for the
  * millisecond buckets above. */
 static double mono_s(void)
@@ -236,6 +257,8 @@ static void *writer_main(void *arg)
     int backoff = 0;
     bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
+    int64_t seq = 0;     /* this run's batches (store_batch_mark) */
+    bool unsure = false; /* the last attempt failed: it may still have been committed */
     wq_stats seen = {0};
     char err[256];
     for (;;) {
@@ -246,19 +269,25 @@ static void *writer_main(void *arg)
          * store is back, the final drain loses nothing that was queued. */
         if (closing && !was_closing) backoff = 0;
         was_closing = closing;
-        if (backoff == 0 || closing) {
+        /* A batch whose fate is unknown is never grown: if it was committed,
+         * exactly what it held is stored. */
+        if ((backoff == 0 || closing) && !unsure) {
             reg_event *ne;
             size_t nne, nns, nnh;
+            bool fresh = nev == 0 && nhb == 0;
             wq_take(a->wq, &ne, &nne, &nns, hbs + nhb, WRITER_BATCH_HB - nhb, &nnh,
                     a->cfg.flush_interval_ms);
             append_events(&evs, &nev, ne, nne);
             nspill += nns;
             nhb += nnh;
+            if (fresh && (nev || nhb)) store_batch_mark(a->store, a->run_id, ++seq);
         }
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
             double t0 = mono_s();
-            int applied = apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
+            int applied = unsure ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
+                                 : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
+            unsure = applied != 0;
             hist_observe(&a->flush_hist, mono_s() - t0);
             if (applied == 0) {
                 a->flushes++;

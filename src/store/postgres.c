@@ -109,6 +109,9 @@ static const char *const pg_wsql[PGW__COUNT] = {
         " WHERE w.worker_id = v.worker_id RETURNING w.worker_id",
     [PGW_RUN_BEGIN] = "INSERT INTO node_runs(node_id, started_ms, alive_ms)"
                       " VALUES($1::text, $2::bigint, $2::bigint) RETURNING id",
+    [PGW_BATCH_MARK] = "INSERT INTO writer_batches(run_id, seq) VALUES($1::bigint, $2::bigint)"
+                       " ON CONFLICT(run_id) DO UPDATE SET seq = excluded.seq",
+    [PGW_BATCH_APPLIED] = "SELECT seq FROM writer_batches WHERE run_id = $1::bigint",
     [PGW_RUN_ALIVE] = "UPDATE node_runs SET alive_ms = $2::bigint WHERE id = $1::bigint",
     [PGW_RUN_END] =
         "UPDATE node_runs SET alive_ms = $2::bigint, stopped_ms = $2::bigint WHERE id = $1::bigint",
@@ -207,9 +210,16 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
         pp_bin(&p, hb->ttl.p, (int)hb->ttl.n);
         pg_pipe_send(&pp, PGW_HB_SEEN, &p, PG_TAG_SEEN);
     }
+    if (q->base.mark_run > 0) {
+        pg_params p = {0};
+        pp_i64(&p, q->base.mark_run);
+        pp_i64(&p, q->base.mark_seq);
+        pg_pipe_send(&pp, PGW_BATCH_MARK, &p, PG_TAG_MARK);
+    }
     if (pg_pipe_end(&pp) != 0) {
         *what = pp.failed_tag >= 0             ? event_ops[evs[pp.failed_tag].kind].what
                 : pp.failed_tag == PG_TAG_SEEN ? "heartbeat"
+                : pp.failed_tag == PG_TAG_MARK ? "batch mark"
                                                : "begin";
         return -1;
     }
@@ -303,6 +313,24 @@ static int run_update(pg_store *q, enum pg_wstmt k, int64_t run_id, int64_t now_
     return n == 1 ? 0 : -1;
 }
 
+static int pg_batch_applied(store *s, int64_t run_id, int64_t seq)
+{
+    pg_store *q = (pg_store *)s;
+    pg_params p = {0};
+    pp_i64(&p, run_id);
+    int rc = -1;
+    pthread_mutex_lock(&q->w.mu);
+    bool looked_ok = pg_alive(&q->w);
+    PGresult *r =
+        pg_ready(&q->w, NULL, 0) == 0 ? pg_fetch(&q->w, PGW_BATCH_APPLIED, &p, NULL, 0) : NULL;
+    if (!r && pg_retry(&q->w, looked_ok, NULL, 0))
+        r = pg_fetch(&q->w, PGW_BATCH_APPLIED, &p, NULL, 0);
+    if (r) rc = PQntuples(r) == 1 ? pg_i64(r, 0, 0) >= seq : 0;
+    PQclear(r);
+    pthread_mutex_unlock(&q->w.mu);
+    return rc;
+}
+
 static int pg_run_alive(store *s, int64_t run_id, int64_t now_ms)
 {
     return run_update((pg_store *)s, PGW_RUN_ALIVE, run_id, now_ms);
@@ -364,6 +392,7 @@ static const store_backend postgres_backend = {
     .apply = pg_apply,
     .run_begin = pg_run_begin,
     .run_alive = pg_run_alive,
+    .batch_applied = pg_batch_applied,
     .run_end = pg_run_end,
     .last_run = pg_last_run,
     .prune = pg_prune,

@@ -147,6 +147,8 @@ enum pg_wstmt {
     PGW_FORGET,
     PGW_ALERT,
     PGW_HB_SEEN,
+    PGW_BATCH_MARK,
+    PGW_BATCH_APPLIED,
     PGW_RUN_BEGIN,
     PGW_RUN_ALIVE,
     PGW_RUN_END,
@@ -238,6 +240,7 @@ typedef struct pg_hb_batch {
 } pg_hb_batch;
 
 #define PG_TAG_SEEN (-2) /* pipeline tag of the last_seen UPDATE */
+#define PG_TAG_MARK (-3) /* pipeline tag of the batch mark (store_batch_mark) */
 
 int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event *evs,
                 size_t nev); /* 0, -1 out of memory (pg_hb_free it anyway) */

@@ -138,6 +138,9 @@ static const char *const migrations[] = {
     " PRIMARY KEY (node_id, run_id, from_ms));"
     "CREATE INDEX IF NOT EXISTS hub_summaries_recv ON hub_summaries(node_id, received_ms);"
     "CREATE INDEX IF NOT EXISTS hub_summaries_age ON hub_summaries(received_ms);",
+    /* 5: the writer's last committed batch per run (store_batch_mark). */
+    "CREATE TABLE IF NOT EXISTS writer_batches("
+    " run_id BIGINT PRIMARY KEY, seq BIGINT NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -20,7 +20,8 @@
  * session already there, or a close that finds it already closed, is skipped
  * with its events row, and the worker, group and session rows come out the
  * same. Heartbeats, state-change and alert events have no natural key: their
- * rows would be added again.
+ * rows would be added again, which is why the writer marks each batch
+ * (store_batch_mark) and asks before it retries one (store_batch_applied).
  */
 #include "store/sqlite_int.h"
 #include "store/store_sql.h"
@@ -81,6 +82,9 @@ static const char *const wsql[SQW__COUNT] = {
         " cpu_ticks) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [SQW_HB_SEEN] = "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
                     " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1",
+    [SQW_BATCH_MARK] = "INSERT INTO writer_batches(run_id, seq) VALUES(?1, ?2)"
+                       " ON CONFLICT(run_id) DO UPDATE SET seq = excluded.seq",
+    [SQW_BATCH_APPLIED] = "SELECT seq FROM writer_batches WHERE run_id = ?1",
     [SQW_RUN_BEGIN] = "INSERT INTO node_runs(node_id, started_ms, alive_ms) VALUES(?1, ?2, ?2)",
     [SQW_RUN_ALIVE] = "UPDATE node_runs SET alive_ms = ?2 WHERE id = ?1",
     [SQW_RUN_END] = "UPDATE node_runs SET alive_ms = ?2, stopped_ms = ?2 WHERE id = ?1",
@@ -346,6 +350,14 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
         goto rollback;
     }
     if (rc != 0) goto fail;
+    if (q->base.mark_run > 0) {
+        what = "batch mark";
+        sqlite3_stmt *st = q->w[SQW_BATCH_MARK];
+        if ((sqlite3_bind_int64(st, 1, q->base.mark_run) |
+             sqlite3_bind_int64(st, 2, q->base.mark_seq)) ||
+            sq_exec(st))
+            goto fail;
+    }
     what = "commit";
     if (sq_exec(q->w[SQW_COMMIT]) != 0) goto fail;
     pthread_mutex_unlock(&q->wmu);
@@ -358,6 +370,22 @@ rollback:
     if (!sqlite3_get_autocommit(q->wdb)) sq_exec(q->w[SQW_ROLLBACK]);
     pthread_mutex_unlock(&q->wmu);
     return -1;
+}
+
+/* On the write connection, which sees its own commits at once. */
+static int sq_batch_applied(store *s, int64_t run_id, int64_t seq)
+{
+    sq_store *q = (sq_store *)s;
+    sqlite3_stmt *st = q->w[SQW_BATCH_APPLIED];
+    pthread_mutex_lock(&q->wmu);
+    int rc = sqlite3_bind_int64(st, 1, run_id) ? -1 : 0;
+    if (rc == 0) {
+        int step = sqlite3_step(st);
+        rc = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) >= seq : step == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&q->wmu);
+    return rc;
 }
 
 static int sq_run_begin(store *s, int64_t now_ms, int64_t *run_id)
@@ -467,6 +495,7 @@ static const store_backend sqlite_backend = {
     .apply = sq_apply,
     .run_begin = sq_run_begin,
     .run_alive = sq_run_alive,
+    .batch_applied = sq_batch_applied,
     .run_end = sq_run_end,
     .last_run = sq_last_run,
     .prune = sq_prune,

@@ -38,6 +38,8 @@ enum sq_wstmt {
     SQW_EVENT,
     SQW_HB_INSERT,
     SQW_HB_SEEN,
+    SQW_BATCH_MARK,
+    SQW_BATCH_APPLIED,
     SQW_RUN_BEGIN,
     SQW_RUN_ALIVE,
     SQW_RUN_END,

@@ -107,6 +107,10 @@ static const char *const migrations[] = {
     " PRIMARY KEY(node_id, run_id, from_ms)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS hub_summaries_recv ON hub_summaries(node_id, received_ms);"
     "CREATE INDEX IF NOT EXISTS hub_summaries_age ON hub_summaries(received_ms);",
+    /* 6: the writer's last committed batch per run (store_batch_mark), so a
+     * batch whose COMMIT went unanswered is not stored a second time. */
+    "CREATE TABLE IF NOT EXISTS writer_batches("
+    " run_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -89,6 +89,18 @@ int store_run_begin(store *s, int64_t now_ms, int64_t *run_id)
     return s && run_id ? s->be->run_begin(s, now_ms, run_id) : -1;
 }
 
+void store_batch_mark(store *s, int64_t run_id, int64_t seq)
+{
+    if (!s) return;
+    s->mark_run = run_id;
+    s->mark_seq = seq;
+}
+
+int store_batch_applied(store *s, int64_t run_id, int64_t seq)
+{
+    return s ? s->be->batch_applied(s, run_id, seq) : -1;
+}
+
 int store_run_alive(store *s, int64_t run_id, int64_t now_ms)
 {
     return s ? s->be->run_alive(s, run_id, now_ms) : -1;

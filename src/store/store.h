@@ -37,6 +37,9 @@
  *            "severity", "since_ms"}); a session_closed by a bye that gave a
  *            status has detail {"status"})
  *   node_runs(id PK, node_id, started_ms, alive_ms, stopped_ms NULL)
+ *   writer_batches(run_id PK, seq) -- the writer's last committed batch of
+ *            each run (store_batch_mark), so a retry after an unanswered
+ *            COMMIT does not store the batch twice
  *   reliability(worker_id PK, group_name, computed_ms, the rel_features,
  *            reason counts, Kaplan–Meier curve as a blob)      -- rollup, current
  *   heartbeats_hourly(worker_id, hour_ms, n, sums and counts of cpu, mem,
@@ -228,6 +231,17 @@ int store_ping(store *s);
 int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                 char *err, size_t errlen);
 
+/* Writer: the next store_apply calls are batch `seq` (> 0, rising) of run
+ * `run_id`; the batch's transaction also records seq for the run (table
+ * writer_batches), so after a failure whose outcome is unknown (a COMMIT
+ * went out and no answer came back) store_batch_applied can tell whether
+ * it was committed, and the batch is not stored twice. run_id 0: nothing
+ * is recorded (boot's spill replay, tools). */
+void store_batch_mark(store *s, int64_t run_id, int64_t seq);
+/* 1: run_id's batch seq (or a later one) is committed; 0: it is not; -1
+ * error (the store still unreachable: ask again later). */
+int store_batch_applied(store *s, int64_t run_id, int64_t seq);
+
 /* node_runs bookkeeping (writer thread). */
 int store_run_begin(store *s, int64_t now_ms, int64_t *run_id);
 int store_run_alive(store *s, int64_t run_id, int64_t now_ms);
@@ -372,6 +386,7 @@ typedef struct store_backend {
     int (*ping)(store *s);
     int (*apply)(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                  char *err, size_t errlen);
+    int (*batch_applied)(store *s, int64_t run_id, int64_t seq);
     int (*run_begin)(store *s, int64_t now_ms, int64_t *run_id);
     int (*run_alive)(store *s, int64_t run_id, int64_t now_ms);
     int (*run_end)(store *s, int64_t run_id, int64_t now_ms);
@@ -447,6 +462,7 @@ void store_event_of(const reg_event *e, const char *node_id, store_event *out);
 struct store {
     const store_backend *be;
     char node_id[STORE_NODE_MAX + 1];
+    int64_t mark_run, mark_seq; /* store_batch_mark: recorded by apply when mark_run > 0 */
 };
 
 /* SQLite backend constructor (sqlite.c): path to the database file. */

@@ -329,6 +329,8 @@ static void writer_stmts(stmts *l, const pg_store *q)
 #undef EVROW
     add(l, "w.hb_seen", t[PGW_HB_SEEN], NULL,
         "'{w0500,w0501,w0502}', '{%lld,%lld,%lld}', '{15,0,20}'", T_END, T_END, T_END);
+    add(l, "w.batch_mark", t[PGW_BATCH_MARK], NULL, "60, 12");
+    add(l, "w.batch_applied", t[PGW_BATCH_APPLIED], NULL, "60");
     add(l, "w.run_begin", t[PGW_RUN_BEGIN], NULL, "'node-a', %lld", T_END);
     add(l, "w.run_alive", t[PGW_RUN_ALIVE], NULL, "60, %lld", T_END);
     add(l, "w.run_end", t[PGW_RUN_END], NULL, "60, %lld", T_END);
