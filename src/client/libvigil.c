@@ -273,6 +273,7 @@ static int build_msg(vigil_client *c, hb_msg *m, const char *worker_id, const vi
         return lv_set_err(c, VIGIL_ERR_INVALID, NULL, "fields is NULL but n is %zu", n);
     /* hb_set_kv knows worker_id too: same check and words as the server's. */
     hb_err e = {{0}, {0}};
+    if (bye) m->kind = HB_BYE; /* before the fields: hb_set_kv takes exit_code only on a bye */
     if (hb_set_kv(m, "worker_id", worker_id, &e) != 0)
         return lv_set_err(c, VIGIL_ERR_INVALID, "worker_id", "worker_id: %s",
                           e.reason[0] ? e.reason : "is not a known field");
@@ -292,7 +293,6 @@ static int build_msg(vigil_client *c, hb_msg *m, const char *worker_id, const vi
         if (rc > 0) /* The server would ignore it silently; a caller's typo should not be. */
             return lv_set_err(c, VIGIL_ERR_INVALID, k, "%s: unknown field", k);
     }
-    if (bye) m->kind = HB_BYE;
     return VIGIL_OK;
 }
 

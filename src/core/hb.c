@@ -505,7 +505,9 @@ static bool parse_int(const char *s, long long *v)
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
 {
     const field_spec *f = key ? find_field(key) : NULL;
-    if (!f) return 1;
+    /* As in JSON: a bye-only field (exit_code) is unknown to a heartbeat.
+     * Set it on one and its JSON form would lose it on the way back. */
+    if (!f || (f->bye_only && m->kind != HB_BYE)) return 1;
     if (!value) return hb_fail(err, f->key, "is missing a value");
     if (f->type == F_JOBS) return set_jobs_text(m, value, err);
     if (is_string_type(f)) return set_string(m, f, value, strlen(value), err);

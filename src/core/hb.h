@@ -153,7 +153,8 @@ int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err);
 /* Set one field from its text form (ping query strings, CLI flags, UDP lines):
  * key is a field name as in JSON ("cpu", "ttl_s", "thermal", "group", …),
  * value its text ("jobs": ids separated by ',', "" for none). Same validation
- * as JSON. Unknown keys: returns 1 (ignored). Returns 0 on success, -1 with
+ * as JSON. Unknown keys, and exit_code unless m is a bye (m->kind ==
+ * HB_BYE, set first): returns 1 (ignored). Returns 0 on success, -1 with
  * err on a bad value (m is then left as it was). */
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err);
 

@@ -64,7 +64,6 @@ static udpl_reason set_kv(hb_msg *m, char *w, hb_err *err)
     const char *key = w, *value = eq + 1;
     if (strcmp(key, "worker_id") == 0) return UDPL_OK;
     if (strcmp(key, "exit") == 0) key = "exit_code";
-    if (strcmp(key, "exit_code") == 0 && m->kind != HB_BYE) return UDPL_OK;
     return hb_set_kv(m, key, value, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
 }
 
