@@ -368,14 +368,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         }
         /* A declared length over the limit is refused before a byte is read. */
         const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > r->limit) {
+        if (cl) r->declared = (size_t)strtoull(cl, NULL, 10);
+        if (r->declared > r->limit) {
             r->too_big = true;
             metrics_reject(a, "body");
             char why[96];
             snprintf(why, sizeof why, "is larger than the %zu KiB limit", r->limit / 1024);
             return http_error(r, 413, "body", why);
         }
-        if (cl) r->declared = (size_t)strtoull(cl, NULL, 10);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -390,12 +390,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             return r->dropped > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
         }
         if (r->len + n + 1 > r->cap) {
-            size_t need = r->len + n + 1, nc = r->cap * 2;
+            size_t need = r->len + n + 1, nc = r->cap * 2, ahead = need + HTTP_PRESIZE_MAX;
             /* All of a declared body at once, but a declaration alone never
              * buys a client more than HTTP_PRESIZE_MAX ahead of its bytes. */
-            if (r->declared + 1 > need)
-                need = r->declared + 1 - need > HTTP_PRESIZE_MAX ? need + HTTP_PRESIZE_MAX
-                                                                 : r->declared + 1;
+            if (r->declared + 1 > need) need = r->declared + 1 < ahead ? r->declared + 1 : ahead;
             while (nc < need)
                 nc *= 2;
             if (nc > r->limit + 1) nc = r->limit + 1;

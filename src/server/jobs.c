@@ -168,24 +168,6 @@ static void prune(app *a, int64_t now)
     }
 }
 
-/* Append src[0..n) to the pending events (taking ownership of src). */
-static void append_events(reg_event **evs, size_t *nev, reg_event *src, size_t n)
-{
-    if (!*evs) {
-        *evs = src;
-        *nev = n;
-        return;
-    }
-    if (n) {
-        reg_event *m = realloc(*evs, (*nev + n) * sizeof *m);
-        if (!m) abort(); /* a state change must not be lost: nothing sane is left */
-        memcpy(m + *nev, src, n * sizeof *m);
-        *evs = m;
-        *nev += n;
-    }
-    free(src);
-}
-
 /* Log what the event lane's spill did since the last turn (each change once)
  * and mirror its counters into the app's. */
 static void watch_spill(app *a, wq_stats *seen)
@@ -257,8 +239,7 @@ static void *writer_main(void *arg)
     int backoff = 0;
     bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
-    int64_t seq = 0;     /* this run's batches (store_batch_mark) */
-    bool unsure = false; /* the last attempt failed: it may still have been committed */
+    int64_t seq = 0; /* this run's batches (store_batch_mark) */
     wq_stats seen = {0};
     char err[256];
     for (;;) {
@@ -269,25 +250,25 @@ static void *writer_main(void *arg)
          * store is back, the final drain loses nothing that was queued. */
         if (closing && !was_closing) backoff = 0;
         was_closing = closing;
-        /* A batch whose fate is unknown is never grown: if it was committed,
-         * exactly what it held is stored. */
-        if ((backoff == 0 || closing) && !unsure) {
-            reg_event *ne;
-            size_t nne, nns, nnh;
-            bool fresh = nev == 0 && nhb == 0;
-            wq_take(a->wq, &ne, &nne, &nns, hbs + nhb, WRITER_BATCH_HB - nhb, &nnh,
+        /* A batch still in hand is one that failed, perhaps after its COMMIT
+         * went out. It is never grown: if it was committed, exactly what it
+         * held is stored. Otherwise the hand is empty and takes a new one. */
+        bool retry = nev || nhb;
+        if (!retry) {
+            wq_take(a->wq, &evs, &nev, &nspill, hbs, WRITER_BATCH_HB, &nhb,
                     a->cfg.flush_interval_ms);
-            append_events(&evs, &nev, ne, nne);
-            nspill += nns;
-            nhb += nnh;
-            if (fresh && (nev || nhb)) store_batch_mark(a->store, a->run_id, ++seq);
+            if (nev || nhb) {
+                store_batch_mark(a->store, a->run_id, ++seq);
+            } else {
+                free(evs); /* an empty vector, if any */
+                evs = NULL;
+            }
         }
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
             double t0 = mono_s();
-            int applied = unsure ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
-                                 : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
-            unsure = applied != 0;
+            int applied = retry ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
+                                : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
             hist_observe(&a->flush_hist, mono_s() - t0);
             if (applied == 0) {
                 a->flushes++;
@@ -339,7 +320,7 @@ static void *writer_main(void *arg)
         }
     }
     free(evs);
-    if (hbs) munmap(hbs, WRITER_BATCH_HB * sizeof *hbs);
+    munmap(hbs, WRITER_BATCH_HB * sizeof *hbs);
     return NULL;
 }
 

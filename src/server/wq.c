@@ -37,6 +37,7 @@
 #include "server/wq.h"
 
 #include "core/vec.h"
+#include "server/app.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -102,11 +103,7 @@ wq *wq_new_spill(size_t raw_cap, size_t ev_max, spill *sp)
     q->sp = sp;
     relimit(q);
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    app_cond_init(&q->cv); /* waits take app_deadline */
     return q;
 }
 
@@ -245,24 +242,10 @@ static size_t take_chunk(wq *q, reg_event **v, size_t *n, size_t *cap)
     return got;
 }
 
-/* The monotonic clock (the condvar's) timeout_ms from now. */
-static struct timespec deadline_in(int timeout_ms)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    return dl;
-}
-
 size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hbs, size_t max_hb,
                size_t *nhb, int timeout_ms)
 {
-    struct timespec dl = deadline_in(timeout_ms);
+    struct timespec dl = app_deadline(timeout_ms);
     pthread_mutex_lock(&q->mu);
     /* Wait for the timer, not for the first heartbeat: batching is the
      * point. Events and close cut the wait short. */
@@ -446,7 +429,7 @@ void wq_close(wq *q)
 
 bool wq_wait_close(wq *q, int timeout_ms)
 {
-    struct timespec dl = deadline_in(timeout_ms);
+    struct timespec dl = app_deadline(timeout_ms);
     pthread_mutex_lock(&q->mu);
     while (!q->closed)
         if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) == ETIMEDOUT) break;

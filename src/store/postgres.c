@@ -313,22 +313,21 @@ static int run_update(pg_store *q, enum pg_wstmt k, int64_t run_id, int64_t now_
     return n == 1 ? 0 : -1;
 }
 
+static int take_seq(void *ctx, const PGresult *r)
+{
+    *(int64_t *)ctx = pg_i64(r, 0, 0);
+    return 0;
+}
+
+/* On the write connection, as the marks are written (pg_stream: one retry on
+ * a fresh session when the old one was gone). */
 static int pg_batch_applied(store *s, int64_t run_id, int64_t seq)
 {
-    pg_store *q = (pg_store *)s;
     pg_params p = {0};
     pp_i64(&p, run_id);
-    int rc = -1;
-    pthread_mutex_lock(&q->w.mu);
-    bool looked_ok = pg_alive(&q->w);
-    PGresult *r =
-        pg_ready(&q->w, NULL, 0) == 0 ? pg_fetch(&q->w, PGW_BATCH_APPLIED, &p, NULL, 0) : NULL;
-    if (!r && pg_retry(&q->w, looked_ok, NULL, 0))
-        r = pg_fetch(&q->w, PGW_BATCH_APPLIED, &p, NULL, 0);
-    if (r) rc = PQntuples(r) == 1 ? pg_i64(r, 0, 0) >= seq : 0;
-    PQclear(r);
-    pthread_mutex_unlock(&q->w.mu);
-    return rc;
+    int64_t got = 0;
+    int n = pg_stream(&((pg_store *)s)->w, PGW_BATCH_APPLIED, &p, take_seq, &got);
+    return n < 0 ? -1 : n == 1 && got >= seq;
 }
 
 static int pg_run_alive(store *s, int64_t run_id, int64_t now_ms)

@@ -236,6 +236,16 @@ static __attribute__((unused)) reg_event ev(int kind, const char *w, const char 
     return e;
 }
 
+/* A raw heartbeat of worker w at ts with no samples. */
+static __attribute__((unused)) store_hb hb(const char *w, int64_t ts)
+{
+    store_hb h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.worker_id, sizeof h.worker_id, "%s", w);
+    h.ts_ms = ts;
+    return h;
+}
+
 static __attribute__((unused)) void apply_ok(store *s, const reg_event *e, size_t ne,
                                              const store_hb *h, size_t nh)
 {

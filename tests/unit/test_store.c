@@ -74,15 +74,6 @@ static reg_event ev_state(int kind, const char *w, const char *g, int st, int pr
     return e;
 }
 
-static store_hb hb(const char *w, int64_t ts)
-{
-    store_hb h;
-    memset(&h, 0, sizeof h);
-    h.ts_ms = ts;
-    snprintf(h.worker_id, sizeof h.worker_id, "%s", w);
-    return h;
-}
-
 static store_hb hb_full(const char *w, int64_t ts)
 {
     store_hb h = hb(w, ts);

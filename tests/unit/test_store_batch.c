@@ -20,15 +20,6 @@
 
 #include "store_fx.h"
 
-static store_hb beat(const char *w, int64_t ts)
-{
-    store_hb h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.worker_id, sizeof h.worker_id, "%s", w);
-    h.ts_ms = ts;
-    return h;
-}
-
 static void test_marks(void **state)
 {
     fx *f = *state;
@@ -40,7 +31,7 @@ static void test_marks(void **state)
     reg_event open = ev(REG_EV_SESSION_OPEN, "bw1", "bg", 1000);
     open.opened_ms = 1000;
     open.ttl_s = 15;
-    store_hb h = beat("bw1", 1100);
+    store_hb h = hb("bw1", 1100);
     store_batch_mark(f->s, run, 1);
     apply_ok(f->s, &open, 1, &h, 1);
     assert_int_equal(store_batch_applied(f->s, run, 1), 1);
@@ -53,7 +44,7 @@ static void test_marks(void **state)
     store_batch_mark(f->s, run, 2);
     assert_int_equal(store_apply(f->s, &bad, 1, NULL, 0, err, sizeof err), -1);
     assert_int_equal(store_batch_applied(f->s, run, 2), 0);
-    h = beat("bw1", 1300);
+    h = hb("bw1", 1300);
     apply_ok(f->s, NULL, 0, &h, 1);
     assert_int_equal(store_batch_applied(f->s, run, 2), 1);
     assert_int_equal(store_batch_applied(f->s, run, 1), 1); /* a later mark covers it */
@@ -62,14 +53,14 @@ static void test_marks(void **state)
 
     /* Unmarked (run 0): recorded nowhere, the marks stay as they were. */
     store_batch_mark(f->s, 0, 0);
-    h = beat("bw1", 1400);
+    h = hb("bw1", 1400);
     apply_ok(f->s, NULL, 0, &h, 1);
     assert_int_equal(store_batch_applied(f->s, run, 3), 0);
     assert_int_equal(q_int_url(f->url, "SELECT count(*) FROM writer_batches"), 1);
 
     /* The other run's marks are its own. */
     store_batch_mark(f->s, other, 7);
-    h = beat("bw1", 1500);
+    h = hb("bw1", 1500);
     apply_ok(f->s, NULL, 0, &h, 1);
     assert_int_equal(store_batch_applied(f->s, other, 7), 1);
     assert_int_equal(store_batch_applied(f->s, run, 3), 0);
@@ -82,7 +73,7 @@ static void test_marks_survive_reopen(void **state)
     fx *f = *state;
     int64_t run;
     assert_int_equal(store_run_begin(f->s, 1000, &run), 0);
-    store_hb h = beat("bw2", 1000);
+    store_hb h = hb("bw2", 1000);
     store_batch_mark(f->s, run, 5);
     apply_ok(f->s, NULL, 0, &h, 1);
     store_close(f->s);

@@ -111,11 +111,6 @@ static store_hb hbs(const char *w, int64_t ts, uint32_t has, float cpu, float me
     return h;
 }
 
-static store_hb hb(const char *w, int64_t ts)
-{
-    return hbs(w, ts, 0, 0, 0, 0, 0);
-}
-
 static imp_row imp(const char *w, const char *g, const char *inst, int64_t opened, int64_t closed,
                    int reason)
 {

@@ -47,49 +47,53 @@ static int64_t wait_calls(calls *c, int n, int64_t max_ms)
 }
 
 static calls C;
+static ticker T;
+
+/* Start T (every_ms, SOON_MS) calling count on C. */
+static ticker *start(const char *name, int64_t every_ms)
+{
+    char err[128];
+    assert_int_equal(ticker_start(&T, name, every_ms, SOON_MS, count, &C, err, sizeof err), 0);
+    return &T;
+}
 
 static int setup(void **state)
 {
     (void)state;
     memset(&C, 0, sizeof C);
+    memset(&T, 0, sizeof T);
     return 0;
 }
 
 static void test_poke_runs_the_next_call_soon(void **state)
 {
     (void)state;
-    ticker t;
-    memset(&t, 0, sizeof t);
-    char err[128];
-    assert_int_equal(ticker_start(&t, "t-poke", LONG_MS, SOON_MS, count, &C, err, sizeof err), 0);
+    ticker *t = start("t-poke", LONG_MS);
     wait_calls(&C, 1, 5000);
     assert_int_equal(atomic_load(&C.n), 1);
     app_sleep_ms(50);
     assert_int_equal(atomic_load(&C.n), 1); /* no poke: the period holds */
     int64_t t0 = app_mono_ms();
-    ticker_poke(&t);
+    ticker_poke(t);
     wait_calls(&C, 2, 5000);
     assert_int_equal(atomic_load(&C.n), 2);
     assert_true(atomic_load(&C.at[1]) - t0 < 2000);
-    ticker_stop(&t);
+    ticker_stop(t);
 }
 
 static void test_a_storm_of_pokes_is_paced(void **state)
 {
     (void)state;
-    ticker t;
-    memset(&t, 0, sizeof t);
-    char err[128];
-    assert_int_equal(ticker_start(&t, "t-storm", LONG_MS, SOON_MS, count, &C, err, sizeof err), 0);
+    ticker *t = start("t-storm", LONG_MS);
     wait_calls(&C, 1, 5000);
     int64_t t0 = app_mono_ms();
     int pokes = 0;
     while (app_mono_ms() - t0 < 300) {
-        ticker_poke(&t);
+        ticker_poke(t);
         pokes++;
     }
     int64_t span = app_mono_ms() - t0;
-    ticker_stop(&t);
+    ticker_stop(t);
     int n = atomic_load(&C.n) - 1;
     assert_true(pokes > 1000);
     assert_true(n >= 2);                  /* the pokes were heard */
@@ -101,16 +105,13 @@ static void test_a_storm_of_pokes_is_paced(void **state)
 static void test_poke_during_a_call_shortens_the_next_wait(void **state)
 {
     (void)state;
-    ticker t;
-    memset(&t, 0, sizeof t);
-    char err[128];
-    C.self = &t;
+    C.self = &T;
     C.sleep_ms = 30;
-    assert_int_equal(ticker_start(&t, "t-inside", 200, SOON_MS, count, &C, err, sizeof err), 0);
+    ticker *t = start("t-inside", 200);
     /* call 0 at start; call 1 after the 200 ms period pokes itself; call 2
      * follows it by ~sleep + soon_ms, not by another period */
     wait_calls(&C, 3, 5000);
-    ticker_stop(&t);
+    ticker_stop(t);
     assert_true(atomic_load(&C.n) >= 3);
     int64_t gap = atomic_load(&C.at[2]) - atomic_load(&C.at[1]);
     assert_true(gap >= C.sleep_ms + SOON_MS - 1);
@@ -120,17 +121,14 @@ static void test_poke_during_a_call_shortens_the_next_wait(void **state)
 static void test_stop_ends_a_long_wait(void **state)
 {
     (void)state;
-    ticker t;
-    memset(&t, 0, sizeof t);
-    char err[128];
-    assert_int_equal(ticker_start(&t, "t-stop", LONG_MS, SOON_MS, count, &C, err, sizeof err), 0);
+    ticker *t = start("t-stop", LONG_MS);
     wait_calls(&C, 1, 5000);
     int64_t t0 = app_mono_ms();
-    ticker_stop(&t);
+    ticker_stop(t);
     assert_true(app_mono_ms() - t0 < 2000);
     assert_int_equal(atomic_load(&C.n), 1);
-    ticker_poke(&t); /* after stop: a no-op */
-    ticker_stop(&t); /* twice: a no-op */
+    ticker_poke(t); /* after stop: a no-op */
+    ticker_stop(t); /* twice: a no-op */
     ticker z;
     memset(&z, 0, sizeof z);
     ticker_stop(&z); /* never started */
