@@ -13,10 +13,17 @@ subscribers it must stay within 1/0.9 of without (the ingest rate within
 10 %), best round against best round (interference only ever adds cost);
 the rates are printed too. A shared machine can still spoil a whole run,
 so the comparison is made up to ATTEMPTS times and passes when one holds:
-a real slowdown fails them all."""
+a real slowdown fails them all.
+
+In the sanitizer build (VIGIL_TEST_SANITIZED=1) the same load runs once and
+every subscriber must still be served, but the cost ratio is only printed:
+ASan's own cost per heartbeat varied 2x between rounds of one run in CI
+(6 to 16 ticks per 1000 without subscribers), so a 10 % bound there says
+nothing about vigild. The plain build asserts it."""
 import http.client
 import json
 import multiprocessing as mp
+import os
 import selectors
 import socket
 import time
@@ -26,7 +33,8 @@ from harness import Vigild
 
 ROUND_S = 3.0
 ROUNDS = 3
-ATTEMPTS = 3
+SANITIZED = os.environ.get("VIGIL_TEST_SANITIZED") == "1"
+ATTEMPTS = 1 if SANITIZED else 3
 SUBSCRIBERS = 200
 LOADERS = 2
 
@@ -144,7 +152,9 @@ class StreamLoad(unittest.TestCase):
             self.assertTrue(all(n > 1000 for n in streams), sorted(streams)[:5])
             cost_base, cost_subs = min(c for _, c in base), min(c for _, c in subs)
             verdicts.append(f"{cost_subs:.3f} vs {cost_base:.3f}")
-            if cost_subs <= cost_base / 0.9:
+            if cost_subs <= cost_base / 0.9 or SANITIZED:
+                print(f"best rounds, with vs without: {verdicts[-1]}"
+                      + (" (sanitizer build: not asserted)" if SANITIZED else ""))
                 return
         self.fail(f"CPU per 1000 heartbeats with subscribers vs without, best rounds: {verdicts}")
 
