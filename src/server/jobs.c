@@ -38,8 +38,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-#define WRITER_BATCH_HB 32768 /* raw heartbeats per transaction, at most (288 B each) */
-#define WRITER_KEEP_HB 4096   /* batch slots kept resident after a burst; the rest go back */
+#define WRITER_BATCH_HB 32768 /* raw heartbeats per transaction, at most (296 B each) */
+#define WRITER_KEEP_HB 1024   /* batch slots resident after a burst (300 KB); the rest go back */
 #define WRITER_NICE 5         /* the writer's nice, relative: ~1/3 the CPU weight when contended */
 #define WRITER_ALIVE_EVERY_MS 1000  /* node_runs.alive_ms resolution (downtime estimate) */
 #define WRITER_PRUNE_EVERY_MS 60000 /* retention pass period */
@@ -104,17 +104,24 @@ static store_hb *batch_map(void)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* After a batch of more than WRITER_KEEP_HB, once the queue is shallow
- * again (the burst is over): the pages past the first WRITER_KEEP_HB slots
- * are dropped (they read back as zeros, and are refaulted by the next big
- * batch: ~2,300 faults against the ~100 ms such a batch takes to store). */
-static void batch_trim(store_hb *hbs, size_t used, const wq_stats *st)
+/* taken: raw samples in the batch just stored (0: an empty take); *peak:
+ * the largest since the last trim. A burst is over when a take is small
+ * again: then the batch buffer's pages past its first WRITER_KEEP_HB slots
+ * are dropped (they read back as zeros, and the next big batch refaults
+ * them: ~2,300 faults against the ~100 ms such a batch takes to store), and
+ * the ring's likewise (wq_trim). A writer that keeps up with a steady fleet
+ * takes small batches and never touches those pages again. */
+static void trim_after_burst(app *a, store_hb *hbs, size_t taken, size_t *peak)
 {
+    if (taken > *peak) *peak = taken;
+    if (taken > WRITER_KEEP_HB) return;
+    wq_trim(a->wq); /* a compare under the queue's lock when there is nothing to do */
+    if (*peak <= WRITER_KEEP_HB) return;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t keep = (WRITER_KEEP_HB * sizeof *hbs + page - 1) / page * page;
     size_t all = WRITER_BATCH_HB * sizeof *hbs;
-    if (used <= WRITER_KEEP_HB || st->hb_depth >= WRITER_KEEP_HB || keep >= all) return;
-    madvise((char *)hbs + keep, all - keep, MADV_DONTNEED);
+    if (keep < all) madvise((char *)hbs + keep, all - keep, MADV_DONTNEED);
+    *peak = 0;
 }
 
 /* A failed batch again. A failure can come after the COMMIT went out (the
@@ -240,6 +247,7 @@ static void *writer_main(void *arg)
     bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
     int64_t seq = 0; /* this run's batches (store_batch_mark) */
+    size_t peak = 0; /* trim_after_burst */
     wq_stats seen = {0};
     char err[256];
     for (;;) {
@@ -262,6 +270,7 @@ static void *writer_main(void *arg)
             } else {
                 free(evs); /* an empty vector, if any */
                 evs = NULL;
+                trim_after_burst(a, hbs, 0, &peak);
             }
         }
         if (nev || nhb) {
@@ -275,9 +284,7 @@ static void *writer_main(void *arg)
                 a->persisted += nev + nhb;
                 if (!atomic_exchange(&a->store_ok, true)) vlog("info", "store writes recovered");
                 wq_stored(a->wq, nspill); /* also drops the stored from the journal */
-                wq_stats st;
-                wq_get_stats(a->wq, &st);
-                batch_trim(hbs, nhb, &st);
+                trim_after_burst(a, hbs, nhb, &peak);
                 free(evs);
                 evs = NULL;
                 nev = nspill = nhb = 0;
@@ -308,6 +315,11 @@ static void *writer_main(void *arg)
         if (now - last_alive >= WRITER_ALIVE_EVERY_MS) {
             store_run_alive(a->store, a->run_id, now);
             last_alive = now;
+            uint64_t counts[REG_W__COUNT], fleet = 0;
+            reg_counts(a->reg, counts);
+            for (int k = 0; k < REG_W__COUNT; k++)
+                fleet += counts[k];
+            store_fleet_hint(a->store, (size_t)fleet); /* the store's caches follow it */
         }
         if (now - last_prune >= WRITER_PRUNE_EVERY_MS) {
             prune(a, now);

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,8 +55,10 @@
 struct wq {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    store_hb *ring;
+    store_hb *ring;        /* mapped: wq_trim hands a burst's pages back */
     size_t cap, head, len; /* ring: items at head .. head+len (mod cap) */
+    size_t lim;            /* len at most: cap, or fewer while wq_trim works */
+    size_t hw;             /* slots below hw may be resident (touched since the last trim) */
 
     reg_event *ev; /* head: oldest events, in memory */
     size_t nev, evcap;
@@ -89,16 +92,23 @@ static void relimit(wq *q)
     q->mem_limit = behind ? 0 : q->ev_max;
 }
 
+static size_t ring_bytes(size_t cap)
+{
+    return cap ? cap * sizeof(store_hb) : 1;
+}
+
 wq *wq_new_spill(size_t raw_cap, size_t ev_max, spill *sp)
 {
     wq *q = calloc(1, sizeof *q);
     if (!q) return NULL;
-    q->ring = malloc(raw_cap * sizeof *q->ring);
-    if (!q->ring) {
+    void *ring =
+        mmap(NULL, ring_bytes(raw_cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring == MAP_FAILED) {
         free(q);
         return NULL;
     }
-    q->cap = raw_cap;
+    q->ring = ring;
+    q->cap = q->lim = raw_cap;
     q->ev_max = ev_max ? ev_max : 1;
     q->sp = sp;
     relimit(q);
@@ -119,7 +129,7 @@ void wq_free(wq *q)
     pthread_cond_destroy(&q->cv);
     spill_close(q->sp);
     spill_close(q->jr);
-    free(q->ring);
+    munmap(q->ring, ring_bytes(q->cap));
     free(q->ev);
     free(q->tail);
     free(q);
@@ -128,13 +138,14 @@ void wq_free(wq *q)
 bool wq_push_hb(wq *q, const hb_msg *m, int64_t ts_ms)
 {
     pthread_mutex_lock(&q->mu);
-    if (q->len == q->cap) {
+    if (q->len >= q->lim) {
         q->hb_dropped++;
         pthread_mutex_unlock(&q->mu);
         return false;
     }
     size_t i = q->head + q->len;
     if (i >= q->cap) i -= q->cap;
+    if (i >= q->hw) q->hw = i + 1;
     store_hb_from_msg(&q->ring[i], m, ts_ms);
     q->len++;
     q->hb_pushed++;
@@ -282,9 +293,38 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
         q->len -= run;
         k += run;
     }
+    /* An empty ring starts over at slot 0: a writer that keeps up then
+     * cycles through the first slots only, and the rest stay untouched. */
+    if (q->len == 0) q->head = 0;
     *nhb = nh;
     pthread_mutex_unlock(&q->mu);
     return nh + n;
+}
+
+size_t wq_trim(wq *q)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t keep = (WQ_KEEP_HB * sizeof(store_hb) + page - 1) / page * page;
+    size_t below = keep / sizeof(store_hb); /* slots wholly in the kept pages */
+    pthread_mutex_lock(&q->mu);
+    size_t end = q->hw * sizeof(store_hb);
+    if (end > ring_bytes(q->cap)) end = ring_bytes(q->cap);
+    /* Only when every queued sample lies below the kept pages, unwrapped;
+     * until the pages are gone, pushes stop short of them (dropped,
+     * counted: a burst of > WQ_KEEP_HB within one madvise). */
+    if (end <= keep || q->head + q->len >= below) {
+        pthread_mutex_unlock(&q->mu);
+        return 0;
+    }
+    q->lim = below - q->head;
+    pthread_mutex_unlock(&q->mu);
+    size_t len = (end + page - 1) / page * page - keep;
+    madvise((char *)q->ring + keep, len, MADV_DONTNEED);
+    pthread_mutex_lock(&q->mu);
+    q->lim = q->cap;
+    q->hw = q->head + q->len;
+    pthread_mutex_unlock(&q->mu);
+    return len;
 }
 
 /* Empty the journal, then (rewrite) put the head back in it: the head is

@@ -47,6 +47,7 @@
 #define WQ_SPILL_CHUNK 2048 /* events the writer reads from the file per take (~0.9 MiB) */
 #define WQ_ERR_MAX 256      /* bytes of the last spill error kept for the log */
 #define WQ_JOURNAL_FILE_NAME "events.journal" /* in the data directory */
+#define WQ_KEEP_HB 1024 /* ring slots left resident by wq_trim (300 KB); the rest go back */
 
 typedef struct wq wq;
 
@@ -99,6 +100,15 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
  * events from the file. When the whole file is stored, it is truncated and
  * events go to memory again; the journal drops what is stored. */
 void wq_stored(wq *q, size_t nspill);
+
+/* Writer, once a burst is over (its batches are small again): the ring's
+ * pages past its first WQ_KEEP_HB slots go back to the kernel, if samples
+ * reached them since the last trim and none queued now lies there. A burst
+ * (a registration storm, a store outage worked off) fills the whole ring,
+ * 19 MB at the default queue_size, that a fleet in steady state never
+ * touches again: the ring restarts at slot 0 whenever the writer empties
+ * it. Returns the bytes handed back (0: nothing to do). */
+size_t wq_trim(wq *q);
 
 /* Journal the head into jr (owned from here on, closed by wq_free; NULL:
  * none). Set once, before anything is pushed. */

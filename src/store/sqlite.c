@@ -26,11 +26,17 @@
 #include "store/sqlite_int.h"
 #include "store/store_sql.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SQ_WAL_CHECKPOINT_PAGES 100000 /* WAL frames (4 KiB pages each) between checkpoints */
+/* The write connection's page cache (sq_size_cache): while the fleet's hot
+ * index pages fit, and once they cannot. */
+#define SQ_WCACHE_HOT_KIB 32768    /* a page per busy worker, for up to ~8k workers */
+#define SQ_WCACHE_COLD_KIB 4096    /* interior pages only: fleets past SQ_WCACHE_HOT_WORKERS */
+#define SQ_WCACHE_HOT_WORKERS 8192 /* past this the hot set outgrows SQ_WCACHE_HOT_KIB */
 
 static const char *const wsql[SQW__COUNT] = {
     [SQW_BEGIN] = "BEGIN IMMEDIATE",
@@ -325,6 +331,36 @@ static const struct {
     [REG_EV_ALERT] = {"alert", event_alert},
 };
 
+/* Each worker's newest entries in the (worker_id, ts_ms) index sit on a
+ * page of their own, so the writer's hot set is about a page per worker.
+ * While it fits in SQ_WCACHE_HOT_KIB, the cache saves a read-back per row
+ * (store_bench, batches of 32,768: 2,000 workers 184-190k rows/s at 32 MiB,
+ * 151-158k at 4 MiB). Past SQ_WCACHE_HOT_WORKERS it cannot hold the hot
+ * set whatever its size, and 28 MiB more bought ~4 % (10,000 workers
+ * 148-152k vs 142-144k; 100,000: 117-120k vs 111-117k): not worth 280 B a
+ * worker at 100,000 workers. A quarter's hysteresis keeps a fleet at the
+ * edge from resizing it back and forth. Shrinking frees pages to malloc,
+ * and malloc_trim hands them to the kernel. Caller holds wmu. */
+static void sq_size_cache(sq_store *q)
+{
+    size_t n = q->base.fleet;
+    int want = q->wcache_kib;
+    if (n > SQ_WCACHE_HOT_WORKERS)
+        want = SQ_WCACHE_COLD_KIB;
+    else if (n < SQ_WCACHE_HOT_WORKERS / 4 * 3)
+        want = SQ_WCACHE_HOT_KIB;
+    if (want == q->wcache_kib) return;
+    const char *sql = want == SQ_WCACHE_COLD_KIB
+                          ? "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_COLD_KIB)
+                          : "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_HOT_KIB);
+    if (sqlite3_exec(q->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) return; /* next batch again */
+    if (want < q->wcache_kib) {
+        sqlite3_db_release_memory(q->wdb);
+        malloc_trim(0);
+    }
+    q->wcache_kib = want;
+}
+
 static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                     char *err, size_t errlen)
 {
@@ -332,6 +368,7 @@ static int sq_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
     const char *what = "begin";
     int rc = 0;
     pthread_mutex_lock(&q->wmu);
+    sq_size_cache(q);
     if (sq_exec(q->w[SQW_BEGIN]) != 0) goto fail;
     for (size_t i = 0; i < nev; i++) {
         const reg_event *e = &evs[i];
@@ -548,10 +585,8 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
                 *mode ? mode : sqlite3_errmsg(q->wdb));
         goto fail;
     }
-    /* Each worker's newest entries in the (worker_id, ts_ms) index sit on
-     * their own page, so the writer's hot set grows with the fleet: 32 MiB
-     * holds it for ~8k busy workers (measured: at 8 MiB and 10k workers the
-     * writer read a page back for most heartbeats); journal_size_limit stops one burst from leaving
+    /* The page cache starts at SQ_WCACHE_HOT_KIB and follows the fleet
+     * (sq_size_cache); journal_size_limit stops one burst from leaving
      * a huge WAL behind. Heartbeats land all over the (worker_id, ts_ms)
      * index, so a batch dirties about a page per worker (a full batch of
      * 8192 from a shuffled fleet: ~4000 pages, 16 MiB of WAL). Checkpointing
@@ -562,14 +597,17 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
      * then grows to ~400 MiB under full load before a checkpoint (which
      * the writer runs, in the commit that crosses the mark: that one batch
      * takes longer), and journal_size_limit shrinks it back after. */
-    if (sqlite3_exec(q->wdb,
-                     "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;"
-                     " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
-                     " PRAGMA wal_autocheckpoint=" STORE_STR(SQ_WAL_CHECKPOINT_PAGES),
-                     NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(
+            q->wdb,
+            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-" STORE_STR(
+                SQ_WCACHE_HOT_KIB) ";"
+                                   " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
+                                   " PRAGMA wal_autocheckpoint=" STORE_STR(SQ_WAL_CHECKPOINT_PAGES),
+            NULL, NULL, NULL) != SQLITE_OK) {
         err_set(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
         goto fail;
     }
+    q->wcache_kib = SQ_WCACHE_HOT_KIB;
     if (sq_migrate(q->wdb, err, errlen) != 0) goto fail;
     for (int i = 0; i < SQW__COUNT; i++) {
         if (sqlite3_prepare_v3(q->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->w[i], NULL) !=

@@ -122,6 +122,7 @@ typedef struct sq_store {
     sqlite3_stmt *a[SQA__COUNT];
     sqlite3_stmt *wq[SQ_WQ__N];
     sqlite3_stmt *eq[SQ_EQ__N];
+    int wcache_kib; /* the write connection's cache_size now (sq_size_cache) */
 } sq_store;
 
 /* ---- helpers every part of the backend uses ----------------------------- */

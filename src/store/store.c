@@ -96,6 +96,11 @@ void store_batch_mark(store *s, int64_t run_id, int64_t seq)
     s->mark_seq = seq;
 }
 
+void store_fleet_hint(store *s, size_t workers)
+{
+    if (s) s->fleet = workers;
+}
+
 int store_batch_applied(store *s, int64_t run_id, int64_t seq)
 {
     return s ? s->be->batch_applied(s, run_id, seq) : -1;

@@ -242,6 +242,11 @@ void store_batch_mark(store *s, int64_t run_id, int64_t seq);
  * error (the store still unreachable: ask again later). */
 int store_batch_applied(store *s, int64_t run_id, int64_t seq);
 
+/* Writer, now and then: the fleet's size (workers tracked), which a backend
+ * may size its caches by from the next store_apply on. 0 (the default):
+ * unknown. SQLite: the write connection's page cache (sqlite.c says why). */
+void store_fleet_hint(store *s, size_t workers);
+
 /* node_runs bookkeeping (writer thread). */
 int store_run_begin(store *s, int64_t now_ms, int64_t *run_id);
 int store_run_alive(store *s, int64_t run_id, int64_t now_ms);
@@ -463,6 +468,7 @@ struct store {
     const store_backend *be;
     char node_id[STORE_NODE_MAX + 1];
     int64_t mark_run, mark_seq; /* store_batch_mark: recorded by apply when mark_run > 0 */
+    size_t fleet;               /* store_fleet_hint, read by apply */
 };
 
 /* SQLite backend constructor (sqlite.c): path to the database file. */

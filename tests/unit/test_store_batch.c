@@ -4,7 +4,10 @@
  * a URL (store_fx.h; CTest runs this program both ways). A marked batch is
  * known committed exactly when its transaction committed: not before, not
  * when it rolled back, not for another run; a later mark answers for the
- * earlier ones; an unmarked apply records nothing.
+ * earlier ones; an unmarked apply records nothing. The fleet hint
+ * (store_fleet_hint) sizes SQLite's write cache: large for a small fleet,
+ * small past a hot set it cannot hold, and large again when the fleet
+ * shrinks well below that.
  */
 #include "store/store.h"
 
@@ -82,11 +85,59 @@ static void test_marks_survive_reopen(void **state)
     assert_int_equal(store_batch_applied(f->s, run, 6), 0);
 }
 
+#define FLEET_WORKERS 20000 /* distinct workers of the cache test: past the hot limit */
+#define FLEET_BATCH 4096
+#define MIB (1 << 20)
+
+/* rounds x FLEET_WORKERS raw rows in batches, workers in an order that
+ * spreads each batch over the index; returns SQLite's memory after. */
+static int64_t fill(store *s, store_hb *buf, int rounds, int64_t *ts)
+{
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < FLEET_WORKERS;) {
+            int n = 0;
+            for (; n < FLEET_BATCH && i < FLEET_WORKERS; n++, i++) {
+                char id[96]; /* long ids: the index alone outgrows the small cache */
+                snprintf(id, sizeof id, "fleet-worker-%05d-%064d", (i * 7919) % FLEET_WORKERS, 0);
+                buf[n] = hb(id, ++*ts);
+            }
+            apply_ok(s, NULL, 0, buf, (size_t)n);
+        }
+    }
+    return sqlite3_memory_used();
+}
+
+static void test_fleet_hint_sizes_the_write_cache(void **state)
+{
+    fx *f = *state;
+    SQLITE_ONLY(f);
+    store_hb *buf = malloc(FLEET_BATCH * sizeof *buf);
+    assert_non_null(buf);
+    int64_t ts = 1000;
+    int64_t big = fill(f->s, buf, 8, &ts); /* no hint: the cache grows to its 32 MiB */
+    if (big < 16 * MIB) fail_msg("SQLite holds %lld bytes after 160,000 rows", (long long)big);
+    store_fleet_hint(f->s, 100000);
+    int64_t small = fill(f->s, buf, 1, &ts);
+    if (small > big - 12 * MIB || small > 12 * MIB)
+        fail_msg("SQLite holds %lld bytes with a fleet of 100,000 (%lld before)", (long long)small,
+                 (long long)big);
+    store_fleet_hint(f->s, 7000); /* within the hysteresis: stays small */
+    int64_t edge = fill(f->s, buf, 2, &ts);
+    if (edge > small + 4 * MIB) fail_msg("cache grew at 7,000: %lld", (long long)edge);
+    store_fleet_hint(f->s, 100);
+    int64_t again = fill(f->s, buf, 3, &ts);
+    if (again < small + 8 * MIB) fail_msg("cache did not grow back: %lld", (long long)again);
+    print_message("SQLite memory, MiB: no hint %.1f, 100,000 %.1f, 7,000 %.1f, 100 %.1f\n",
+                  (double)big / MIB, (double)small / MIB, (double)edge / MIB, (double)again / MIB);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marks_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_hint_sizes_the_write_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * samples wait while events are left in the file, an unwritable file keeps
  * events in memory past the cap (counted, still in order), and the stop-time
  * spill writes the writer's batch and everything queued to the file in order.
+ * The ring hands a burst's pages back once it is empty (wq_trim).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -452,6 +453,84 @@ static void test_journal_emptied_by_spill_rest(void **state)
     expect_file(jpath, 1, 1);
 }
 
+/* Resident bytes of this process (/proc/self/statm). */
+static long rss_bytes(void)
+{
+    long pages = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &pages, &res), 2);
+    fclose(f);
+    return res * sysconf(_SC_PAGESIZE);
+}
+
+/* Push n samples numbered from..from+n-1 (in seq and the id). */
+static void push_seq(wq *q, int from, int n)
+{
+    for (int i = from; i < from + n; i++) {
+        hb_msg m;
+        memset(&m, 0, sizeof m);
+        snprintf(m.worker_id, sizeof m.worker_id, "w-%d", i);
+        m.seq = i;
+        m.has = HB_HAS_SEQ;
+        assert_true(wq_push_hb(q, &m, 1));
+    }
+}
+
+/* Take up to max samples into buf and check they are from.. in order. */
+static size_t take_seq(wq *q, store_hb *buf, size_t max, int from)
+{
+    reg_event *evs = NULL;
+    size_t nev = 0, nspill = 0, nhb = 0;
+    wq_take(q, &evs, &nev, &nspill, buf, max, &nhb, NO_WAIT);
+    free(evs);
+    for (size_t k = 0; k < nhb; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "w-%d", from + (int)k);
+        if (buf[k].seq != from + (int64_t)k || strcmp(buf[k].worker_id, want) != 0)
+            fail_msg("sample %zu is %lld %s, want %s", k, (long long)buf[k].seq, buf[k].worker_id,
+                     want);
+    }
+    return nhb;
+}
+
+/* A burst fills the whole ring; once it is taken, wq_trim hands the pages
+ * past WQ_KEEP_HB slots back (RSS falls by about that much), never while a
+ * queued sample lies there, and samples pushed after a trim read back
+ * intact from the refaulted pages. */
+static void test_trim_hands_back_a_bursts_pages(void **state)
+{
+    (void)state;
+    const int cap = 16 * WQ_KEEP_HB; /* 19 MB of ring */
+    const long past = (long)(cap - WQ_KEEP_HB) * (long)sizeof(store_hb);
+    wq *q = wq_new((size_t)cap);
+    store_hb *buf = malloc(2 * WQ_KEEP_HB * sizeof *buf);
+    assert_non_null(buf);
+    push_seq(q, 0, cap);
+    assert_int_equal(wq_trim(q), 0); /* all of it still queued */
+    int next = 0;
+    while (next < cap - 2)
+        next += (int)take_seq(
+            q, buf, (size_t)(cap - 2 - next < 2 * WQ_KEEP_HB ? cap - 2 - next : 2 * WQ_KEEP_HB),
+            next);
+    assert_int_equal(wq_trim(q), 0); /* the last two sit at the ring's end */
+    assert_int_equal(take_seq(q, buf, 2 * WQ_KEEP_HB, next), 2);
+    long before = rss_bytes();
+    size_t gone = wq_trim(q);
+    long after = rss_bytes();
+    assert_true((long)gone >= past - 4096 && (long)gone <= past + 4096);
+    if (before - after < past * 9 / 10)
+        fail_msg("RSS fell by %ld bytes, want about %ld", before - after, past);
+    assert_int_equal(wq_trim(q), 0); /* nothing touched since */
+    /* After the trim: the ring works from slot 0, past the kept pages too. */
+    push_seq(q, 100, WQ_KEEP_HB + 10);
+    assert_int_equal(take_seq(q, buf, 2 * WQ_KEEP_HB, 100), WQ_KEEP_HB + 10);
+    assert_true(wq_trim(q) > 0); /* slots past the kept ones were touched again */
+    assert_int_equal(stats(q).hb_dropped, 0);
+    free(buf);
+    wq_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_follows_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_compacts_under_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_emptied_by_spill_rest, setup, teardown),
+        cmocka_unit_test(test_trim_hands_back_a_bursts_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
