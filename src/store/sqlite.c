@@ -34,9 +34,9 @@
 #define SQ_WAL_CHECKPOINT_PAGES 100000 /* WAL frames (4 KiB pages each) between checkpoints */
 /* The write connection's page cache (sq_size_cache): while the fleet's hot
  * index pages fit, and once they cannot. */
-#define SQ_WCACHE_HOT_KIB 32768    /* a page per busy worker, for up to ~8k workers */
-#define SQ_WCACHE_COLD_KIB 4096    /* interior pages only: fleets past SQ_WCACHE_HOT_WORKERS */
-#define SQ_WCACHE_HOT_WORKERS 8192 /* past this the hot set outgrows SQ_WCACHE_HOT_KIB */
+#define SQ_WCACHE_HOT_KIB 32768     /* a page per busy worker, for up to ~8k workers */
+#define SQ_WCACHE_COLD_KIB 4096     /* interior pages only: fleets past SQ_WCACHE_HOT_WORKERS */
+#define SQ_WCACHE_HOT_WORKERS 16384 /* past this it holds under half the hot set */
 
 static const char *const wsql[SQW__COUNT] = {
     [SQW_BEGIN] = "BEGIN IMMEDIATE",
@@ -331,16 +331,19 @@ static const struct {
     [REG_EV_ALERT] = {"alert", event_alert},
 };
 
-/* Each worker's newest entries in the (worker_id, ts_ms) index sit on a
- * page of their own, so the writer's hot set is about a page per worker.
- * While it fits in SQ_WCACHE_HOT_KIB, the cache saves a read-back per row
- * (store_bench, batches of 32,768: 2,000 workers 184-190k rows/s at 32 MiB,
- * 151-158k at 4 MiB). Past SQ_WCACHE_HOT_WORKERS it cannot hold the hot
- * set whatever its size, and 28 MiB more bought ~4 % (10,000 workers
- * 148-152k vs 142-144k; 100,000: 117-120k vs 111-117k): not worth 280 B a
- * worker at 100,000 workers. A quarter's hysteresis keeps a fleet at the
- * edge from resizing it back and forth. Shrinking frees pages to malloc,
- * and malloc_trim hands them to the kernel. Caller holds wmu. */
+/* The writer's hot set is about a page per worker: each worker's newest
+ * entries in the (worker_id, ts_ms) index sit on a page of their own, and
+ * its workers row is updated once per batch. SQ_WCACHE_HOT_KIB holds that
+ * for ~8k workers and most of it up to SQ_WCACHE_HOT_WORKERS (store_bench,
+ * 10,000 workers, batches of 4,096: 49-50k rows/s at 32 MiB, 44-46k at
+ * 4 MiB; 2,000 workers, batches of 32,768: 184-190k vs 151-158k). Past
+ * that the big cache still buys ~10 % (100,000 workers, batches of 4,096:
+ * 47-48k vs 43-44k rows/s; of 32,768: 117-120k vs 111-117k), which at that
+ * fleet's usual rate (10,000 rows/s for a 10 s interval) is ~2 % of a core,
+ * for 28 MiB: 280 B a worker at 100,000 workers against the 256 B budget.
+ * A quarter's hysteresis keeps a fleet at the edge from resizing it back
+ * and forth. Shrinking frees pages to malloc, and malloc_trim hands them to
+ * the kernel. Caller holds wmu. */
 static void sq_size_cache(sq_store *q)
 {
     size_t n = q->base.fleet;
