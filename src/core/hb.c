@@ -28,6 +28,7 @@ typedef enum ftype {
 
 typedef struct field_spec {
     const char *key;
+    uint8_t klen;  /* strlen(key): KEY() */
     uint8_t type;  /* ftype */
     bool bye_only; /* a heartbeat treats it as an unknown key */
     uint32_t bit;  /* HB_HAS_*; 0 for worker_id, whose presence is required instead */
@@ -36,34 +37,37 @@ typedef struct field_spec {
     const char *reason;
 } field_spec;
 
+/* A field name and its length, for field_spec's first two members. */
+#define KEY(k) k, sizeof k - 1
+
 /* The six counters and seq differ only in name and bit. */
 // clang-format off
 #define COUNTER(k, b) \
-    {#k, F_I64, false, b, offsetof(hb_msg, k), 0, (double)HB_COUNTER_MAX, \
+    {KEY(#k), F_I64, false, b, offsetof(hb_msg, k), 0, (double)HB_COUNTER_MAX, \
      "must be a non-negative integer"}
 // clang-format on
 
 static const field_spec fields[] = {
-    {"worker_id", F_ID, false, 0, offsetof(hb_msg, worker_id), 1, HB_ID_MAX,
+    {KEY("worker_id"), F_ID, false, 0, offsetof(hb_msg, worker_id), 1, HB_ID_MAX,
      "must be 1-128 bytes of [A-Za-z0-9._:@-]"},
-    {"group", F_ID, false, HB_HAS_GROUP, offsetof(hb_msg, group), 1, HB_ID_MAX,
+    {KEY("group"), F_ID, false, HB_HAS_GROUP, offsetof(hb_msg, group), 1, HB_ID_MAX,
      "must be 1-128 bytes of [A-Za-z0-9._:@-]"},
-    {"instance", F_TEXT, false, HB_HAS_INSTANCE, offsetof(hb_msg, instance), 1, HB_INSTANCE_MAX,
-     "must be 1-128 bytes of UTF-8 without control characters"},
-    {"status", F_TEXT, false, HB_HAS_STATUS, offsetof(hb_msg, status), 0, HB_STATUS_MAX,
+    {KEY("instance"), F_TEXT, false, HB_HAS_INSTANCE, offsetof(hb_msg, instance), 1,
+     HB_INSTANCE_MAX, "must be 1-128 bytes of UTF-8 without control characters"},
+    {KEY("status"), F_TEXT, false, HB_HAS_STATUS, offsetof(hb_msg, status), 0, HB_STATUS_MAX,
      "must be at most 64 bytes of UTF-8 without control characters"},
     COUNTER(seq, HB_HAS_SEQ),
-    {"ttl_s", F_I32, false, HB_HAS_TTL, offsetof(hb_msg, ttl_s), HB_TTL_MIN_S, HB_TTL_MAX_S,
+    {KEY("ttl_s"), F_I32, false, HB_HAS_TTL, offsetof(hb_msg, ttl_s), HB_TTL_MIN_S, HB_TTL_MAX_S,
      "must be an integer between 1 and 86400"},
-    {"cpu", F_REAL, false, HB_HAS_CPU, offsetof(hb_msg, cpu), 0, 1,
+    {KEY("cpu"), F_REAL, false, HB_HAS_CPU, offsetof(hb_msg, cpu), 0, 1,
      "must be a number between 0 and 1"},
-    {"mem", F_REAL, false, HB_HAS_MEM, offsetof(hb_msg, mem), 0, 1,
+    {KEY("mem"), F_REAL, false, HB_HAS_MEM, offsetof(hb_msg, mem), 0, 1,
      "must be a number between 0 and 1"},
-    {"mem_available_gb", F_REAL, false, HB_HAS_MEM_AVAIL, offsetof(hb_msg, mem_available_gb), 0,
-     HB_GB_MAX, "must be a number between 0 and 1000000"},
-    {"gpu_mem_active_gb", F_REAL, false, HB_HAS_GPU_MEM, offsetof(hb_msg, gpu_mem_active_gb), 0,
-     HB_GB_MAX, "must be a number between 0 and 1000000"},
-    {"thermal", F_THERMAL, false, HB_HAS_THERMAL, offsetof(hb_msg, thermal), 0, 0,
+    {KEY("mem_available_gb"), F_REAL, false, HB_HAS_MEM_AVAIL, offsetof(hb_msg, mem_available_gb),
+     0, HB_GB_MAX, "must be a number between 0 and 1000000"},
+    {KEY("gpu_mem_active_gb"), F_REAL, false, HB_HAS_GPU_MEM, offsetof(hb_msg, gpu_mem_active_gb),
+     0, HB_GB_MAX, "must be a number between 0 and 1000000"},
+    {KEY("thermal"), F_THERMAL, false, HB_HAS_THERMAL, offsetof(hb_msg, thermal), 0, 0,
      "must be one of nominal, fair, serious, critical"},
     COUNTER(backlog, HB_HAS_BACKLOG),
     COUNTER(capacity, HB_HAS_CAPACITY),
@@ -71,14 +75,14 @@ static const field_spec fields[] = {
     COUNTER(requests, HB_HAS_REQUESTS),
     COUNTER(tokens, HB_HAS_TOKENS),
     COUNTER(cpu_ticks, HB_HAS_CPU_TICKS),
-    {"task_ms", F_REAL, false, HB_HAS_TASK_MS, offsetof(hb_msg, task_ms), 0, HB_TASK_MS_MAX,
+    {KEY("task_ms"), F_REAL, false, HB_HAS_TASK_MS, offsetof(hb_msg, task_ms), 0, HB_TASK_MS_MAX,
      "must be a number of milliseconds between 0 and 1000000000"},
     /* lo > hi: no number passes set_number, so on_member can test for an
      * array only after the number test fails, off the common path. */
-    {"jobs", F_JOBS, false, HB_HAS_JOBS, offsetof(hb_msg, jobs), 1, 0,
+    {KEY("jobs"), F_JOBS, false, HB_HAS_JOBS, offsetof(hb_msg, jobs), 1, 0,
      "must be an array of strings"},
-    {"exit_code", F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN, INT32_MAX,
-     "must be an integer between -2147483648 and 2147483647"},
+    {KEY("exit_code"), F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN,
+     INT32_MAX, "must be an integer between -2147483648 and 2147483647"},
 };
 
 static const char *const thermal_names[] = {"", "nominal", "fair", "serious", "critical"};
@@ -211,18 +215,12 @@ static const field_spec *find_field_n(const char *key, size_t n, size_t *hint)
     size_t i = *hint < NFIELDS ? *hint : 0;
     for (size_t k = 0; k < NFIELDS; k++, i = i + 1 < NFIELDS ? i + 1 : 0) {
         const field_spec *f = &fields[i];
-        if (f->key[0] == key[0] && strlen(f->key) == n && memcmp(f->key, key, n) == 0) {
+        if (f->key[0] == key[0] && f->klen == n && memcmp(f->key, key, n) == 0) {
             *hint = i + 1;
             return f;
         }
     }
     return NULL;
-}
-
-static const field_spec *find_field(const char *key)
-{
-    size_t hint = 0;
-    return find_field_n(key, strlen(key), &hint);
 }
 
 /* A string value from either door. `s` may hold no NUL within n bytes. */
@@ -502,15 +500,16 @@ static bool parse_int(const char *s, long long *v)
     return *end == '\0' && errno == 0;
 }
 
-int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
+int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
+               size_t *hint, hb_err *err)
 {
-    const field_spec *f = key ? find_field(key) : NULL;
+    const field_spec *f = key ? find_field_n(key, klen, hint) : NULL;
     /* As in JSON: a bye-only field (exit_code) is unknown to a heartbeat.
      * Set it on one and its JSON form would lose it on the way back. */
     if (!f || (f->bye_only && m->kind != HB_BYE)) return 1;
     if (!value) return hb_fail(err, f->key, "is missing a value");
     if (f->type == F_JOBS) return set_jobs_text(m, value, err);
-    if (is_string_type(f)) return set_string(m, f, value, strlen(value), err);
+    if (is_string_type(f)) return set_string(m, f, value, vlen, err);
     if (f->type == F_REAL) {
         double v;
         if (!parse_real(value, &v)) return hb_fail(err, f->key, f->reason);
@@ -520,6 +519,12 @@ int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
     if (!parse_int(value, &v) || v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX)
         return hb_fail(err, f->key, f->reason);
     return set_number(m, f, (double)v, err);
+}
+
+int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
+{
+    size_t hint = 0;
+    return hb_set_kvn(m, key, key ? strlen(key) : 0, value, value ? strlen(value) : 0, &hint, err);
 }
 
 int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err)

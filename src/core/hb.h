@@ -157,6 +157,12 @@ int hb_parse_ping_path(const char *path, hb_msg *out, hb_err *err);
  * HB_BYE, set first): returns 1 (ignored). Returns 0 on success, -1 with
  * err on a bad value (m is then left as it was). */
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err);
+/* hb_set_kv with the lengths known: key[0..klen) (no NUL needed), value
+ * NUL-terminated at value[vlen]. *hint (0 for a message's first key)
+ * carries the field table's position from one key to the next, as the JSON
+ * door does: a message's fields come in the same order every time. */
+int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
+               size_t *hint, hb_err *err);
 
 /* Write m as a JSON object (the wire form of POST /v1/heartbeat or /v1/bye):
  * only present fields, worker_id first. Returns the length written (NUL

@@ -8,6 +8,7 @@
 
 #include "core/sha256.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define ID_REASON "must be 1-128 bytes of [A-Za-z0-9._:@-]"
@@ -33,38 +34,55 @@ static bool blank(char c)
 }
 
 /* The next word of s at *p: NUL-terminates it in place, advances *p past
- * it and its blanks. NULL at the end of the line. */
-static char *word(char *s, size_t *p)
+ * it and its blanks, and gives its length in *len and the offset of its
+ * first '=' in *eq (*len: none). NULL at the end of the line. The lengths
+ * come from the one scan: a line of 15 fields used to cost some 45 calls
+ * of strlen, strchr and strcmp on words of a few bytes (perf: 18 % of the
+ * UDP thread). */
+static char *word(char *s, size_t *p, size_t *len, size_t *eq)
 {
     while (blank(s[*p]))
         ++*p;
     if (!s[*p]) return NULL;
-    char *w = s + *p;
-    while (s[*p] && !blank(s[*p]))
-        ++*p;
+    size_t start = *p;
+    *eq = SIZE_MAX;
+    for (char c; (c = s[*p]) && !blank(c); ++*p)
+        if (c == '=' && *eq == SIZE_MAX) *eq = *p - start;
+    *len = *p - start;
+    if (*eq == SIZE_MAX) *eq = *len;
     if (s[*p]) s[(*p)++] = '\0';
-    return w;
+    return s + start;
 }
+
+static bool is(const char *w, size_t n, const char *lit, size_t litlen)
+{
+    return n == litlen && memcmp(w, lit, n) == 0;
+}
+#define IS(w, n, lit) is(w, n, lit, sizeof lit - 1)
 
 /* One key=value word. Keys that would let the text form say what its words
  * already said (the id), or that JSON only honours in a bye, are filtered
  * here so that a heartbeat line means what the same JSON heartbeat means. */
-static udpl_reason set_kv(hb_msg *m, char *w, hb_err *err)
+/* w[0..n), its first '=' at eq (n: none); *hint as hb_set_kvn's. */
+static udpl_reason set_kv(hb_msg *m, char *w, size_t n, size_t eq, size_t *hint, hb_err *err)
 {
-    char *eq = strchr(w, '=');
-    if (!eq || eq == w) {
+    if (eq == n || eq == 0) {
         char field[sizeof err->field];
-        size_t n = eq ? 0 : strnlen(w, sizeof field - 1);
-        memcpy(field, w, n);
-        field[n] = '\0';
-        hb_fail(err, n ? field : "line", KV_REASON);
+        size_t k = eq ? (n < sizeof field - 1 ? n : sizeof field - 1) : 0;
+        memcpy(field, w, k);
+        field[k] = '\0';
+        hb_fail(err, k ? field : "line", KV_REASON);
         return UDPL_BAD_FIELD;
     }
-    *eq = '\0';
-    const char *key = w, *value = eq + 1;
-    if (strcmp(key, "worker_id") == 0) return UDPL_OK;
-    if (strcmp(key, "exit") == 0) key = "exit_code";
-    return hb_set_kv(m, key, value, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
+    w[eq] = '\0';
+    const char *key = w, *value = w + eq + 1;
+    size_t klen = eq;
+    if (IS(key, klen, "worker_id")) return UDPL_OK;
+    if (IS(key, klen, "exit")) {
+        key = "exit_code";
+        klen = sizeof "exit_code" - 1;
+    }
+    return hb_set_kvn(m, key, klen, value, n - eq - 1, hint, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
 }
 
 udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
@@ -82,26 +100,27 @@ udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
     memcpy(buf, s, n);
     buf[n] = '\0';
 
-    size_t p = 0;
-    const char *verb = word(buf, &p);
+    size_t p = 0, len, eq;
+    const char *verb = word(buf, &p, &len, &eq);
     hb_init(out);
-    if (verb && strcmp(verb, "hb") == 0) {
+    if (verb && IS(verb, len, "hb")) {
         out->kind = HB_BEAT;
-    } else if (verb && strcmp(verb, "bye") == 0) {
+    } else if (verb && IS(verb, len, "bye")) {
         out->kind = HB_BYE;
     } else {
         hb_fail(err, "line", "must start with hb or bye");
         return UDPL_BAD_VERB;
     }
-    const char *id = word(buf, &p);
-    size_t idlen = id ? strlen(id) : 0;
+    const char *id = word(buf, &p, &len, &eq);
+    size_t idlen = id ? len : 0;
     if (!id || !hb_id_valid(id, idlen)) {
         hb_fail(err, "worker_id", ID_REASON);
         return UDPL_BAD_ID;
     }
     memcpy(out->worker_id, id, idlen + 1);
-    for (char *w; (w = word(buf, &p));) {
-        udpl_reason r = set_kv(out, w, err);
+    size_t hint = 0;
+    for (char *w; (w = word(buf, &p, &len, &eq));) {
+        udpl_reason r = set_kv(out, w, len, eq, &hint, err);
         if (r != UDPL_OK) return r;
     }
     return UDPL_OK;
