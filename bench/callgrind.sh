@@ -10,6 +10,12 @@
 # BENCH_CG_PATH=udp: the same for heartbeat lines through the UDP door
 # (bench/nudp.py, 20 lines a datagram, paced so none is lost): instructions
 # per line, the vigil-udp thread and the writer together.
+# Also printed: the ingest code alone, the inclusive count of its entry
+# function (HTTP: http.c's handler, the request's vigild part; UDP: the
+# vigil-udp thread's udp_main), the same difference over N2 - N1. The whole
+# process total moves by several per cent between runs of one binary, as the
+# writer's batches fall differently; the ingest code's count does not, so it
+# is the figure that shows a regression on the heartbeat path itself.
 # Usage: bench/callgrind.sh [BINARY]   (default build/vigild)
 # Knobs: BENCH_CG_N1=2000 BENCH_CG_N2=6000 BENCH_CG_IDS=500 BENCH_CG_PATH=http|udp
 # Loopback only; vigild is stopped and its temp dir removed at the end.
@@ -23,7 +29,7 @@ CGPATH=${BENCH_CG_PATH:-http}
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind missing" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "callgrind.sh: $BIN not built (make build)" >&2; exit 2; }
 
-run() { # $1 = heartbeats after warm-up -> prints total instructions
+run() { # $1 = heartbeats after warm-up -> prints "TOTAL INGEST" instructions
     local d port pid
     d=$(mktemp -d)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,12 +49,19 @@ run() { # $1 = heartbeats after warm-up -> prints total instructions
     sleep 1
     kill -TERM "$pid"
     wait "$pid" || true
-    callgrind_annotate "$d/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}'
+    local fn='src/server/http.c:handler'
+    [ "$CGPATH" = udp ] && fn='src/server/udp.c:udp_main'
+    callgrind_annotate --inclusive=yes "$d/cg.out" 2>/dev/null | awk -v fn="$fn" '
+      /PROGRAM TOTALS/ { gsub(",", "", $1); t = $1 }
+      index($0, fn " [") && !o { gsub(",", "", $1); o = $1 }
+      END { print t, (o ? o : 0) }'
     [ -n "${BENCH_CG_KEEP:-}" ] && cp "$d/cg.out" "callgrind-$1.out"
     rm -rf "$d"
 }
-i1=$(run "$N1")
-i2=$(run "$N2")
+read -r i1 o1 < <(run "$N1")
+read -r i2 o2 < <(run "$N2")
 per=$(( (i2 - i1) / (N2 - N1) ))
+own=$(( (o2 - o1) / (N2 - N1) ))
 echo "vigild $("$BIN" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')):" \
-     "$per instructions per heartbeat (I($N1)=$i1, I($N2)=$i2, $IDS worker ids, $CGPATH)"
+     "$per instructions per heartbeat (I($N1)=$i1, I($N2)=$i2, $IDS worker ids, $CGPATH);" \
+     "ingest code alone: $own a heartbeat"

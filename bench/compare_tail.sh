@@ -86,10 +86,16 @@ if [ $SMOKE = 1 ]; then cg_env=(BENCH_CG_N1=50 BENCH_CG_N2=150 BENCH_CG_IDS=20);
 CG=$(env "${cg_env[@]}" "$B/callgrind.sh" "$VIGILD" 2>"$TMP/cg.err") || { flag "callgrind.sh failed: $(tail -3 "$TMP/cg.err")"; invalid; }
 CG_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CG")
 CG_PER=${CG_PER:-nan}
+CG_OWN=$(sed -n 's/.*ingest code alone: \([0-9]*\) a heartbeat.*/\1/p' <<<"$CG")
+CG_OWN=${CG_OWN:-nan}
 CGU=$(env "${cg_env[@]}" BENCH_CG_PATH=udp "$B/callgrind.sh" "$VIGILD" 2>"$TMP/cg.err") ||
   { flag "callgrind.sh (udp) failed: $(tail -3 "$TMP/cg.err")"; invalid; }
 CGU_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CGU")
 CGU_PER=${CGU_PER:-nan}
+CGU_OWN=$(sed -n 's/.*ingest code alone: \([0-9]*\) a heartbeat.*/\1/p' <<<"$CGU")
+CGU_OWN=${CGU_OWN:-nan}
+[ "$CG_OWN" != nan ] && [ "$CGU_OWN" != nan ] && [ "$CG_OWN" -gt 0 ] && [ "$CGU_OWN" -gt 0 ] ||
+  { flag "callgrind.sh: no ingest-code count (HTTP $CG_OWN, UDP $CGU_OWN)"; invalid; }
 UPTIME1=$(uptime)
 
 # ---------------------------------------------------------------- report
@@ -171,6 +177,7 @@ desc() {
   echo "| sweeper thread CPU, $(fmt "$BIG") workers, ${IDLE}s idle | **${SWEEP_IDLE} %** of a core (during the lag probes: ${SWEEP_LAG} %) | — | ≤ 2 % | $(verdict "$SWEEP_IDLE" '<=' 2) |"
   echo "| callgrind instructions per heartbeat, HTTP ingest, whole process | **$(fmt "$CG_PER")** | — | report | — |"
   echo "| callgrind instructions per heartbeat line, UDP ingest ($UDP_PER lines a datagram), whole process | **$(fmt "$CGU_PER")** | — | report | — |"
+  echo "| callgrind, the ingest code alone (HTTP: the request handler; UDP: the vigil-udp thread), a heartbeat | HTTP **$(fmt "$CG_OWN")**, UDP **$(fmt "$CGU_OWN")** | — | report | — |"
   echo
   echo "Fleet: one vigild (VIGIL_DEFAULT_TTL_S=3600) grown to each size by register.py (NDJSON, 5,000 lines a request; $(for n in "${SIZES[@]}"; do printf '%s lines/s to %s; ' "$(fmt "${REG[$n]}")" "$(fmt "$n")"; done)peak RSS $((HWM / 1024)) MiB); RSS after the write queue drained, less RSS at start, over the workers. Redis: SET of the same workers' JSON lines with EX 3600, used_memory less the empty server's."
   echo
