@@ -60,10 +60,10 @@ static bool is(const char *w, size_t n, const char *lit, size_t litlen)
 }
 #define IS(w, n, lit) is(w, n, lit, sizeof lit - 1)
 
-/* One key=value word. Keys that would let the text form say what its words
- * already said (the id), or that JSON only honours in a bye, are filtered
- * here so that a heartbeat line means what the same JSON heartbeat means. */
-/* w[0..n), its first '=' at eq (n: none); *hint as hb_set_kvn's. */
+/* One key=value word, w[0..n) with its first '=' at eq (n: none); *hint as
+ * hb_set_kvn's. The id key is filtered here (the line's words already said
+ * it), so that a heartbeat line means what the same JSON heartbeat means;
+ * hb_set_kvn itself takes exit_code only on a bye, as JSON does. */
 static udpl_reason set_kv(hb_msg *m, char *w, size_t n, size_t eq, size_t *hint, hb_err *err)
 {
     if (eq == n || eq == 0) {

@@ -34,7 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -94,16 +93,6 @@ static int apply_batch(app *a, const reg_event *evs, size_t nev, const store_hb 
     return rc;
 }
 
-/* The batch buffer is mapped, not malloc'd, so a burst's pages can be
- * handed back: a full batch touches 9 MiB that a steady fleet never needs
- * again (RSS per worker counts it). */
-static store_hb *batch_map(void)
-{
-    void *p = mmap(NULL, WRITER_BATCH_HB * sizeof(store_hb), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 /* taken: raw samples in the batch just stored (0: an empty take); *peak:
  * the largest since the last trim. A burst is over when a take is small
  * again: then the batch buffer's pages past its first WRITER_KEEP_HB slots
@@ -117,10 +106,7 @@ static void trim_after_burst(app *a, store_hb *hbs, size_t taken, size_t *peak)
     if (taken > WRITER_KEEP_HB) return;
     wq_trim(a->wq); /* a compare under the queue's lock when there is nothing to do */
     if (*peak <= WRITER_KEEP_HB) return;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t keep = (WRITER_KEEP_HB * sizeof *hbs + page - 1) / page * page;
-    size_t all = WRITER_BATCH_HB * sizeof *hbs;
-    if (keep < all) madvise((char *)hbs + keep, all - keep, MADV_DONTNEED);
+    wq_hbs_release(hbs, WRITER_KEEP_HB, *peak);
     *peak = 0;
 }
 
@@ -236,7 +222,8 @@ static void *writer_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
                     getpriority(PRIO_PROCESS, 0) + WRITER_NICE) != 0)
         vlog("warn", "writer: cannot lower its priority: %s", strerror(errno));
-    store_hb *hbs = batch_map();
+    /* Mapped, so that a burst's pages can be handed back (trim_after_burst). */
+    store_hb *hbs = wq_hbs_map(WRITER_BATCH_HB);
     if (!hbs) { /* at start, 9 MiB: a machine that cannot give it cannot run vigild either */
         vlog("error", "writer: cannot map its batch buffer: %s", strerror(errno));
         abort();
@@ -317,7 +304,7 @@ static void *writer_main(void *arg)
             last_alive = now;
             uint64_t counts[REG_W__COUNT], fleet = 0;
             reg_counts(a->reg, counts);
-            for (int k = 0; k < REG_W__COUNT; k++)
+            for (int k = REG_W_NONE + 1; k < REG_W__COUNT; k++)
                 fleet += counts[k];
             store_fleet_hint(a->store, (size_t)fleet); /* the store's caches follow it */
         }
@@ -332,7 +319,7 @@ static void *writer_main(void *arg)
         }
     }
     free(evs);
-    munmap(hbs, WRITER_BATCH_HB * sizeof *hbs);
+    wq_hbs_unmap(hbs, WRITER_BATCH_HB);
     return NULL;
 }
 

@@ -92,22 +92,41 @@ static void relimit(wq *q)
     q->mem_limit = behind ? 0 : q->ev_max;
 }
 
-static size_t ring_bytes(size_t cap)
+static size_t hbs_bytes(size_t n)
 {
-    return cap ? cap * sizeof(store_hb) : 1;
+    return n ? n * sizeof(store_hb) : 1; /* mmap takes no empty mapping */
+}
+
+store_hb *wq_hbs_map(size_t n)
+{
+    void *p = mmap(NULL, hbs_bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void wq_hbs_unmap(store_hb *b, size_t n)
+{
+    if (b) munmap(b, hbs_bytes(n));
+}
+
+size_t wq_hbs_release(store_hb *b, size_t keep, size_t used)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t from = (keep * sizeof *b + page - 1) / page * page;
+    size_t to = (used * sizeof *b + page - 1) / page * page;
+    if (to <= from) return 0;
+    madvise((char *)b + from, to - from, MADV_DONTNEED);
+    return to - from;
 }
 
 wq *wq_new_spill(size_t raw_cap, size_t ev_max, spill *sp)
 {
     wq *q = calloc(1, sizeof *q);
     if (!q) return NULL;
-    void *ring =
-        mmap(NULL, ring_bytes(raw_cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (ring == MAP_FAILED) {
+    q->ring = wq_hbs_map(raw_cap);
+    if (!q->ring) {
         free(q);
         return NULL;
     }
-    q->ring = ring;
     q->cap = q->lim = raw_cap;
     q->ev_max = ev_max ? ev_max : 1;
     q->sp = sp;
@@ -129,7 +148,7 @@ void wq_free(wq *q)
     pthread_cond_destroy(&q->cv);
     spill_close(q->sp);
     spill_close(q->jr);
-    munmap(q->ring, ring_bytes(q->cap));
+    wq_hbs_unmap(q->ring, q->cap);
     free(q->ev);
     free(q->tail);
     free(q);
@@ -303,28 +322,23 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
 
 size_t wq_trim(wq *q)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t keep = (WQ_KEEP_HB * sizeof(store_hb) + page - 1) / page * page;
-    size_t below = keep / sizeof(store_hb); /* slots wholly in the kept pages */
     pthread_mutex_lock(&q->mu);
-    size_t end = q->hw * sizeof(store_hb);
-    if (end > ring_bytes(q->cap)) end = ring_bytes(q->cap);
-    /* Only when every queued sample lies below the kept pages, unwrapped;
-     * until the pages are gone, pushes stop short of them (dropped,
-     * counted: a burst of > WQ_KEEP_HB within one madvise). */
-    if (end <= keep || q->head + q->len >= below) {
+    /* Only when every queued sample lies below WQ_KEEP_HB, unwrapped; until
+     * the pages are gone, pushes stop short of them (dropped, counted: a
+     * burst of > WQ_KEEP_HB within one madvise). */
+    size_t used = q->hw;
+    if (used <= WQ_KEEP_HB || q->head + q->len >= WQ_KEEP_HB) {
         pthread_mutex_unlock(&q->mu);
         return 0;
     }
-    q->lim = below - q->head;
+    q->lim = WQ_KEEP_HB - q->head;
     pthread_mutex_unlock(&q->mu);
-    size_t len = (end + page - 1) / page * page - keep;
-    madvise((char *)q->ring + keep, len, MADV_DONTNEED);
+    size_t gone = wq_hbs_release(q->ring, WQ_KEEP_HB, used);
     pthread_mutex_lock(&q->mu);
     q->lim = q->cap;
     q->hw = q->head + q->len;
     pthread_mutex_unlock(&q->mu);
-    return len;
+    return gone;
 }
 
 /* Empty the journal, then (rewrite) put the head back in it: the head is

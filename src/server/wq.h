@@ -101,6 +101,15 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
  * events go to memory again; the journal drops what is stored. */
 void wq_stored(wq *q, size_t nspill);
 
+/* Raw heartbeat buffers in mapped memory (the ring; the writer's batch), so
+ * that what a burst touched can be handed back. wq_hbs_map: n slots (NULL
+ * when the mapping fails). wq_hbs_release: the pages of b[0..used) past
+ * those that hold b[0..keep) go back to the kernel (they read back as
+ * zeros); returns the bytes handed back. */
+store_hb *wq_hbs_map(size_t n);
+void wq_hbs_unmap(store_hb *b, size_t n);
+size_t wq_hbs_release(store_hb *b, size_t keep, size_t used);
+
 /* Writer, once a burst is over (its batches are small again): the ring's
  * pages past its first WQ_KEEP_HB slots go back to the kernel, if samples
  * reached them since the last trim and none queued now lies there. A burst

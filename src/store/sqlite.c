@@ -37,6 +37,8 @@
 #define SQ_WCACHE_HOT_KIB 32768     /* a page per busy worker, for up to ~8k workers */
 #define SQ_WCACHE_COLD_KIB 4096     /* interior pages only: fleets past SQ_WCACHE_HOT_WORKERS */
 #define SQ_WCACHE_HOT_WORKERS 16384 /* past this it holds under half the hot set */
+#define SQ_WCACHE_HOT_SQL "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_HOT_KIB)
+#define SQ_WCACHE_COLD_SQL "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_COLD_KIB)
 
 static const char *const wsql[SQW__COUNT] = {
     [SQW_BEGIN] = "BEGIN IMMEDIATE",
@@ -353,9 +355,7 @@ static void sq_size_cache(sq_store *q)
     else if (n < SQ_WCACHE_HOT_WORKERS / 4 * 3)
         want = SQ_WCACHE_HOT_KIB;
     if (want == q->wcache_kib) return;
-    const char *sql = want == SQ_WCACHE_COLD_KIB
-                          ? "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_COLD_KIB)
-                          : "PRAGMA cache_size=-" STORE_STR(SQ_WCACHE_HOT_KIB);
+    const char *sql = want == SQ_WCACHE_COLD_KIB ? SQ_WCACHE_COLD_SQL : SQ_WCACHE_HOT_SQL;
     if (sqlite3_exec(q->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) return; /* next batch again */
     if (want < q->wcache_kib) {
         sqlite3_db_release_memory(q->wdb);
@@ -600,13 +600,11 @@ store *store_sqlite_open(const char *path, const char *node_id, char *err, size_
      * then grows to ~400 MiB under full load before a checkpoint (which
      * the writer runs, in the commit that crosses the mark: that one batch
      * takes longer), and journal_size_limit shrinks it back after. */
-    if (sqlite3_exec(
-            q->wdb,
-            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-" STORE_STR(
-                SQ_WCACHE_HOT_KIB) ";"
-                                   " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
-                                   " PRAGMA wal_autocheckpoint=" STORE_STR(SQ_WAL_CHECKPOINT_PAGES),
-            NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(q->wdb,
+                     "PRAGMA synchronous=NORMAL; " SQ_WCACHE_HOT_SQL
+                     "; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
+                     " PRAGMA wal_autocheckpoint=" STORE_STR(SQ_WAL_CHECKPOINT_PAGES),
+                     NULL, NULL, NULL) != SQLITE_OK) {
         err_set(err, errlen, "sqlite: %s: %s", path, sqlite3_errmsg(q->wdb));
         goto fail;
     }

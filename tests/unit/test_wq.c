@@ -50,12 +50,22 @@ static void push_range(wq *q, int from, int to)
         push(q, i);
 }
 
-static void push_hb(wq *q, const char *id)
+/* A raw sample for worker id, seq given when >= 0. */
+static void push_hb_seq(wq *q, const char *id, int64_t seq)
 {
     hb_msg m;
     memset(&m, 0, sizeof m);
     snprintf(m.worker_id, sizeof m.worker_id, "%s", id);
+    if (seq >= 0) {
+        m.seq = seq;
+        m.has = HB_HAS_SEQ;
+    }
     assert_true(wq_push_hb(q, &m, 1));
+}
+
+static void push_hb(wq *q, const char *id)
+{
+    push_hb_seq(q, id, -1);
 }
 
 static spill *open_spill(const char *path)
@@ -468,12 +478,9 @@ static long rss_bytes(void)
 static void push_seq(wq *q, int from, int n)
 {
     for (int i = from; i < from + n; i++) {
-        hb_msg m;
-        memset(&m, 0, sizeof m);
-        snprintf(m.worker_id, sizeof m.worker_id, "w-%d", i);
-        m.seq = i;
-        m.has = HB_HAS_SEQ;
-        assert_true(wq_push_hb(q, &m, 1));
+        char id[32];
+        snprintf(id, sizeof id, "w-%d", i);
+        push_hb_seq(q, id, i);
     }
 }
 
