@@ -19,6 +19,19 @@ fi
 lat() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" ${LAT_LINE#RATE}"; }
 log "latency: $LAT_LINE"
 
+# ---------------------------------------------------------------- stream subscribers
+# vigild's CPU per heartbeat with 200 /v1/stream subscribers vs none (issue 7:
+# within 10 %), best round against best round (bench/stream_load.py)
+if [ $SMOKE = 1 ]; then st_args=(--rounds 1 --round-s 1 --subscribers 20); else st_args=(--rounds 3 --round-s 3); fi
+p=$(free_port)
+start_vigild "$p"
+s=$SPID
+log "stream: ingest with and without $([ $SMOKE = 1 ] && echo 20 || echo 200) subscribers"
+STREAM=$(taskset -c "$CCPU" "$PY" "$B/stream_load.py" --port "$p" --token "$(cat "$DATA/admin.token")" \
+  --pid "$s" "${st_args[@]}") || { flag "stream_load.py: a subscriber not served or a heartbeat failed: $STREAM"; invalid; }
+kill9 "$s"
+log "stream: $STREAM"
+
 # ---------------------------------------------------------------- fleet: memory, lag, sweeper
 read -r -a SIZES <<<"$FLEET"
 BIG=${SIZES[${#SIZES[@]} - 1]}
@@ -173,6 +186,7 @@ desc() {
   for n in "${SIZES[@]}"; do
     echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B**${MARG[$n]:+ (${MARG[$n]} B each from the previous size on)} | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
   done
+  echo "| vigild CPU per heartbeat, $(jv "$STREAM" subscribers) /v1/stream subscribers vs none (median of $(jv "$STREAM" rounds) rounds, each against the rounds without on either side; rates $(jv "$STREAM" rates)) | **$(jv "$STREAM" cost_ratio)×** | no subscriber | ≤ 1.11× (ingest within 10 %) | $(verdict "$(jv "$STREAM" cost_ratio)" '<=' 1.111) |"
   echo "| detection lag at $(fmt "$BIG") workers, TTL expiry → worker_dead on /v1/stream, p99 ($PROBES probes) | **$(jv "$LAG" stream_p99_ms) ms** (p50 $(jv "$LAG" stream_p50_ms), max $(jv "$LAG" stream_max_ms)) | event timestamp (sweeper) p50 $(jv "$LAG" server_p50_ms), p99 $(jv "$LAG" server_p99_ms) ms | ≤ 250 ms | $(verdict "$(jv "$LAG" stream_p99_ms)" '<=' 250) |"
   echo "| sweeper thread CPU, $(fmt "$BIG") workers, ${IDLE}s idle | **${SWEEP_IDLE} %** of a core (during the lag probes: ${SWEEP_LAG} %) | — | ≤ 2 % | $(verdict "$SWEEP_IDLE" '<=' 2) |"
   echo "| callgrind instructions per heartbeat, HTTP ingest, whole process | **$(fmt "$CG_PER")** | — | report | — |"
@@ -191,6 +205,8 @@ desc() {
   echo
   cat "$TMP/raw.md"
   echo "LAG $LAG"
+  echo
+  echo "STREAM $STREAM"
   echo
   echo "$LAT_LINE"
   echo
