@@ -86,8 +86,8 @@ typedef struct app {
     char hub_token_path[CFG_STR_MAX + 32]; /* "" when from the config */
 
     /* counters (also GET /metrics, metrics.c) */
-    atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, sweeps,
-        sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
+    atomic_uint_least64_t hb_accepted, hb_rejected, byes, flushes, flush_failures, shed_pauses,
+        sweeps, sweep_visits, pruned_rows, rollups, rollup_failures, tasks_accepted, tasks_dropped;
     /* fleet history (history.h): sessions closed with each reason since
      * start, counted by app_event (boot.c) for the sampler's per-interval
      * sessions_closed:<reason> series; and the sampler (NULL: not started). */

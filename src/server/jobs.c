@@ -22,6 +22,13 @@
  * With a core to spare (no pinning, the usual case) the priority changes
  * nothing.
  *
+ * Once samples overflow the ring the writer has lost that race anyway, and
+ * its share of a contended core (~1/4 at WRITER_NICE) only slows the threads
+ * it shares the core with: it then paces itself (shed_pause) to at most
+ * WRITER_SHED_DUTY_PCT of a core, and what it cannot store is dropped at the
+ * ring, counted, as before. The pause ends each time the ring stops
+ * overflowing, so a writer that can keep up never waits.
+ *
  * The sweeper advances the registry's timer wheels. Its cost is proportional
  * to deadlines due, not to the fleet (see reg_wheel.c), so a short period
  * keeps detection lag low at little CPU.
@@ -40,9 +47,11 @@
 #define WRITER_BATCH_HB 32768 /* raw heartbeats per transaction, at most (296 B each) */
 #define WRITER_KEEP_HB 1024   /* batch slots resident after a burst (300 KB); the rest go back */
 #define WRITER_NICE 5         /* the writer's nice, relative: ~1/3 the CPU weight when contended */
-#define WRITER_ALIVE_EVERY_MS 1000  /* node_runs.alive_ms resolution (downtime estimate) */
-#define WRITER_PRUNE_EVERY_MS 60000 /* retention pass period */
-#define WRITER_PRUNE_MAX_BATCHES 20 /* per pass and table: spread big backlogs over passes */
+#define WRITER_ALIVE_EVERY_MS 1000    /* node_runs.alive_ms resolution (downtime estimate) */
+#define WRITER_PRUNE_EVERY_MS 60000   /* retention pass period */
+#define WRITER_PRUNE_MAX_BATCHES 20   /* per pass and table: spread big backlogs over passes */
+#define WRITER_SHED_DUTY_PCT 10       /* writer's CPU share, at most, while samples overflow */
+#define WRITER_SHED_SLEEP_MAX_MS 1000 /* longest pause then: how late an event may be stored */
 #define WRITER_BACKOFF_MIN_MS 100
 #define WRITER_BACKOFF_MAX_MS 5000
 
@@ -213,6 +222,34 @@ static void spill_at_stop(app *a, const reg_event *evs, size_t nev, size_t nspil
  * spill to the file past event_queue_max. Events the batch took from the
  * file are reported stored (wq_stored) only after the commit, so the file is
  * truncated only once nothing in it can still be lost. */
+/* Thread CPU seconds: the cost of a batch, not the wall time a contended
+ * core stretched it to. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* After a batch that cost busy_s CPU seconds: when samples were dropped at
+ * the ring since the last look (*dropped: the count then), wait long enough
+ * that the batch's CPU is WRITER_SHED_DUTY_PCT of the time, capped at
+ * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. No drop, no wait. */
+static void shed_pause(app *a, double busy_s, uint64_t *dropped)
+{
+    wq_stats st;
+    wq_get_stats(a->wq, &st);
+    bool overflowed = st.hb_dropped > *dropped;
+    *dropped = st.hb_dropped;
+    if (!overflowed) return;
+    double ms = busy_s * 1000.0 * (100.0 / WRITER_SHED_DUTY_PCT - 1.0);
+    if (ms > WRITER_SHED_SLEEP_MAX_MS) ms = WRITER_SHED_SLEEP_MAX_MS;
+    if (ms >= 1.0) {
+        a->shed_pauses++;
+        wq_wait_close(a->wq, (int)ms);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     app *a = arg;
@@ -233,8 +270,9 @@ static void *writer_main(void *arg)
     int backoff = 0;
     bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
-    int64_t seq = 0; /* this run's batches (store_batch_mark) */
-    size_t peak = 0; /* trim_after_burst */
+    int64_t seq = 0;           /* this run's batches (store_batch_mark) */
+    size_t peak = 0;           /* trim_after_burst */
+    uint64_t dropped_seen = 0; /* shed_pause */
     wq_stats seen = {0};
     char err[256];
     for (;;) {
@@ -262,7 +300,7 @@ static void *writer_main(void *arg)
         }
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
-            double t0 = mono_s();
+            double t0 = mono_s(), c0 = thread_cpu_s();
             int applied = retry ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
                                 : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
             hist_observe(&a->flush_hist, mono_s() - t0);
@@ -276,6 +314,7 @@ static void *writer_main(void *arg)
                 evs = NULL;
                 nev = nspill = nhb = 0;
                 backoff = 0;
+                shed_pause(a, thread_cpu_s() - c0, &dropped_seen);
             } else {
                 a->flush_failures++;
                 if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);

@@ -125,6 +125,7 @@ static cJSON *sec_writer(app *a, int64_t now_ms)
     cJSON *o = cJSON_CreateObject();
     num(o, "flushes", LOAD(a->flushes));
     num(o, "flush_failures", LOAD(a->flush_failures));
+    num(o, "shed_pauses", LOAD(a->shed_pauses));
     num(o, "persisted", LOAD(a->persisted));
     num(o, "pruned_rows", LOAD(a->pruned_rows));
     int64_t alive = atomic_load(&a->writer_alive_ms);
