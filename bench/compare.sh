@@ -26,7 +26,9 @@
 # open loop); RSS per tracked worker at FLEET sizes (NDJSON, register.py)
 # next to Redis used_memory per key for the same workers (fleet.py redis);
 # detection lag at the largest fleet (fleet.py lag over /v1/stream) and the
-# sweeper thread's CPU; callgrind instructions per heartbeat (callgrind.sh).
+# sweeper thread's CPU; vigild's CPU per heartbeat with 200 /v1/stream
+# subscribers vs none (stream_load.py); callgrind instructions per heartbeat
+# (callgrind.sh).
 #
 # Output: OUT/<UTC stamp>.md (OUT = bench/results) with every figure next to
 # its target and met/MISSED, plus OUT/<stamp>-throughput.png and
