@@ -27,7 +27,8 @@
  * it shares the core with: it then paces itself (shed_pause) to at most
  * WRITER_SHED_DUTY_PCT of a core, and what it cannot store is dropped at the
  * ring, counted, as before. The pause ends each time the ring stops
- * overflowing, so a writer that can keep up never waits.
+ * overflowing, so a writer that can keep up never waits, nor one with state
+ * events still to store (a spill file after an outage).
  *
  * The sweeper advances the registry's timer wheels. Its cost is proportional
  * to deadlines due, not to the fleet (see reg_wheel.c), so a short period
@@ -215,13 +216,6 @@ static void spill_at_stop(app *a, const reg_event *evs, size_t nev, size_t nspil
     atomic_store(&a->events_spilled, st.ev_spilled);
 }
 
-/* The batch in hand (events then samples) is applied whole or kept whole:
- * a failed batch is retried as it was, so order holds and nothing is
- * written twice (store_apply is all or nothing). While it fails, new work
- * stays in the queue, where raw samples overflow and are counted and events
- * spill to the file past event_queue_max. Events the batch took from the
- * file are reported stored (wq_stored) only after the commit, so the file is
- * truncated only once nothing in it can still be lost. */
 /* Thread CPU seconds: the cost of a batch, not the wall time a contended
  * core stretched it to. */
 static double thread_cpu_s(void)
@@ -234,14 +228,17 @@ static double thread_cpu_s(void)
 /* After a batch that cost busy_s CPU seconds: when samples were dropped at
  * the ring since the last look (*dropped: the count then), wait long enough
  * that the batch's CPU is WRITER_SHED_DUTY_PCT of the time, capped at
- * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. No drop, no wait. */
+ * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. No drop, or state
+ * events still queued: no wait. */
 static void shed_pause(app *a, double busy_s, uint64_t *dropped)
 {
     wq_stats st;
     wq_get_stats(a->wq, &st);
     bool overflowed = st.hb_dropped > *dropped;
     *dropped = st.hb_dropped;
-    if (!overflowed) return;
+    /* Events waiting (a spill file being worked off after an outage, while
+     * samples overflow meanwhile) are worth the whole share: no pause. */
+    if (!overflowed || st.ev_depth > 0) return;
     double ms = busy_s * 1000.0 * (100.0 / WRITER_SHED_DUTY_PCT - 1.0);
     if (ms > WRITER_SHED_SLEEP_MAX_MS) ms = WRITER_SHED_SLEEP_MAX_MS;
     if (ms >= 1.0) {
@@ -250,6 +247,13 @@ static void shed_pause(app *a, double busy_s, uint64_t *dropped)
     }
 }
 
+/* The batch in hand (events then samples) is applied whole or kept whole:
+ * a failed batch is retried as it was, so order holds and nothing is
+ * written twice (store_apply is all or nothing). While it fails, new work
+ * stays in the queue, where raw samples overflow and are counted and events
+ * spill to the file past event_queue_max. Events the batch took from the
+ * file are reported stored (wq_stored) only after the commit, so the file is
+ * truncated only once nothing in it can still be lost. */
 static void *writer_main(void *arg)
 {
     app *a = arg;
