@@ -141,12 +141,14 @@ static int batch_retry(app *a, int64_t seq, const reg_event *evs, size_t nev, co
     return apply_batch(a, evs, nev, hbs, nhb, err, errlen);
 }
 
-/* Monotonic seconds at ns resolution: app_mono_ms is too coarse for the
- * millisecond buckets above. */
-static double mono_s(void)
+/* A clock's seconds at ns resolution: CLOCK_MONOTONIC for the flush
+ * histogram (app_mono_ms is too coarse for its millisecond buckets),
+ * CLOCK_THREAD_CPUTIME_ID for what a batch cost the writer (shed_pause), not
+ * the wall time a contended core stretched it to. */
+static double clock_s(clockid_t clk)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clk, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -216,29 +218,17 @@ static void spill_at_stop(app *a, const reg_event *evs, size_t nev, size_t nspil
     atomic_store(&a->events_spilled, st.ev_spilled);
 }
 
-/* Thread CPU seconds: the cost of a batch, not the wall time a contended
- * core stretched it to. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* After a batch that cost busy_s CPU seconds: when samples were dropped at
- * the ring since the last look (*dropped: the count then), wait long enough
- * that the batch's CPU is WRITER_SHED_DUTY_PCT of the time, capped at
+ * the ring since the last turn (st: the queue now, as watch_spill read it;
+ * dropped_before: its drop count a turn ago), wait long enough that the
+ * batch's CPU is WRITER_SHED_DUTY_PCT of the time, capped at
  * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. No drop, or state
  * events still queued: no wait. */
-static void shed_pause(app *a, double busy_s, uint64_t *dropped)
+static void shed_pause(app *a, double busy_s, uint64_t dropped_before, const wq_stats *st)
 {
-    wq_stats st;
-    wq_get_stats(a->wq, &st);
-    bool overflowed = st.hb_dropped > *dropped;
-    *dropped = st.hb_dropped;
     /* Events waiting (a spill file being worked off after an outage, while
      * samples overflow meanwhile) are worth the whole share: no pause. */
-    if (!overflowed || st.ev_depth > 0) return;
+    if (st->hb_dropped == dropped_before || st->ev_depth > 0) return;
     double ms = busy_s * 1000.0 * (100.0 / WRITER_SHED_DUTY_PCT - 1.0);
     if (ms > WRITER_SHED_SLEEP_MAX_MS) ms = WRITER_SHED_SLEEP_MAX_MS;
     if (ms >= 1.0) {
@@ -274,9 +264,8 @@ static void *writer_main(void *arg)
     int backoff = 0;
     bool was_closing = false;
     int64_t last_alive = 0, last_prune = app_now_ms();
-    int64_t seq = 0;           /* this run's batches (store_batch_mark) */
-    size_t peak = 0;           /* trim_after_burst */
-    uint64_t dropped_seen = 0; /* shed_pause */
+    int64_t seq = 0; /* this run's batches (store_batch_mark) */
+    size_t peak = 0; /* trim_after_burst */
     wq_stats seen = {0};
     char err[256];
     for (;;) {
@@ -291,6 +280,7 @@ static void *writer_main(void *arg)
          * went out. It is never grown: if it was committed, exactly what it
          * held is stored. Otherwise the hand is empty and takes a new one. */
         bool retry = nev || nhb;
+        double busy = 0; /* CPU seconds of a batch stored this turn (shed_pause) */
         if (!retry) {
             wq_take(a->wq, &evs, &nev, &nspill, hbs, WRITER_BATCH_HB, &nhb,
                     a->cfg.flush_interval_ms);
@@ -304,10 +294,10 @@ static void *writer_main(void *arg)
         }
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
-            double t0 = mono_s(), c0 = thread_cpu_s();
+            double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
             int applied = retry ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
                                 : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
-            hist_observe(&a->flush_hist, mono_s() - t0);
+            hist_observe(&a->flush_hist, clock_s(CLOCK_MONOTONIC) - t0);
             if (applied == 0) {
                 a->flushes++;
                 a->persisted += nev + nhb;
@@ -318,7 +308,7 @@ static void *writer_main(void *arg)
                 evs = NULL;
                 nev = nspill = nhb = 0;
                 backoff = 0;
-                shed_pause(a, thread_cpu_s() - c0, &dropped_seen);
+                busy = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
             } else {
                 a->flush_failures++;
                 if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);
@@ -340,7 +330,9 @@ static void *writer_main(void *arg)
                 continue;
             }
         }
+        uint64_t dropped_before = seen.hb_dropped;
         watch_spill(a, &seen);
+        if (busy > 0) shed_pause(a, busy, dropped_before, &seen);
         int64_t now = app_now_ms();
         if (now - last_alive >= WRITER_ALIVE_EVERY_MS) {
             store_run_alive(a->store, a->run_id, now);

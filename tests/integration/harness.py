@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -191,6 +192,16 @@ class Vigild:
             if g["group"] == name:
                 return g
         return None
+
+    def sqlite_value(self, sql):
+        """The first column of the first row of a read-only query on this
+        vigild's SQLite store (it may be running: WAL readers do not block)."""
+        db = sqlite3.connect(f"file:{os.path.join(self.data_dir, 'vigil.db')}?mode=ro", uri=True,
+                             timeout=30)
+        try:
+            return db.execute(sql).fetchone()[0]
+        finally:
+            db.close()
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)

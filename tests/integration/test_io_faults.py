@@ -25,7 +25,6 @@ import errno
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -209,12 +208,7 @@ class IoFaults(unittest.TestCase):
         self.assertEqual(m["vigil_store_up"], 1)
         accepted = load.accepted + extra
         self.assertEqual(m["vigil_heartbeats_accepted_total"], accepted)
-        db = sqlite3.connect(f"file:{os.path.join(v.data_dir, 'vigil.db')}?mode=ro", uri=True,
-                             timeout=30)
-        try:
-            rows = db.execute("SELECT count(*) FROM heartbeats").fetchone()[0]
-        finally:
-            db.close()
+        rows = v.sqlite_value("SELECT count(*) FROM heartbeats")
         dropped = int(m["vigil_raw_samples_dropped_total"])
         self.assertEqual(rows + dropped, accepted)
         print(f"\ntmpfs {TMPFS_SIZE}: filled with {filled >> 20} MiB; disk full {full_s:.1f} s "

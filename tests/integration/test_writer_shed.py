@@ -5,8 +5,6 @@ heartbeats themselves are all taken, every sample is either stored or
 counted as dropped, and once the overflow is over the writer stops pausing
 and a new heartbeat's sample reaches the store within a flush or two."""
 import json
-import os
-import sqlite3
 import time
 import unittest
 
@@ -61,12 +59,7 @@ class WriterShed(unittest.TestCase):
         r = v.request("POST", "/v1/admin/rollup", token=v.token, timeout=120)
         self.assertEqual(r.status, 200, r)  # a barrier: what was queued before it is stored
         dropped = writer_and_queue(v)[1]["dropped"]
-        db = sqlite3.connect(f"file:{os.path.join(v.data_dir, 'vigil.db')}?mode=ro", uri=True,
-                             timeout=30)
-        try:
-            stored = db.execute("SELECT count(*) FROM heartbeats").fetchone()[0]
-        finally:
-            db.close()
+        stored = v.sqlite_value("SELECT count(*) FROM heartbeats")
         self.assertEqual(stored + dropped, accepted + 10)
 
 
