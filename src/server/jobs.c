@@ -22,13 +22,17 @@
  * With a core to spare (no pinning, the usual case) the priority changes
  * nothing.
  *
- * Once samples overflow the ring the writer has lost that race anyway, and
- * its share of a contended core (~1/4 at WRITER_NICE) only slows the threads
- * it shares the core with: it then paces itself (shed_pause) to at most
+ * Even at WRITER_NICE the writer takes ~1/4 of a contended core, which is
+ * mostly raw samples: a stored row costs microseconds (each batch dirties an
+ * index page per worker it touches), a heartbeat taken a few. So when it is
+ * plainly in the way of ingest, it paces itself (shed_pause) to at most
  * WRITER_SHED_DUTY_PCT of a core, and what it cannot store is dropped at the
- * ring, counted, as before. The pause ends each time the ring stops
- * overflowing, so a writer that can keep up never waits, nor one with state
- * events still to store (a spill file after an outage).
+ * ring, counted. In the way means: samples overflowed the ring since the
+ * last turn (the race is lost anyway), or, during its last batch, it waited
+ * for a CPU at least as long as it ran while vigild's other threads took
+ * over WRITER_CONTEND_PCT of a core (they want the core it is on). A writer
+ * with a core of its own never waits, nor one with state events still to
+ * store (a spill file after an outage), and a pause ends when neither holds.
  *
  * The sweeper advances the registry's timer wheels. Its cost is proportional
  * to deadlines due, not to the fleet (see reg_wheel.c), so a short period
@@ -42,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -53,6 +58,7 @@
 #define WRITER_PRUNE_MAX_BATCHES 20   /* per pass and table: spread big backlogs over passes */
 #define WRITER_SHED_DUTY_PCT 10       /* writer's CPU share, at most, while samples overflow */
 #define WRITER_SHED_SLEEP_MAX_MS 1000 /* longest pause then: how late an event may be stored */
+#define WRITER_CONTEND_PCT 50 /* other threads' CPU, % of the batch's wall time: ingest is busy */
 #define WRITER_BACKOFF_MIN_MS 100
 #define WRITER_BACKOFF_MAX_MS 5000
 
@@ -141,15 +147,50 @@ static int batch_retry(app *a, int64_t seq, const reg_event *evs, size_t nev, co
     return apply_batch(a, evs, nev, hbs, nhb, err, errlen);
 }
 
-/* A clock's seconds at ns resolution: CLOCK_MONOTONIC for the flush
- * histogram (app_mono_ms is too coarse for its millisecond buckets),
- * CLOCK_THREAD_CPUTIME_ID for what a batch cost the writer (shed_pause), not
- * the wall time a contended core stretched it to. */
+/* A clock's seconds at ns resolution (app_mono_ms is too coarse for the
+ * flush histogram's millisecond buckets). */
 static double clock_s(clockid_t clk)
 {
     struct timespec ts;
     clock_gettime(clk, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The writer's clocks at one moment, read before and after each batch:
+ * wall (the flush histogram), its own CPU (what the batch cost it, for
+ * shed_pause: not the wall time a contended core stretched it to), the
+ * whole process's CPU, and the time it has spent
+ * runnable but waiting for a CPU (Linux's /proc/thread-self/schedstat,
+ * second field, in ns; -1 when that cannot be read: then the writer never
+ * counts itself in the way of ingest, as before that file was read). */
+typedef struct {
+    double wall, self, proc, wait;
+} writer_clocks;
+
+static void clocks_read(int schedfd, writer_clocks *c)
+{
+    c->wall = clock_s(CLOCK_MONOTONIC);
+    c->self = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    c->proc = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    c->wait = -1;
+    char buf[128];
+    ssize_t n = schedfd >= 0 ? pread(schedfd, buf, sizeof buf - 1, 0) : -1;
+    unsigned long long run_ns, wait_ns;
+    if (n <= 0) return;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2) c->wait = (double)wait_ns / 1e9;
+}
+
+/* Between readings b0 and b1 around a batch: the writer waited for a CPU at
+ * least as long as it ran, while vigild's other threads (ingest, mostly)
+ * took over WRITER_CONTEND_PCT of a core. A machine that is busy with other
+ * programs leaves the second part false: pausing would not help ingest. */
+static bool in_ingest_way(const writer_clocks *b0, const writer_clocks *b1)
+{
+    if (b0->wait < 0 || b1->wait < 0) return false;
+    double self = b1->self - b0->self, others = (b1->proc - b0->proc) - self;
+    return b1->wait - b0->wait >= self &&
+           others * 100.0 >= (b1->wall - b0->wall) * WRITER_CONTEND_PCT;
 }
 
 static void prune(app *a, int64_t now)
@@ -218,17 +259,18 @@ static void spill_at_stop(app *a, const reg_event *evs, size_t nev, size_t nspil
     atomic_store(&a->events_spilled, st.ev_spilled);
 }
 
-/* After a batch that cost busy_s CPU seconds: when samples were dropped at
- * the ring since the last turn (st: the queue now, as watch_spill read it;
- * dropped_before: its drop count a turn ago), wait long enough that the
+/* After a batch that cost busy_s CPU seconds: when the writer is in the
+ * way of ingest (in_way: samples were dropped at the ring since the last
+ * turn, or in_ingest_way held for the batch), wait long enough that the
  * batch's CPU is WRITER_SHED_DUTY_PCT of the time, capped at
- * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. No drop, or state
- * events still queued: no wait. */
-static void shed_pause(app *a, double busy_s, uint64_t dropped_before, const wq_stats *st)
+ * WRITER_SHED_SLEEP_MAX_MS; a close cuts it short. Not in the way, or
+ * state events still queued (st: the queue now, as watch_spill read it):
+ * no wait. */
+static void shed_pause(app *a, double busy_s, bool in_way, const wq_stats *st)
 {
     /* Events waiting (a spill file being worked off after an outage, while
      * samples overflow meanwhile) are worth the whole share: no pause. */
-    if (st->hb_dropped == dropped_before || st->ev_depth > 0) return;
+    if (!in_way || st->ev_depth > 0) return;
     double ms = busy_s * 1000.0 * (100.0 / WRITER_SHED_DUTY_PCT - 1.0);
     if (ms > WRITER_SHED_SLEEP_MAX_MS) ms = WRITER_SHED_SLEEP_MAX_MS;
     if (ms >= 1.0) {
@@ -254,6 +296,8 @@ static void *writer_main(void *arg)
                     getpriority(PRIO_PROCESS, 0) + WRITER_NICE) != 0)
         vlog("warn", "writer: cannot lower its priority: %s", strerror(errno));
     /* Mapped, so that a burst's pages can be handed back (trim_after_burst). */
+    /* Opened here: thread-self is this thread. */
+    int schedfd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     store_hb *hbs = wq_hbs_map(WRITER_BATCH_HB);
     if (!hbs) { /* at start, 9 MiB: a machine that cannot give it cannot run vigild either */
         vlog("error", "writer: cannot map its batch buffer: %s", strerror(errno));
@@ -280,7 +324,8 @@ static void *writer_main(void *arg)
          * went out. It is never grown: if it was committed, exactly what it
          * held is stored. Otherwise the hand is empty and takes a new one. */
         bool retry = nev || nhb;
-        double busy = 0; /* CPU seconds of a batch stored this turn (shed_pause) */
+        double busy = 0;     /* CPU seconds of a batch stored this turn (shed_pause) */
+        bool in_way = false; /* and whether it ran in ingest's way (in_ingest_way) */
         if (!retry) {
             wq_take(a->wq, &evs, &nev, &nspill, hbs, WRITER_BATCH_HB, &nhb,
                     a->cfg.flush_interval_ms);
@@ -294,10 +339,12 @@ static void *writer_main(void *arg)
         }
         if (nev || nhb) {
             /* Failed attempts are timed too: a store that hangs shows here. */
-            double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+            writer_clocks b0, b1;
+            clocks_read(schedfd, &b0);
             int applied = retry ? batch_retry(a, seq, evs, nev, hbs, nhb, err, sizeof err)
                                 : apply_batch(a, evs, nev, hbs, nhb, err, sizeof err);
-            hist_observe(&a->flush_hist, clock_s(CLOCK_MONOTONIC) - t0);
+            clocks_read(schedfd, &b1);
+            hist_observe(&a->flush_hist, b1.wall - b0.wall);
             if (applied == 0) {
                 a->flushes++;
                 a->persisted += nev + nhb;
@@ -308,7 +355,8 @@ static void *writer_main(void *arg)
                 evs = NULL;
                 nev = nspill = nhb = 0;
                 backoff = 0;
-                busy = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+                busy = b1.self - b0.self;
+                in_way = in_ingest_way(&b0, &b1);
             } else {
                 a->flush_failures++;
                 if (atomic_exchange(&a->store_ok, false)) vlog("error", "store write: %s", err);
@@ -332,7 +380,7 @@ static void *writer_main(void *arg)
         }
         uint64_t dropped_before = seen.hb_dropped;
         watch_spill(a, &seen);
-        if (busy > 0) shed_pause(a, busy, dropped_before, &seen);
+        if (busy > 0) shed_pause(a, busy, in_way || seen.hb_dropped != dropped_before, &seen);
         int64_t now = app_now_ms();
         if (now - last_alive >= WRITER_ALIVE_EVERY_MS) {
             store_run_alive(a->store, a->run_id, now);
@@ -355,6 +403,7 @@ static void *writer_main(void *arg)
     }
     free(evs);
     wq_hbs_unmap(hbs, WRITER_BATCH_HB);
+    if (schedfd >= 0) close(schedfd);
     return NULL;
 }
 

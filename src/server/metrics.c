@@ -210,7 +210,8 @@ static void writer(app *a, tbuf *b)
     one(b, "vigil_writer_flush_failures_total", "counter",
         "Store write batches that failed (each retried).", LOAD(a->flush_failures));
     one(b, "vigil_writer_shed_pauses_total", "counter",
-        "Pauses the writer took to yield the CPU while raw samples overflowed its queue.",
+        "Pauses the writer took to yield the CPU to ingest (samples overflowing, or a shared "
+        "core).",
         LOAD(a->shed_pauses));
     one(b, "vigil_store_items_persisted_total", "counter",
         "Queue items (events and samples) the writer stored.", LOAD(a->persisted));

@@ -96,9 +96,10 @@ class Resp:
 class Vigild:
     """One vigild process with its own data directory."""
 
-    def __init__(self, data_dir=None, env=None, args=(), nofile=None):
+    def __init__(self, data_dir=None, env=None, args=(), nofile=None, cpus=None):
         self.tmp = None
         self.nofile = nofile  # RLIMIT_NOFILE to start vigild with (raise_nofile)
+        self.cpus = cpus  # CPUs to pin vigild (every thread) to, before it starts
         if data_dir is None:
             self.tmp = tempfile.mkdtemp(prefix="vigil-it-")
             data_dir = os.path.join(self.tmp, "var")
@@ -122,10 +123,16 @@ class Vigild:
         self.proc = subprocess.Popen(
             [VIGILD, "--listen", f"127.0.0.1:{self.port}", "--data", self.data_dir, *self.args],
             stdout=self.log, stderr=self.log, env=env,
-            preexec_fn=(lambda: raise_nofile(self.nofile)) if self.nofile else None)
+            preexec_fn=self._preexec if self.nofile or self.cpus else None)
         _procs.append(self.proc)
         wait_until(lambda: self._alive_and_healthy(), timeout=15, what="vigild /healthz")
         return self
+
+    def _preexec(self):
+        if self.nofile:
+            raise_nofile(self.nofile)
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
 
     def _alive_and_healthy(self):
         if self.proc.poll() is not None:

@@ -1,10 +1,18 @@
-"""The writer yields once raw samples overflow its queue (jobs.c shed_pause):
-bursts of NDJSON heartbeats against a 1,024-slot queue make samples drop;
-the writer then pauses after its batches (counted: writer.shed_pauses), the
-heartbeats themselves are all taken, every sample is either stored or
-counted as dropped, and once the overflow is over the writer stops pausing
-and a new heartbeat's sample reaches the store within a flush or two."""
+"""The writer yields when it is in ingest's way (jobs.c shed_pause).
+
+Once raw samples overflow its queue: bursts of NDJSON heartbeats against a
+1,024-slot queue make samples drop; the writer then pauses after its batches
+(counted: writer.shed_pauses), the heartbeats themselves are all taken,
+every sample is either stored or counted as dropped, and once the overflow
+is over the writer stops pausing and a new heartbeat's sample reaches the
+store within a flush or two.
+
+And when it shares a core with busy ingest before anything overflows:
+vigild pinned to one CPU, a client on another keeping it busy, a queue too
+large to fill; the writer pauses all the same, nothing is dropped, and every
+sample is stored in the end."""
 import json
+import os
 import time
 import unittest
 
@@ -61,6 +69,38 @@ class WriterShed(unittest.TestCase):
         dropped = writer_and_queue(v)[1]["dropped"]
         stored = v.sqlite_value("SELECT count(*) FROM heartbeats")
         self.assertEqual(stored + dropped, accepted + 10)
+
+    @unittest.skipUnless(len(os.sched_getaffinity(0)) >= 2, "needs two CPUs")
+    @unittest.skipUnless(os.path.exists("/proc/thread-self/schedstat"),
+                         "no run-queue wait to read (schedstat)")
+    def test_writer_paces_itself_on_a_core_ingest_needs(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        v = Vigild(env={"VIGIL_QUEUE_SIZE": str(1 << 19), "VIGIL_DEFAULT_TTL_S": "600",
+                        "VIGIL_HTTP_THREADS": "1"}, cpus={cpus[0]}).start()
+        self.addCleanup(v.cleanup)
+        os.sched_setaffinity(0, set(cpus[1:]))  # the client off vigild's core
+        self.addCleanup(os.sched_setaffinity, 0, set(cpus))
+        body = "\n".join(json.dumps({"worker_id": f"pc-{i % 2000}", "group": "pace", "cpu": 0.5,
+                                     "seq": i}) for i in range(BURST_LINES))
+        accepted, deadline = 0, time.monotonic() + 30
+        # bounded: 80 bodies (400,000 lines) fit the 524,288-slot queue
+        for n in range(80):
+            r = v.request("POST", "/v1/heartbeats", body, {"Content-Type": "application/x-ndjson"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["rejected"], 0, r)
+            accepted += r.json()["accepted"]
+            if n % 10 == 9 and (writer_and_queue(v)[0]["shed_pauses"] > 0 or
+                                time.monotonic() > deadline):
+                break
+        w, q = writer_and_queue(v)
+        self.assertEqual(q["dropped"], 0, "the queue overflowed: the pauses would prove nothing")
+        self.assertGreater(w["shed_pauses"], 0,
+                           "the writer shared a core with busy ingest and never paused")
+
+        # Nothing was lost to the pausing: every accepted sample is stored.
+        r = v.request("POST", "/v1/admin/rollup", token=v.token, timeout=120)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(v.sqlite_value("SELECT count(*) FROM heartbeats"), accepted)
 
 
 if __name__ == "__main__":
