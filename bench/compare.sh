@@ -170,12 +170,26 @@ raw_kept() { # PORT [TOKEN]
     END { if (a > 0) printf "%.1f\n", 100 * (a - d) / a }' >>"$TMP/raw_$CASE"
 }
 invalid() { touch "$TMP/invalid"; }
+# busy_mark before a case's timed load, busy_note after it: how busy the
+# server's core and the load generator's were meanwhile (/proc/stat; idle and
+# iowait count as idle), appended to TMP/busy_<case> as "server load" (%) per
+# round. A generator near 100 % means the figure is its ceiling, not the
+# server's.
+core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+busy_mark() { echo "$(core_ticks "$SCPU") $(core_ticks "$CCPU")" >"$TMP/busy0"; }
+busy_note() {
+  awk -v a="$(cat "$TMP/busy0")" -v b="$(core_ticks "$SCPU") $(core_ticks "$CCPU")" 'BEGIN {
+    split(a, x); split(b, y); sb = y[1] - x[1]; si = y[2] - x[2]; cb = y[3] - x[3]; ci = y[4] - x[4]
+    printf "%.0f %.0f\n", sb + si ? 100 * sb / (sb + si) : 0, cb + ci ? 100 * cb / (cb + ci) : 0 }' >>"$TMP/busy_$CASE"
+}
 raw() { printf '### %s round %s\n\n```\n%s\n```\n\n' "$CASE" "$R" "$1" >>"$TMP/raw.md"; }
 # wrk_rate SCRIPT URL [VAR=VALUE...]: req/s from the BENCH line; errors flagged.
 wrk_rate() {
   local s=$1 url=$2 out=$TMP/wrk.out line; shift 2
+  busy_mark
   env HB_WORKERS="$IDS" "$@" taskset -c "$CCPU" timeout -k 5 $((DUR + 60)) \
     wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$B/$s" "$url" >"$out" 2>&1 || true
+  busy_note
   line=$(grep '^BENCH ' "$out" || true)
   raw "$(cat "$out")"
   [ -n "$line" ] || { flag "$CASE round $R: wrk printed no result"; return 1; }
@@ -234,8 +248,10 @@ redis_case() { # extra redis-benchmark args
   local s=$SPID n out
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
   n=$((DUR * ${REDIS_EST:-40000}))
+  busy_mark
   out=$(taskset -c "$CCPU" timeout -k 5 $((DUR * 10 + 60)) redis-benchmark -h 127.0.0.1 -p "$p" \
     -c "$CONNS" -n "$n" -r "$IDS" "$@" --csv SET 'worker:hb:__rand_int__' "$HB_JSON" EX 15 2>&1) || true
+  busy_note
   raw "$out"
   stop "$s"
   tail -1 <<<"$out" | rev | cut -d, -f7 | rev | tr -d '"' | grep -E '^[0-9.]+$' ||
@@ -275,9 +291,11 @@ pg_up() { # one durable cluster for all rounds, server on core 0 (before the rou
 }
 pg_case() {
   local line
+  busy_mark
   line=$(taskset -c "$CCPU" "$TMP/store_bench" "$@" --workers 10000 --batch 8192 \
     --warmup $((PGROWS / 5)) --rows "$PGROWS" 2>"$TMP/sb.err") ||
     { flag "$CASE round $R: store_bench failed: $(head -c 300 "$TMP/sb.err")"; return 1; }
+  busy_note
   raw "$line"
   sed -n 's/.* rows_per_s=\([0-9]*\).*/\1/p' <<<"$line"
 }
@@ -289,7 +307,9 @@ udp_bare() { # LINES_PER_DATAGRAM
   local p lines dg secs got; p=$(free_port u)
   taskset -c "$SCPU" "$TMP/udp_drain" "$p" 500 >"$TMP/drain.out" & local s=$!; echo "$s" >>"$TMP/pids"
   for _ in $(seq 50); do grep -q ready "$TMP/drain.out" 2>/dev/null && break; sleep 0.05; done
+  busy_mark
   read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$1" "$IDS")
+  busy_note
   wait "$s" || true
   got=$(tail -1 "$TMP/drain.out")
   echo "$(calc "$lines / $secs" 0)" >>"$TMP/udp_sent_$1"
@@ -300,7 +320,9 @@ udp_vigild() { # LINES_PER_DATAGRAM
   printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$u" >"$TMP/udp.ini"
   VCONF=$TMP/udp.ini start_vigild "$p" VIGIL_ADMIN_TOKEN=bench-token
   local s=$SPID
+  busy_mark
   read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$1" "$IDS")
+  busy_note
   sleep 0.5
   ok=$(curl -s -m 10 -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$p/v1/admin/udp" |
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["lines_ok"] if not sum(d["lines_refused"].values()) else -1)')

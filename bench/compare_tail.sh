@@ -129,6 +129,11 @@ R_ETCD=$(ratio "${M[vigild-http]}" "${M[etcd]}")
 R_PG=$(ratio "${M[pg-vigil]}" "${M[pg-insert500]}")
 R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
 R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
+busy_share() { # CASE: "server % / load %", medians over its rounds
+  if [ -s "$TMP/busy_$1" ]; then
+    echo "$(cut -d' ' -f1 "$TMP/busy_$1" | tr '\n' ' ' | median) % / $(cut -d' ' -f2 "$TMP/busy_$1" | tr '\n' ' ' | median) %"
+  else echo nan; fi
+}
 # raw_share CASE: the rounds' shares of raw samples vigild kept (compare.sh raw_kept)
 raw_share() { if [ -s "$TMP/raw_$1" ]; then tr '\n' ' ' <"$TMP/raw_$1" | sed 's/ $//; s/ /, /g'; else echo nan; fi; }
 desc() {
@@ -159,12 +164,14 @@ desc() {
   echo
   echo "## Heartbeats per second"
   echo
-  echo "| case | round figures | median | min–max |"
-  echo "|---|---|---|---|"
+  echo "| case | round figures | median | min–max | cores busy, server / load generator |"
+  echo "|---|---|---|---|---|"
   for c in "${CASES[@]}"; do
     # shellcheck disable=SC2086
-    echo "| $(desc "$c") | $(for x in ${V[$c]}; do printf '%s ' "$(fmt "$x")"; done)| **$(fmt "${M[$c]}")** | $(echo "${V[$c]}" | range | sed 's/ /–/') |"
+    echo "| $(desc "$c") | $(for x in ${V[$c]}; do printf '%s ' "$(fmt "$x")"; done)| **$(fmt "${M[$c]}")** | $(echo "${V[$c]}" | range | sed 's/ /–/') | $(busy_share "$c") |"
   done
+  echo
+  echo "Cores busy: median over the rounds of each core's busy share during the timed load (/proc/stat). A load generator near 100 % while the server's core has time left means the figure is the generator's ceiling, not the server's: such a case's ratio to another says less than its figures suggest."
   echo
   echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
   echo
