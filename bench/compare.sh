@@ -170,26 +170,40 @@ raw_kept() { # PORT [TOKEN]
     END { if (a > 0) printf "%.1f\n", 100 * (a - d) / a }' >>"$TMP/raw_$CASE"
 }
 invalid() { touch "$TMP/invalid"; }
-# busy_mark before a case's timed load, busy_note after it: how busy the
-# server's core and the load generator's were meanwhile (/proc/stat; idle and
-# iowait count as idle), appended to TMP/busy_<case> as "server load" (%) per
-# round. A generator near 100 % means the figure is its ceiling, not the
-# server's.
+# busy_mark [PID] before a case's timed load, busy_note [PID] after it: how
+# busy the server's core and the load generator's were meanwhile (/proc/stat;
+# idle and iowait count as idle) and, given the server's PID, its own CPU
+# (user, kernel: /proc/PID/stat, all threads), appended to TMP/busy_<case>
+# as "round server% load% wall_s user_s kernel_s". A generator near 100 %
+# means the figure is its ceiling, not the server's; cpu_per turns the
+# server's CPU into microseconds per heartbeat, the cost a rate cannot show
+# when the generator is what limits it.
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
-busy_mark() { echo "$(core_ticks "$SCPU") $(core_ticks "$CCPU")" >"$TMP/busy0"; }
+proc_ticks() { if [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ]; then sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'; else echo "nan nan"; fi; }
+busy_read() { echo "$(core_ticks "$SCPU") $(core_ticks "$CCPU") $(date +%s.%N) $(proc_ticks "${1:-}")"; }
+busy_mark() { busy_read "${1:-}" >"$TMP/busy0"; }
 busy_note() {
-  awk -v a="$(cat "$TMP/busy0")" -v b="$(core_ticks "$SCPU") $(core_ticks "$CCPU")" 'BEGIN {
+  awk -v r="$R" -v hz="$HZ" -v a="$(cat "$TMP/busy0")" -v b="$(busy_read "${1:-}")" 'BEGIN {
     split(a, x); split(b, y); sb = y[1] - x[1]; si = y[2] - x[2]; cb = y[3] - x[3]; ci = y[4] - x[4]
-    printf "%.0f %.0f\n", sb + si ? 100 * sb / (sb + si) : 0, cb + ci ? 100 * cb / (cb + ci) : 0 }' >>"$TMP/busy_$CASE"
+    u = x[6] == "nan" || y[6] == "nan" ? "nan" : (y[6] - x[6]) / hz
+    k = x[7] == "nan" || y[7] == "nan" ? "nan" : (y[7] - x[7]) / hz
+    printf "%s %.0f %.0f %.3f %s %s\n", r, sb + si ? 100 * sb / (sb + si) : 0, cb + ci ? 100 * cb / (cb + ci) : 0,
+      y[5] - x[5], u, k }' >>"$TMP/busy_$CASE"
+}
+# cpu_per RATE: this round's server CPU per heartbeat, "user kernel" in µs, to TMP/cpu_<case>
+cpu_per() {
+  [ -s "$TMP/busy_$CASE" ] || return 0
+  awk -v r="$R" -v x="$1" '$1 == r && $5 != "nan" && x > 0 {
+    printf "%.2f %.2f\n", $5 / (x * $4) * 1e6, $6 / (x * $4) * 1e6 }' "$TMP/busy_$CASE" >>"$TMP/cpu_$CASE"
 }
 raw() { printf '### %s round %s\n\n```\n%s\n```\n\n' "$CASE" "$R" "$1" >>"$TMP/raw.md"; }
 # wrk_rate SCRIPT URL [VAR=VALUE...]: req/s from the BENCH line; errors flagged.
 wrk_rate() {
   local s=$1 url=$2 out=$TMP/wrk.out line; shift 2
-  busy_mark
+  busy_mark "${SPID:-}"
   env HB_WORKERS="$IDS" "$@" taskset -c "$CCPU" timeout -k 5 $((DUR + 60)) \
     wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$B/$s" "$url" >"$out" 2>&1 || true
-  busy_note
+  busy_note "${SPID:-}"
   line=$(grep '^BENCH ' "$out" || true)
   raw "$(cat "$out")"
   [ -n "$line" ] || { flag "$CASE round $R: wrk printed no result"; return 1; }
@@ -248,10 +262,10 @@ redis_case() { # extra redis-benchmark args
   local s=$SPID n out
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
   n=$((DUR * ${REDIS_EST:-40000}))
-  busy_mark
+  busy_mark "$s"
   out=$(taskset -c "$CCPU" timeout -k 5 $((DUR * 10 + 60)) redis-benchmark -h 127.0.0.1 -p "$p" \
     -c "$CONNS" -n "$n" -r "$IDS" "$@" --csv SET 'worker:hb:__rand_int__' "$HB_JSON" EX 15 2>&1) || true
-  busy_note
+  busy_note "$s"
   raw "$out"
   stop "$s"
   tail -1 <<<"$out" | rev | cut -d, -f7 | rev | tr -d '"' | grep -E '^[0-9.]+$' ||
@@ -307,9 +321,9 @@ udp_bare() { # LINES_PER_DATAGRAM
   local p lines dg secs got; p=$(free_port u)
   taskset -c "$SCPU" "$TMP/udp_drain" "$p" 500 >"$TMP/drain.out" & local s=$!; echo "$s" >>"$TMP/pids"
   for _ in $(seq 50); do grep -q ready "$TMP/drain.out" 2>/dev/null && break; sleep 0.05; done
-  busy_mark
+  busy_mark "$s"
   read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$1" "$IDS")
-  busy_note
+  busy_note "$s"
   wait "$s" || true
   got=$(tail -1 "$TMP/drain.out")
   echo "$(calc "$lines / $secs" 0)" >>"$TMP/udp_sent_$1"
@@ -320,9 +334,9 @@ udp_vigild() { # LINES_PER_DATAGRAM
   printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$u" >"$TMP/udp.ini"
   VCONF=$TMP/udp.ini start_vigild "$p" VIGIL_ADMIN_TOKEN=bench-token
   local s=$SPID
-  busy_mark
+  busy_mark "$s"
   read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$1" "$IDS")
-  busy_note
+  busy_note "$s"
   sleep 0.5
   ok=$(curl -s -m 10 -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$p/v1/admin/udp" |
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["lines_ok"] if not sum(d["lines_refused"].values()) else -1)')
@@ -342,7 +356,7 @@ pg_up
 declare -A V
 for R in $(seq "$ROUNDS"); do
   for CASE in "${CASES[@]}"; do
-    if x=$("case_$CASE") && [ -n "$x" ]; then V[$CASE]+=" $x"; else V[$CASE]+=" nan"; invalid; flag "$CASE round $R: no figure"; fi
+    if x=$("case_$CASE") && [ -n "$x" ]; then V[$CASE]+=" $x"; cpu_per "$x"; else V[$CASE]+=" nan"; invalid; flag "$CASE round $R: no figure"; fi
     log "round $R/$ROUNDS: $CASE ${V[$CASE]##* } /s"
   done
 done

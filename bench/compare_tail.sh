@@ -23,7 +23,7 @@ log "latency: $LAT_LINE"
 # vigild's CPU per heartbeat with 200 /v1/stream subscribers vs none (issue 7:
 # within 10 %): rounds without, with, ..., without, the median ratio
 # (bench/stream_load.py; its JSON names the subscribers and rounds it ran)
-if [ $SMOKE = 1 ]; then st_args=(--rounds 1 --round-s 1 --subscribers 20); else st_args=(--rounds 3 --round-s 3 --subscribers 200); fi
+if [ $SMOKE = 1 ]; then st_args=(--rounds 1 --round-s 1 --subscribers 20); else st_args=(--rounds 5 --round-s 3 --subscribers 200); fi
 p=$(free_port)
 start_vigild "$p"
 s=$SPID
@@ -131,8 +131,14 @@ R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
 R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
 busy_share() { # CASE: "server % / load %", medians over its rounds
   if [ -s "$TMP/busy_$1" ]; then
-    echo "$(cut -d' ' -f1 "$TMP/busy_$1" | tr '\n' ' ' | median) % / $(cut -d' ' -f2 "$TMP/busy_$1" | tr '\n' ' ' | median) %"
+    echo "$(cut -d' ' -f2 "$TMP/busy_$1" | tr '\n' ' ' | median) % / $(cut -d' ' -f3 "$TMP/busy_$1" | tr '\n' ' ' | median) %"
   else echo nan; fi
+}
+cpu_share() { # CASE: the server's CPU per heartbeat, "user + kernel µs", medians over its rounds
+  if [ -s "$TMP/cpu_$1" ]; then
+    local u k; u=$(cut -d' ' -f1 "$TMP/cpu_$1" | tr '\n' ' ' | median); k=$(cut -d' ' -f2 "$TMP/cpu_$1" | tr '\n' ' ' | median)
+    echo "$(calc "$u + $k" 2) ($u + $k)"
+  else echo —; fi
 }
 # raw_share CASE: the rounds' shares of raw samples vigild kept (compare.sh raw_kept)
 raw_share() { if [ -s "$TMP/raw_$1" ]; then tr '\n' ' ' <"$TMP/raw_$1" | sed 's/ $//; s/ /, /g'; else echo nan; fi; }
@@ -164,14 +170,14 @@ desc() {
   echo
   echo "## Heartbeats per second"
   echo
-  echo "| case | round figures | median | min–max | cores busy, server / load generator |"
-  echo "|---|---|---|---|---|"
+  echo "| case | round figures | median | min–max | cores busy, server / load generator | server CPU µs a heartbeat (user + kernel) |"
+  echo "|---|---|---|---|---|---|"
   for c in "${CASES[@]}"; do
     # shellcheck disable=SC2086
-    echo "| $(desc "$c") | $(for x in ${V[$c]}; do printf '%s ' "$(fmt "$x")"; done)| **$(fmt "${M[$c]}")** | $(echo "${V[$c]}" | range | sed 's/ /–/') | $(busy_share "$c") |"
+    echo "| $(desc "$c") | $(for x in ${V[$c]}; do printf '%s ' "$(fmt "$x")"; done)| **$(fmt "${M[$c]}")** | $(echo "${V[$c]}" | range | sed 's/ /–/') | $(busy_share "$c") | $(cpu_share "$c") |"
   done
   echo
-  echo "Cores busy: median over the rounds of each core's busy share during the timed load (/proc/stat). A load generator near 100 % while the server's core has time left means the figure is the generator's ceiling, not the server's: such a case's ratio to another says less than its figures suggest."
+  echo "Cores busy: median over the rounds of each core's busy share during the timed load (/proc/stat). A load generator near 100 % while the server's core has time left means the figure is the generator's ceiling, not the server's: such a case's ratio to another says less than its figures suggest. Server CPU a heartbeat: the server process's utime and stime (all its threads, /proc/PID/stat) over the timed load, over the heartbeats (rows, lines) it took: what each costs the server whatever limits the rate (— for PostgreSQL, a server of many processes)."
   echo
   echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
   echo
