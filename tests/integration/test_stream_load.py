@@ -30,7 +30,7 @@ class StreamLoad(unittest.TestCase):
         self.addCleanup(v.cleanup)
         run = stream_load.Run(v.port, v.token, v.proc.pid, ROUND_S, 2, SUBSCRIBERS)
         base = run.rate()  # also the warm-up: workers registered, connections warm
-        (rate, cost), streams = run.with_subscribers()
+        (rate, cost, _), streams = run.with_subscribers()
         print(f"ingest without subscribers {base[0]:.0f}/s, {base[1]:.3f} CPU ticks per 1000 "
               f"heartbeats; with {SUBSCRIBERS}: {rate:.0f}/s, {cost:.3f} (not asserted: "
               f"bench/stream_load.py)")
