@@ -88,8 +88,13 @@ static const char *const wsql[SQW__COUNT] = {
         "INSERT INTO heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,"
         " gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests, tokens,"
         " cpu_ticks) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [SQW_HB_SEEN] = "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
-                    " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1",
+    /* Lazily (SQ_SEEN_SLACK_MS): an untouched row costs a lookup, not a
+     * rewritten page. */
+    [SQW_HB_SEEN] =
+        "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
+        " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1"
+        " AND (last_seen_ms <= ?2 - " STORE_STR(SQ_SEEN_SLACK_MS) " OR (?3 > 0 AND ttl_s <> ?3))",
+    [SQW_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE worker_id = ?1",
     [SQW_BATCH_MARK] = "INSERT INTO writer_batches(run_id, seq) VALUES(?1, ?2)"
                        " ON CONFLICT(run_id) DO UPDATE SET seq = excluded.seq",
     [SQW_BATCH_APPLIED] = "SELECT seq FROM writer_batches WHERE run_id = ?1",
@@ -293,6 +298,16 @@ static int insert_hb(sq_store *q, const store_hb *h)
     return rc || sq_exec(st) ? -1 : 0;
 }
 
+/* 1: worker_id has no row (forgotten), 0: it has, -1: the lookup failed. */
+static int sq_worker_gone(sq_store *q, const char *worker_id)
+{
+    sqlite3_stmt *st = q->w[SQW_WORKER_EXISTS];
+    if (bind_text(st, 1, worker_id) != SQLITE_OK) return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
 /* Heartbeats go in grouped by worker (store_hb_sorted): rowids still follow
  * arrival within a worker. Returns -2 when out of memory. */
 static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_event *evs, size_t nev)
@@ -312,7 +327,16 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
             rc = -1;
             break;
         }
-        if (sqlite3_changes(q->wdb) == 0 && store_forgotten_in(evs, nev, v[i]->worker_id)) continue;
+        /* No row changed: fresh enough, or gone. Only a worker this batch
+         * forgot can be gone, and then its samples stay out. */
+        if (sqlite3_changes(q->wdb) == 0 && store_forgotten_in(evs, nev, v[i]->worker_id)) {
+            int gone = sq_worker_gone(q, v[i]->worker_id);
+            if (gone < 0) {
+                rc = -1;
+                break;
+            }
+            if (gone) continue;
+        }
         for (size_t k = i; k < j && rc == 0; k++)
             rc = insert_hb(q, v[k]);
     }

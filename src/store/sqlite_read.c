@@ -9,8 +9,8 @@
  * the index that fits instead of scanning with "(? IS NULL OR ...)" terms.
  *
  * The open session's last heartbeat is read as max(session.last_hb_ms,
- * worker.last_seen_ms): the writer advances only the worker row on the hot
- * path (one update per worker per batch, not two), and a worker's newest
+ * the worker's last seen): the writer advances only the worker row on the
+ * hot path (and that lazily: SQ_SEEN_W), and a worker's newest
  * heartbeat always belongs to its open session.
  */
 #include "store/sqlite_int.h"
@@ -21,9 +21,9 @@
 
 #define WORKER_SELECT                                                                              \
     "SELECT w.worker_id, w.group_name, w.instance, w.state, w.state_since_ms,"                     \
-    " w.first_seen_ms, w.last_seen_ms, w.ttl_s, s.opened_ms,"                                      \
-    " max(s.last_hb_ms, w.last_seen_ms), s.node_id"                                                \
-    " FROM workers AS w LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                \
+    " w.first_seen_ms, w.seen_ms, w.ttl_s, s.opened_ms, max(s.last_hb_ms, w.seen_ms), s.node_id"   \
+    " FROM (SELECT *, " SQ_SEEN_W " AS seen_ms FROM workers AS w) AS w"                            \
+    " LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions"                                  \
     "  WHERE worker_id = w.worker_id AND closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE "'" \
     "  ORDER BY opened_ms DESC LIMIT 1)"
 
@@ -34,8 +34,8 @@ static const char *const rsql[SQR__COUNT] = {
     [SQR_WORKER_ONE] = WORKER_SELECT " WHERE w.worker_id = ?1",
     [SQR_SESSIONS] =
         "SELECT s.worker_id, s.group_name, s.instance, s.node_id, s.opened_ms, s.closed_ms,"
-        " CASE WHEN s.closed_ms IS NULL THEN max(s.last_hb_ms, coalesce((SELECT last_seen_ms"
-        "  FROM workers WHERE worker_id = s.worker_id), 0)) ELSE s.last_hb_ms END,"
+        " CASE WHEN s.closed_ms IS NULL THEN max(s.last_hb_ms, coalesce((SELECT " SQ_SEEN_W
+        " FROM workers AS w WHERE w.worker_id = s.worker_id), 0)) ELSE s.last_hb_ms END,"
         " s.reason, s.exit_code, s.requests, s.tokens, s.ttl_s FROM sessions AS s"
         " WHERE s.worker_id = ?1 AND s.opened_ms < ?2 ORDER BY s.opened_ms DESC LIMIT ?3",
     /* rowid breaks ties in the order they were written; the index holds it. */

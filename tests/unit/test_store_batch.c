@@ -7,9 +7,14 @@
  * earlier ones; an unmarked apply records nothing. The fleet hint
  * (store_fleet_hint) sizes SQLite's write cache: large for a small fleet,
  * small past a hot set it cannot hold, and large again when the fleet
- * shrinks well below that.
+ * shrinks well below that. A worker's last seen is read exactly on both
+ * (on SQLite, where the row is written lazily, once it is
+ * SQ_SEEN_SLACK_MS behind or its ttl changes: from its newest raw row),
+ * and the lazy write still tells a forgotten worker from one that is merely
+ * fresh.
  */
 #include "store/store.h"
+#include "store/sqlite_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -85,6 +90,74 @@ static void test_marks_survive_reopen(void **state)
     assert_int_equal(store_batch_applied(f->s, run, 6), 0);
 }
 
+/* The workers row's column as stored. */
+static int64_t raw_seen(const fx *f, const char *col)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT %s FROM workers WHERE worker_id = 'lz'", col);
+    return q_int_url(f->url, sql);
+}
+
+static int64_t read_seen(const fx *f)
+{
+    store_worker w;
+    assert_int_equal(store_get_worker(f->s, "lz", &w), 0);
+    assert_int_equal(w.open_last_hb_ms, w.last_seen_ms); /* the open session's too */
+    return w.last_seen_ms;
+}
+
+static void test_last_seen_lazy_write_exact_read(void **state)
+{
+    fx *f = *state;
+    reg_event open = ev(REG_EV_SESSION_OPEN, "lz", "lg", 1000);
+    open.opened_ms = 1000;
+    open.ttl_s = 15;
+    store_hb h = hb("lz", 1000 + SQ_SEEN_SLACK_MS / 2);
+    apply_ok(f->s, &open, 1, &h, 1);
+    /* within the slack: SQLite leaves the row, PostgreSQL writes it */
+    assert_int_equal(raw_seen(f, "last_seen_ms"), f->pg ? 1000 + SQ_SEEN_SLACK_MS / 2 : 1000);
+    assert_int_equal(read_seen(f), 1000 + SQ_SEEN_SLACK_MS / 2);
+
+    h = hb("lz", 1000 + SQ_SEEN_SLACK_MS); /* a slack behind: rewritten */
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(raw_seen(f, "last_seen_ms"), 1000 + SQ_SEEN_SLACK_MS);
+
+    h = hb("lz", 1100 + SQ_SEEN_SLACK_MS); /* a new ttl is written at once */
+    h.has = HB_HAS_TTL;
+    h.ttl_s = 40;
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(raw_seen(f, "ttl_s"), 40);
+    assert_int_equal(raw_seen(f, "last_seen_ms"), 1100 + SQ_SEEN_SLACK_MS);
+
+    h = hb("lz", 1200 + SQ_SEEN_SLACK_MS);
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(read_seen(f), 1200 + SQ_SEEN_SLACK_MS);
+    /* Raw rows gone (retention): on SQLite what is left is less than a
+     * slack behind; PostgreSQL's column is exact. */
+    q_exec_url(f->url, "DELETE FROM heartbeats WHERE worker_id = 'lz'");
+    assert_int_equal(read_seen(f), (f->pg ? 1200 : 1100) + SQ_SEEN_SLACK_MS);
+
+    /* Forgotten in a batch: its samples in that batch stay out. Forgotten
+     * and back in the same batch, with a sample too fresh to rewrite the
+     * new row: the sample goes in (the row is there, only not changed). */
+    int64_t t = 1000 + 4 * SQ_SEEN_SLACK_MS;
+    reg_event forget = ev(REG_EV_WORKER_FORGET, "lz", "lg", t);
+    h = hb("lz", t);
+    apply_ok(f->s, &forget, 1, &h, 1);
+    assert_int_equal(q_int_url(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = 'lz'"),
+                     0);
+    t += 1000;
+    reg_event again[] = {ev(REG_EV_WORKER_FORGET, "lz", "lg", t),
+                         ev(REG_EV_SESSION_OPEN, "lz", "lg", t)};
+    again[1].opened_ms = t;
+    again[1].ttl_s = 15;
+    h = hb("lz", t);
+    apply_ok(f->s, again, 2, &h, 1);
+    assert_int_equal(q_int_url(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = 'lz'"),
+                     1);
+    assert_int_equal(read_seen(f), t);
+}
+
 #define FLEET_WORKERS 20000 /* distinct workers of the cache test: past the hot limit */
 #define FLEET_BATCH 4096
 #define MIB (1 << 20)
@@ -137,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marks_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_seen_lazy_write_exact_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fleet_hint_sizes_the_write_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
