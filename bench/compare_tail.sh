@@ -129,16 +129,16 @@ R_ETCD=$(ratio "${M[vigild-http]}" "${M[etcd]}")
 R_PG=$(ratio "${M[pg-vigil]}" "${M[pg-insert500]}")
 R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
 R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
+col_median() { cut -d' ' -f"$2" "$1" | median; } # FILE N: the median of column N over its rows
 busy_share() { # CASE: "server % / load %", medians over its rounds
-  if [ -s "$TMP/busy_$1" ]; then
-    echo "$(cut -d' ' -f2 "$TMP/busy_$1" | tr '\n' ' ' | median) % / $(cut -d' ' -f3 "$TMP/busy_$1" | tr '\n' ' ' | median) %"
-  else echo nan; fi
+  local f=$TMP/busy_$1
+  if [ -s "$f" ]; then echo "$(col_median "$f" 2) % / $(col_median "$f" 3) %"; else echo nan; fi
 }
 cpu_share() { # CASE: the server's CPU per heartbeat, "user + kernel µs", medians over its rounds
-  if [ -s "$TMP/cpu_$1" ]; then
-    local u k; u=$(cut -d' ' -f1 "$TMP/cpu_$1" | tr '\n' ' ' | median); k=$(cut -d' ' -f2 "$TMP/cpu_$1" | tr '\n' ' ' | median)
-    echo "$(calc "$u + $k" 2) ($u + $k)"
-  else echo —; fi
+  local f=$TMP/cpu_$1 u k
+  [ -s "$f" ] || { echo —; return; }
+  u=$(col_median "$f" 1); k=$(col_median "$f" 2)
+  echo "$(calc "$u + $k" 2) ($u + $k)"
 }
 # raw_share CASE: the rounds' shares of raw samples vigild kept (compare.sh raw_kept)
 raw_share() { if [ -s "$TMP/raw_$1" ]; then tr '\n' ' ' <"$TMP/raw_$1" | sed 's/ $//; s/ /, /g'; else echo nan; fi; }

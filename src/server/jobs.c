@@ -300,9 +300,9 @@ static void *writer_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
                     getpriority(PRIO_PROCESS, 0) + WRITER_NICE) != 0)
         vlog("warn", "writer: cannot lower its priority: %s", strerror(errno));
-    /* Mapped, so that a burst's pages can be handed back (trim_after_burst). */
-    /* Opened here: thread-self is this thread. */
+    /* Opened here: thread-self is this thread (clocks_read). */
     int schedfd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    /* Mapped, so that a burst's pages can be handed back (trim_after_burst). */
     store_hb *hbs = wq_hbs_map(WRITER_BATCH_HB);
     if (!hbs) { /* at start, 9 MiB: a machine that cannot give it cannot run vigild either */
         vlog("error", "writer: cannot map its batch buffer: %s", strerror(errno));

@@ -153,6 +153,7 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
     arr_begin(seen, OID_INT8);
     arr_begin(ttl, OID_INT4);
     size_t nw = 0;
+    bool forgets = store_forgets_any(evs, nev);
     for (size_t i = 0, j; i < nhb; i = j) {
         int64_t last;
         int32_t t;
@@ -163,7 +164,7 @@ int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event
         bin_u32(ttl, 4);
         bin_u32(ttl, (uint32_t)t);
         nw++;
-        if (nev && store_forgotten_in(evs, nev, b->v[i]->worker_id))
+        if (forgets && store_forgotten_in(evs, nev, b->v[i]->worker_id))
             b->gone[b->ngone++] = b->v[i]->worker_id;
     }
     arr_end(ids, nw);

@@ -315,6 +315,7 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
     const store_hb **v = store_hb_sorted(hbs, nhb);
     if (!v) return -2;
     int rc = 0;
+    bool forgets = store_forgets_any(evs, nev);
     for (size_t i = 0, j; i < nhb && rc == 0; i = j) {
         int64_t seen;
         int32_t ttl;
@@ -329,7 +330,8 @@ static int apply_hbs(sq_store *q, const store_hb *hbs, size_t nhb, const reg_eve
         }
         /* No row changed: fresh enough, or gone. Only a worker this batch
          * forgot can be gone, and then its samples stay out. */
-        if (sqlite3_changes(q->wdb) == 0 && store_forgotten_in(evs, nev, v[i]->worker_id)) {
+        if (forgets && sqlite3_changes(q->wdb) == 0 &&
+            store_forgotten_in(evs, nev, v[i]->worker_id)) {
             int gone = sq_worker_gone(q, v[i]->worker_id);
             if (gone < 0) {
                 rc = -1;

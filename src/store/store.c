@@ -464,6 +464,13 @@ size_t store_hb_run(const store_hb *const *v, size_t n, size_t i, int64_t *last_
     return j;
 }
 
+bool store_forgets_any(const reg_event *evs, size_t nev)
+{
+    for (size_t i = 0; i < nev; i++)
+        if (evs[i].kind == REG_EV_WORKER_FORGET) return true;
+    return false;
+}
+
 bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id)
 {
     for (size_t i = 0; i < nev; i++)

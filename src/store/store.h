@@ -450,8 +450,11 @@ const store_hb **store_hb_sorted(const store_hb *hbs, size_t n);
  * as if the heartbeats had been applied one by one. */
 size_t store_hb_run(const store_hb *const *v, size_t n, size_t i, int64_t *last_ms, int32_t *ttl_s);
 /* Whether worker_id is forgotten among evs[0..nev) (its rows then go only
- * if the worker row exists again by the end of the batch's events). */
+ * if the worker row exists again by the end of the batch's events). A scan
+ * of the events: a backend asks per worker only when store_forgets_any. */
 bool store_forgotten_in(const reg_event *evs, size_t nev, const char *worker_id);
+/* Whether evs[0..nev) forgets any worker (rare): one scan for the batch. */
+bool store_forgets_any(const reg_event *evs, size_t nev);
 /* A REG_EV_ALERT's events row, the same on every backend: its type
  * ("alert_firing", "alert_resolved"), and its detail JSON into buf (n bytes;
  * STORE_EVENT_DETAIL_MAX always holds a valid rule name). Always a whole

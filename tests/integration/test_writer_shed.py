@@ -83,6 +83,9 @@ class WriterShed(unittest.TestCase):
         self.addCleanup(os.sched_setaffinity, 0, set(cpus))
         body = "\n".join(json.dumps({"worker_id": f"pc-{i % 2000}", "group": "pace", "cpu": 0.5,
                                      "seq": i}) for i in range(BURST_LINES))
+        def paused():
+            return writer_and_queue(v)[0]["shed_pauses"] > 0
+
         accepted = 0
         # A round is at most 80 bodies (400,000 lines, which fit the 524,288-slot
         # queue), under a second at full speed: the writer may finish no batch
@@ -95,9 +98,9 @@ class WriterShed(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.json()["rejected"], 0, r)
                 accepted += r.json()["accepted"]
-                if n % 10 == 9 and writer_and_queue(v)[0]["shed_pauses"] > 0:
+                if n % 10 == 9 and paused():
                     break
-            if writer_and_queue(v)[0]["shed_pauses"] > 0:
+            if paused():
                 break
             wait_until(lambda: writer_and_queue(v)[1]["depth"] == 0, timeout=120,
                        what="queue drained between rounds")
