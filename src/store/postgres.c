@@ -9,8 +9,9 @@
  *
  * store_apply is one transaction a batch, in three round trips for a
  * typical batch: (1) BEGIN, every event, and one UPDATE advancing
- * workers.last_seen_ms for all the batch's workers at once (arrays,
- * GREATEST), sent as a pipeline (a round trip per PG_PIPE_CHUNK
+ * workers.last_seen_ms for the batch's workers whose row is due (arrays,
+ * GREATEST; lazily, STORE_SEEN_SLACK_MS: most batches have none, and the
+ * UPDATE is left out), sent as a pipeline (a round trip per PG_PIPE_CHUNK
  * statements); (2) the raw heartbeats as COPY heartbeats FROM STDIN
  * (postgres_hb.c); (3) COMMIT. Each event kind is a single statement
  * (data-modifying CTEs) that decides replays in SQL, so nothing has to wait
@@ -100,8 +101,9 @@ static const char *const pg_wsql[PGW__COUNT] = {
                    " e AS (DELETE FROM workers WHERE worker_id = $1::text)" EVENT_INSERT,
     /* The alert engine's event: its events row and nothing else. $12: detail. */
     [PGW_ALERT] = EVENT_COLS ", detail" EVENT_VALS ", $12::text",
-    /* One statement for the whole batch: per worker the newest timestamp and
-     * the last ttl given (0: keep). Returns the workers it found. */
+    /* One statement for the batch's due workers (pg_seen): per worker the
+     * newest timestamp and the last ttl given (0: keep). Returns the
+     * workers it found. */
     [PGW_HB_SEEN] =
         "UPDATE workers AS w SET last_seen_ms = GREATEST(w.last_seen_ms, v.seen),"
         " ttl_s = CASE WHEN v.ttl > 0 THEN v.ttl ELSE w.ttl_s END"
@@ -203,7 +205,7 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
         event_params(q, &evs[i], &p, &row);
         pg_pipe_send(&pp, event_ops[evs[i].kind].k, &p, (int64_t)i);
     }
-    if (nhb) {
+    if (nhb && hb->nseen) {
         pg_params p = {0};
         pp_bin(&p, hb->ids.p, (int)hb->ids.n);
         pp_bin(&p, hb->seen.p, (int)hb->seen.n);
@@ -248,16 +250,18 @@ static int pg_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
             err_set(err, errlen, "store_apply: unknown event kind %d", evs[i].kind);
             return -1;
         }
-    pg_hb_batch hb;
-    if (nhb && pg_hb_build(&hb, hbs, nhb, evs, nev) != 0) {
-        pg_hb_free(&hb);
-        err_set(err, errlen, "store_apply: out of memory");
-        return -1;
-    }
     char m[256] = "";
     const char *what = "connect";
     int rc = -1;
     pthread_mutex_lock(&k->mu);
+    pg_seen_forget(&q->seen, evs, nev);
+    pg_hb_batch hb;
+    if (nhb && pg_hb_build(&hb, &q->seen, hbs, nhb, evs, nev) != 0) {
+        pthread_mutex_unlock(&k->mu);
+        pg_hb_free(&hb);
+        err_set(err, errlen, "store_apply: out of memory");
+        return -1;
+    }
     bool looked_ok = pg_alive(k);
     if (pg_ready(k, m, sizeof m) == 0) {
         rc = apply_once(q, evs, nev, &hb, nhb, m, sizeof m, &what);
@@ -272,6 +276,7 @@ static int pg_apply(store *s, const reg_event *evs, size_t nev, const store_hb *
             }
         }
     }
+    if (rc == 0 && nhb) pg_hb_committed(&q->seen, &hb);
     if (rc != 0) err_set(err, errlen, "store_apply: %s: %s", what, m);
     pthread_mutex_unlock(&k->mu);
     if (nhb) pg_hb_free(&hb);
@@ -380,6 +385,7 @@ static void pg_close(store *s)
     pg_conn_close(&q->r);
     pg_conn_close(&q->w);
     pg_read_free(q);
+    pg_seen_free(&q->seen);
     free(q);
 }
 
@@ -439,6 +445,7 @@ store *store_pg_open(const char *url, const char *node_id, char *err, size_t err
         return NULL;
     }
     q->base.be = &postgres_backend;
+    pg_seen_init(&q->seen);
     snprintf(q->base.node_id, sizeof q->base.node_id, "%s", node_id ? node_id : "");
     if (pg_read_texts(q, err, errlen) != 0) goto fail;
     if (conn_init(

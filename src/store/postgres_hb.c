@@ -2,9 +2,10 @@
  * postgres_hb: a batch's raw heartbeats on their way into PostgreSQL.
  *
  * store_apply (postgres.c) needs two things from them: the arrays of one
- * UPDATE that advances workers.last_seen_ms for every worker of the batch
- * at once (per worker: the newest timestamp, the last ttl given), and the
- * rows themselves as COPY heartbeats FROM STDIN data. COPY costs the server
+ * UPDATE that advances workers.last_seen_ms for the batch's workers whose
+ * row is due (per worker: the newest timestamp, the last ttl given; due:
+ * pg_seen, below), and the rows themselves as COPY heartbeats FROM STDIN
+ * data. COPY costs the server
  * no statement per row or per few hundred rows; the raw heartbeat table's
  * b-tree is then most of what a row costs.
  *
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 /* The COPY column list; copy_row writes them in this order. */
 #define HB_COPY                                                                                    \
@@ -127,11 +130,89 @@ static void arr_end(pg_buf *b, size_t count)
     b->n = n;
 }
 
+/* ---- what the writer last wrote (pg_seen, postgres_int.h) ----------------------- */
+
+/* FNV-1a under a per-process seed, then a 64-bit finaliser (splitmix64's):
+ * ids are chosen by clients, so the probe sequences must not be. Never 0
+ * (an empty slot). */
+static uint64_t seen_hash(const pg_seen *c, const char *id)
+{
+    uint64_t h = 0xcbf29ce484222325u ^ c->seed;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3u;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9u;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebu;
+    h ^= h >> 31;
+    return h ? h : 1;
+}
+
+static pg_seen_slot *seen_slot(const pg_seen *c, uint64_t h)
+{
+    size_t m = c->cap - 1, i = (size_t)h & m;
+    while (c->v[i].h && c->v[i].h != h)
+        i = (i + 1) & m;
+    return &c->v[i];
+}
+
+static const pg_seen_slot *seen_get(const pg_seen *c, uint64_t h)
+{
+    if (!c->cap) return NULL;
+    const pg_seen_slot *e = seen_slot(c, h);
+    return e->h ? e : NULL;
+}
+
+/* Room for one more entry: doubled while under PG_SEEN_SLOTS_MAX, emptied
+ * at its 3/4 (a fleet that large is written in full once more, no worse
+ * than without the table). -1: out of memory, the table as it was. */
+static int seen_room(pg_seen *c)
+{
+    if (c->cap && (c->n + 1) * 2 <= c->cap) return 0;
+    if (c->cap >= PG_SEEN_SLOTS_MAX) {
+        if ((c->n + 1) * 4 <= c->cap * 3) return 0;
+        memset(c->v, 0, c->cap * sizeof *c->v);
+        c->n = 0;
+        return 0;
+    }
+    size_t cap = c->cap ? c->cap * 2 : PG_SEEN_SLOTS_MIN;
+    pg_seen_slot *v = calloc(cap, sizeof *v);
+    if (!v) return -1;
+    pg_seen old = *c;
+    c->v = v;
+    c->cap = cap;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.v[i].h) *seen_slot(c, old.v[i].h) = old.v[i];
+    free(old.v);
+    return 0;
+}
+
+void pg_seen_init(pg_seen *c)
+{
+    memset(c, 0, sizeof *c);
+    if (getrandom(&c->seed, sizeof c->seed, GRND_NONBLOCK) != (ssize_t)sizeof c->seed)
+        c->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+}
+
+void pg_seen_free(pg_seen *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* Whether worker h's row is due: unknown, a slack behind last_ms, or given
+ * a ttl other than the one written. */
+static bool seen_due(const pg_seen *c, uint64_t h, int64_t last_ms, int32_t ttl)
+{
+    const pg_seen_slot *e = seen_get(c, h);
+    return !e || !e->seen_s || last_ms / 1000 - e->seen_s >= STORE_SEEN_SLACK_MS / 1000 ||
+           (ttl > 0 && ttl != e->ttl_s);
+}
+
 /* ---- the batch ------------------------------------------------------------------ */
 
 void pg_hb_free(pg_hb_batch *b)
 {
     free(b->v);
+    free(b->put);
     free(b->ids.p);
     free(b->seen.p);
     free(b->ttl.p);
@@ -139,38 +220,70 @@ void pg_hb_free(pg_hb_batch *b)
     free(b->alive);
 }
 
-int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event *evs, size_t nev)
+int pg_hb_build(pg_hb_batch *b, const pg_seen *c, const store_hb *hbs, size_t nhb,
+                const reg_event *evs, size_t nev)
 {
     memset(b, 0, sizeof *b);
     b->n = nhb;
     b->v = store_hb_sorted(hbs, nhb); /* one last_seen value per worker */
+    b->put = malloc(nhb * sizeof *b->put);
     b->gone = malloc(nhb * sizeof *b->gone);
     b->alive = calloc(nhb, sizeof *b->alive);
-    if (!b->v || !b->gone || !b->alive) return -1;
+    if (!b->v || !b->put || !b->gone || !b->alive) return -1;
     pg_buf *ids = &b->ids, *seen = &b->seen, *ttl = &b->ttl;
     if (buf_need(ids, ARR_HEAD) || buf_need(seen, ARR_HEAD) || buf_need(ttl, ARR_HEAD)) return -1;
     arr_begin(ids, OID_TEXT);
     arr_begin(seen, OID_INT8);
     arr_begin(ttl, OID_INT4);
-    size_t nw = 0;
     bool forgets = store_forgets_any(evs, nev);
     for (size_t i = 0, j; i < nhb; i = j) {
         int64_t last;
         int32_t t;
         j = store_hb_run(b->v, nhb, i, &last, &t);
+        const char *id = b->v[i]->worker_id;
+        bool gone = forgets && store_forgotten_in(evs, nev, id);
+        uint64_t h = seen_hash(c, id);
+        if (!gone && !seen_due(c, h, last, t)) continue;
         if (buf_need(ids, HB_ID_MAX + 4) || buf_need(seen, 12) || buf_need(ttl, 8)) return -1;
-        bin_text(ids, b->v[i]->worker_id);
+        bin_text(ids, id);
         bin_i64(seen, true, last);
         bin_u32(ttl, 4);
         bin_u32(ttl, (uint32_t)t);
-        nw++;
-        if (forgets && store_forgotten_in(evs, nev, b->v[i]->worker_id))
-            b->gone[b->ngone++] = b->v[i]->worker_id;
+        b->nseen++;
+        if (gone) {
+            b->gone[b->ngone++] = id; /* its row may not be there: not put */
+        } else {
+            const pg_seen_slot *e = seen_get(c, h);
+            b->put[b->nput++] = (pg_seen_slot){.h = h,
+                                               .seen_s = (uint32_t)(last / 1000),
+                                               .ttl_s = t > 0 ? t
+                                                        : e   ? e->ttl_s
+                                                              : 0};
+        }
     }
-    arr_end(ids, nw);
-    arr_end(seen, nw);
-    arr_end(ttl, nw);
+    arr_end(ids, b->nseen);
+    arr_end(seen, b->nseen);
+    arr_end(ttl, b->nseen);
     return 0;
+}
+
+void pg_seen_forget(pg_seen *c, const reg_event *evs, size_t nev)
+{
+    for (size_t i = 0; i < nev && c->cap; i++) {
+        if (!evs[i].worker_id[0]) continue; /* a group's */
+        pg_seen_slot *e = seen_slot(c, seen_hash(c, evs[i].worker_id));
+        if (e->h) *e = (pg_seen_slot){.h = e->h};
+    }
+}
+
+void pg_hb_committed(pg_seen *c, const pg_hb_batch *b)
+{
+    for (size_t i = 0; i < b->nput; i++) {
+        if (seen_room(c) != 0) return; /* unknown stays due: written again */
+        pg_seen_slot *e = seen_slot(c, b->put[i].h);
+        if (!e->h) c->n++;
+        *e = b->put[i];
+    }
 }
 
 static bool hb_dropped(const pg_hb_batch *b, const char *worker_id)

@@ -214,10 +214,36 @@ enum pg_astmt {
     PGA__COUNT
 };
 
+/* What this writer last wrote to each worker's workers.last_seen_ms and
+ * ttl_s (postgres_hb.c), so a batch updates only the rows a slack behind
+ * (STORE_SEEN_SLACK_MS), as SQLite's writer decides in its UPDATE's WHERE.
+ * PostgreSQL cannot: a conditional UPDATE still probes every worker's row,
+ * and that probe, not the write, was most of the statement's cost
+ * (docs/benchmarks.md). Open addressing on a seeded 64-bit hash of the id,
+ * 16 bytes a worker; a shared hash is taken for the same worker (a
+ * needless skip is bounded by the next write; reads are exact anyway).
+ * Advisory only: an entry says "the column is at least this", and
+ * anything unknown is written. Writer connection's mutex. */
+#define PG_SEEN_SLOTS_MIN 1024
+#define PG_SEEN_SLOTS_MAX (1u << 22) /* 64 MiB; past 3/4 of it the table starts over */
+typedef struct pg_seen_slot {
+    uint64_t h;      /* 0: empty */
+    uint32_t seen_s; /* last_seen_ms / 1000 written; 0: write next time */
+    int32_t ttl_s;   /* ttl written; 0: not known */
+} pg_seen_slot;
+typedef struct pg_seen {
+    pg_seen_slot *v;
+    size_t cap, n;
+    uint64_t seed;
+} pg_seen;
+void pg_seen_init(pg_seen *c); /* empty, with a fresh seed */
+void pg_seen_free(pg_seen *c);
+
 typedef struct pg_store {
     store base; /* first: a store * is a pg_store * */
     pg_conn w, r, a;
     char *rtext[PGR__TOTAL]; /* the read statements' texts, built at open */
+    pg_seen seen;            /* the writer's: w.mu */
 } pg_store;
 
 /* postgres_hb.c: a batch's heartbeats (store_apply). */
@@ -227,13 +253,17 @@ typedef struct pg_buf {
 } pg_buf;
 
 /* Sorted by worker (arrival order within one), the per-worker arrays of
- * the last_seen UPDATE in binary (text[], int8[], int4[]), and the workers
- * forgotten in the same batch (their rows are dropped unless the worker row
+ * the last_seen UPDATE in binary (text[], int8[], int4[]) for the workers
+ * whose row is due (pg_seen), and the workers forgotten in the same batch
+ * (always in the UPDATE: their rows are dropped unless the worker row
  * exists again by the end of the events). */
 typedef struct pg_hb_batch {
     const store_hb **v;
     size_t n;
     pg_buf ids, seen, ttl;
+    size_t nseen;      /* workers in the arrays; 0: no UPDATE */
+    pg_seen_slot *put; /* what the arrays write, for pg_seen once committed */
+    size_t nput;
     const char **gone; /* forgotten in the batch and with heartbeats in it */
     bool *alive;       /* gone[i] found by the update (opened again after the forget) */
     size_t ngone;
@@ -242,8 +272,15 @@ typedef struct pg_hb_batch {
 #define PG_TAG_SEEN (-2) /* pipeline tag of the last_seen UPDATE */
 #define PG_TAG_MARK (-3) /* pipeline tag of the batch mark (store_batch_mark) */
 
-int pg_hb_build(pg_hb_batch *b, const store_hb *hbs, size_t nhb, const reg_event *evs,
-                size_t nev); /* 0, -1 out of memory (pg_hb_free it anyway) */
+/* An event's statement may rewrite a worker's row (open, state) or delete
+ * it (forget): c forgets what it knew of the events' workers. Before the
+ * batch, whatever becomes of it. */
+void pg_seen_forget(pg_seen *c, const reg_event *evs, size_t nev);
+/* 0, -1 out of memory (pg_hb_free it anyway). */
+int pg_hb_build(pg_hb_batch *b, const pg_seen *c, const store_hb *hbs, size_t nhb,
+                const reg_event *evs, size_t nev);
+/* The batch committed: c learns what its UPDATE wrote. */
+void pg_hb_committed(pg_seen *c, const pg_hb_batch *b);
 void pg_hb_free(pg_hb_batch *b);
 /* Pipeline reply handler: the UPDATE's RETURNING rows (ctx: the batch). */
 int pg_hb_reply(void *ctx, int64_t tag, const PGresult *r);

@@ -88,12 +88,12 @@ static const char *const wsql[SQW__COUNT] = {
         "INSERT INTO heartbeats(worker_id, ts_ms, seq, status, cpu, mem, mem_available_gb,"
         " gpu_mem_active_gb, thermal, backlog, capacity, in_flight, requests, tokens,"
         " cpu_ticks) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    /* Lazily (SQ_SEEN_SLACK_MS): an untouched row costs a lookup, not a
+    /* Lazily (STORE_SEEN_SLACK_MS): an untouched row costs a lookup, not a
      * rewritten page. */
-    [SQW_HB_SEEN] =
-        "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
-        " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1"
-        " AND (last_seen_ms <= ?2 - " STORE_STR(SQ_SEEN_SLACK_MS) " OR (?3 > 0 AND ttl_s <> ?3))",
+    [SQW_HB_SEEN] = "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
+                    " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1"
+                    " AND (last_seen_ms <= ?2 - " STORE_STR(
+                        STORE_SEEN_SLACK_MS) " OR (?3 > 0 AND ttl_s <> ?3))",
     [SQW_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE worker_id = ?1",
     [SQW_BATCH_MARK] = "INSERT INTO writer_batches(run_id, seq) VALUES(?1, ?2)"
                        " ON CONFLICT(run_id) DO UPDATE SET seq = excluded.seq",

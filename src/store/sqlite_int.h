@@ -12,28 +12,14 @@
 #define VIGIL_STORE_SQLITE_INT_H
 
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 
-/* SQLite's workers.last_seen_ms lags: its writer advances it from raw
- * samples only once it is SQ_SEEN_SLACK_MS or more behind the batch's
- * newest (or the ttl changes), because rewriting every worker's row in
- * every batch dirtied a second page per worker (store_bench, 10,000 workers
- * at a 10 s interval, batches of 8,192: 72-76 k rows/s with it, 81-88 k
- * lazily). Reads stay exact: a worker's last heartbeat is read as the later
- * of that column and its newest raw row, one seek on the (worker_id, ts_ms)
- * index (restoring 1,000,000 workers: ~0.5 s more), and every sample the
- * column would have been advanced from is such a row. The column alone
- * speaks only for a worker whose raw rows retention has pruned (days old by
- * then), and the slack is its error. PostgreSQL keeps the column exact: a
- * lazy update measured no faster there, and its plan turned to a scan of
- * the whole workers table. SQ_SEEN_W reads it for the workers row `w`. */
-#define SQ_SEEN_SLACK_MS 60000
-#define SQ_SEEN_W                                                                                  \
-    "max(w.last_seen_ms, coalesce((SELECT max(h.ts_ms) FROM heartbeats AS h"                       \
-    " WHERE h.worker_id = w.worker_id), 0))"
+/* The worker row `w`'s last seen, exactly (STORE_SEEN_SLACK_MS). */
+#define SQ_SEEN_W "max(w.last_seen_ms, coalesce(" STORE_NEWEST_HB("w") ", 0))"
 
 #define SQ_ANALYTICS_BUSY_MS 10000 /* rollup/import wait for SQLite's write lock */
 

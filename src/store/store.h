@@ -227,7 +227,9 @@ int store_ping(store *s);
  * WORKER_FORGET deletes the worker, its sessions and heartbeats; ALERT
  * (the alert engine's, reg.h) changes no table but `events`. Every event
  * is also inserted into `events`. Each heartbeat is inserted and advances
- * workers.last_seen_ms (never backwards). All or nothing; 0 ok, -1 with err. */
+ * workers.last_seen_ms (never backwards; lazily, up to STORE_SEEN_SLACK_MS
+ * behind, store_sql.h: readers take the newest raw row into account). All
+ * or nothing; 0 ok, -1 with err. */
 int store_apply(store *s, const reg_event *evs, size_t nev, const store_hb *hbs, size_t nhb,
                 char *err, size_t errlen);
 

@@ -7,11 +7,10 @@
  * earlier ones; an unmarked apply records nothing. The fleet hint
  * (store_fleet_hint) sizes SQLite's write cache: large for a small fleet,
  * small past a hot set it cannot hold, and large again when the fleet
- * shrinks well below that. A worker's last seen is read exactly on both
- * (on SQLite, where the row is written lazily, once it is
- * SQ_SEEN_SLACK_MS behind or its ttl changes: from its newest raw row),
- * and the lazy write still tells a forgotten worker from one that is merely
- * fresh.
+ * shrinks well below that. A worker's last seen is read exactly on both,
+ * where the row is written lazily (once it is STORE_SEEN_SLACK_MS behind or
+ * its ttl changes: from its newest raw row), and the lazy write still tells
+ * a forgotten worker from one that is merely fresh.
  */
 #include "store/store.h"
 #include "store/sqlite_int.h"
@@ -109,38 +108,48 @@ static int64_t read_seen(const fx *f)
 static void test_last_seen_lazy_write_exact_read(void **state)
 {
     fx *f = *state;
+    const int64_t S = STORE_SEEN_SLACK_MS;
     reg_event open = ev(REG_EV_SESSION_OPEN, "lz", "lg", 1000);
     open.opened_ms = 1000;
     open.ttl_s = 15;
-    store_hb h = hb("lz", 1000 + SQ_SEEN_SLACK_MS / 2);
+    store_hb h = hb("lz", 1000 + S / 2);
     apply_ok(f->s, &open, 1, &h, 1);
-    /* within the slack: SQLite leaves the row, PostgreSQL writes it */
-    assert_int_equal(raw_seen(f, "last_seen_ms"), f->pg ? 1000 + SQ_SEEN_SLACK_MS / 2 : 1000);
-    assert_int_equal(read_seen(f), 1000 + SQ_SEEN_SLACK_MS / 2);
+    /* Within the slack: SQLite leaves the row the open wrote. PostgreSQL's
+     * writer goes by what it wrote itself, and had written nothing. */
+    int64_t w1 = f->pg ? 1000 + S / 2 : 1000;
+    assert_int_equal(raw_seen(f, "last_seen_ms"), w1);
+    assert_int_equal(read_seen(f), 1000 + S / 2);
 
-    h = hb("lz", 1000 + SQ_SEEN_SLACK_MS); /* a slack behind: rewritten */
+    h = hb("lz", w1 + S / 2); /* less than a slack past what is written: left */
     apply_ok(f->s, NULL, 0, &h, 1);
-    assert_int_equal(raw_seen(f, "last_seen_ms"), 1000 + SQ_SEEN_SLACK_MS);
+    assert_int_equal(raw_seen(f, "last_seen_ms"), w1);
+    assert_int_equal(read_seen(f), w1 + S / 2);
 
-    h = hb("lz", 1100 + SQ_SEEN_SLACK_MS); /* a new ttl is written at once */
+    h = hb("lz", w1 + S); /* a slack behind: rewritten */
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(raw_seen(f, "last_seen_ms"), w1 + S);
+
+    h = hb("lz", w1 + S + 100); /* a new ttl is written at once */
     h.has = HB_HAS_TTL;
     h.ttl_s = 40;
     apply_ok(f->s, NULL, 0, &h, 1);
     assert_int_equal(raw_seen(f, "ttl_s"), 40);
-    assert_int_equal(raw_seen(f, "last_seen_ms"), 1100 + SQ_SEEN_SLACK_MS);
+    assert_int_equal(raw_seen(f, "last_seen_ms"), w1 + S + 100);
 
-    h = hb("lz", 1200 + SQ_SEEN_SLACK_MS);
+    h = hb("lz", w1 + S + 200); /* the same ttl again: not due */
+    h.has = HB_HAS_TTL;
+    h.ttl_s = 40;
     apply_ok(f->s, NULL, 0, &h, 1);
-    assert_int_equal(read_seen(f), 1200 + SQ_SEEN_SLACK_MS);
-    /* Raw rows gone (retention): on SQLite what is left is less than a
-     * slack behind; PostgreSQL's column is exact. */
+    assert_int_equal(raw_seen(f, "last_seen_ms"), w1 + S + 100);
+    assert_int_equal(read_seen(f), w1 + S + 200);
+    /* Raw rows gone (retention): what is left is less than a slack behind. */
     q_exec_url(f->url, "DELETE FROM heartbeats WHERE worker_id = 'lz'");
-    assert_int_equal(read_seen(f), (f->pg ? 1200 : 1100) + SQ_SEEN_SLACK_MS);
+    assert_int_equal(read_seen(f), w1 + S + 100);
 
     /* Forgotten in a batch: its samples in that batch stay out. Forgotten
      * and back in the same batch, with a sample too fresh to rewrite the
      * new row: the sample goes in (the row is there, only not changed). */
-    int64_t t = 1000 + 4 * SQ_SEEN_SLACK_MS;
+    int64_t t = w1 + 4 * S;
     reg_event forget = ev(REG_EV_WORKER_FORGET, "lz", "lg", t);
     h = hb("lz", t);
     apply_ok(f->s, &forget, 1, &h, 1);
@@ -156,6 +165,29 @@ static void test_last_seen_lazy_write_exact_read(void **state)
     assert_int_equal(q_int_url(f->url, "SELECT count(*) FROM heartbeats WHERE worker_id = 'lz'"),
                      1);
     assert_int_equal(read_seen(f), t);
+
+    /* An event rewrites the row beside the writer's lazy update: a ttl the
+     * row held before it is due again after it (PostgreSQL's writer must
+     * not go by what it wrote before the event). */
+    h = hb("lz", t + 100);
+    h.has = HB_HAS_TTL;
+    h.ttl_s = 40;
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(raw_seen(f, "ttl_s"), 40);
+    reg_event restart[] = {ev(REG_EV_SESSION_CLOSE, "lz", "lg", t + 200),
+                           ev(REG_EV_SESSION_OPEN, "lz", "lg", t + 200)};
+    restart[0].opened_ms = t;
+    restart[0].last_hb_ms = t + 100;
+    restart[1].opened_ms = t + 200;
+    restart[1].ttl_s = 15;
+    apply_ok(f->s, restart, 2, NULL, 0);
+    assert_int_equal(raw_seen(f, "ttl_s"), 15);
+    h = hb("lz", t + 300);
+    h.has = HB_HAS_TTL;
+    h.ttl_s = 40;
+    apply_ok(f->s, NULL, 0, &h, 1);
+    assert_int_equal(raw_seen(f, "ttl_s"), 40);
+    assert_int_equal(read_seen(f), t + 300);
 }
 
 #define FLEET_WORKERS 20000 /* distinct workers of the cache test: past the hot limit */
