@@ -5,9 +5,8 @@
  * UPDATE that advances workers.last_seen_ms for the batch's workers whose
  * row is due (per worker: the newest timestamp, the last ttl given; due:
  * pg_seen, below), and the rows themselves as COPY heartbeats FROM STDIN
- * data. COPY costs the server
- * no statement per row or per few hundred rows; the raw heartbeat table's
- * b-tree is then most of what a row costs.
+ * data. COPY costs the server no statement per row or per few hundred
+ * rows; the raw heartbeat table's b-tree is then most of what a row costs.
  *
  * Binary format, not text: no number to print here nor to parse there
  * (measured: see docs/benchmarks.md, "Store write rate"), floats go bit for
