@@ -342,9 +342,15 @@ test('dashboard: 10,000 workers stay a virtualized list', async () => {
     assert.ok(inDom < 120, `only the visible rows are in the DOM (${inDom})`);
     await waitFor(async () => (await page.locator('#group-cards .card').count()) === 23, '23 group cards');
     // Scroll to the end: the last worker is drawn, still without extra rows.
+    // Scrolled again on each try: the last batch's workers may still be
+    // arriving over the stream (a loaded machine), and each one lengthens
+    // the list below a scroll made before it came.
     await page.locator('#sort').selectOption('id');
-    await page.evaluate(() => { const v = document.querySelector('#wl'); v.scrollTop = v.scrollHeight; });
-    await page.locator('#wl .wrow[data-worker-id="scale-09999"]').waitFor();
+    const last = page.locator('#wl .wrow[data-worker-id="scale-09999"]');
+    await waitFor(async () => {
+      await page.evaluate(() => { const v = document.querySelector('#wl'); v.scrollTop = v.scrollHeight; });
+      return last.isVisible();
+    }, 'scale-09999 drawn at the end of the list', 30000, 250);
     // A filter over 10,000 answers at once.
     const f0 = Date.now();
     await page.fill('#filter', 'scale-0999');
