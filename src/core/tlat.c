@@ -13,6 +13,8 @@
  */
 #include "core/tlat.h"
 
+#include "core/hash.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -50,24 +52,11 @@ struct tlat {
  * are capped, so piling them into one shard costs contention, not time.) */
 static uint64_t hash_name(const char *s, size_t n)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = hash_fnv1a64(s, n, 0);
     h ^= h >> 33; /* the low bits pick the shard, the high ones the chain */
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return h;
-}
-
-/* splitmix64 finaliser: turns (hash, bucket) into a well-spread seed. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
 }
 
 static uint64_t xorshift64(uint64_t *s)
@@ -113,8 +102,8 @@ static tlat_bkt *bkt_new(const char *group, size_t glen, uint64_t hash, int64_t 
     if (!b) return NULL;
     b->hash = hash;
     b->bucket_ms = bucket_ms;
-    b->rng = mix64(hash ^ (uint64_t)bucket_ms);
-    if (!b->rng) b->rng = 0x2545f4914f6cdd1dull; /* xorshift's one forbidden state */
+    b->rng = hash_mix64(hash ^ (uint64_t)bucket_ms); /* a well-spread seed */
+    if (!b->rng) b->rng = 0x2545f4914f6cdd1dull;     /* xorshift's one forbidden state */
     b->glen = glen;
     memcpy(b->group, group, glen);
     b->group[glen] = '\0';

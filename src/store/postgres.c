@@ -205,7 +205,7 @@ static int apply_once(pg_store *q, const reg_event *evs, size_t nev, pg_hb_batch
         event_params(q, &evs[i], &p, &row);
         pg_pipe_send(&pp, event_ops[evs[i].kind].k, &p, (int64_t)i);
     }
-    if (nhb && hb->nseen) {
+    if (nhb && hb->nput + hb->ngone) {
         pg_params p = {0};
         pp_bin(&p, hb->ids.p, (int)hb->ids.n);
         pp_bin(&p, hb->seen.p, (int)hb->seen.n);

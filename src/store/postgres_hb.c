@@ -20,6 +20,7 @@
  */
 #include "store/postgres_int.h"
 
+#include "core/hash.h"
 #include "core/vec.h"
 
 #include <stdio.h>
@@ -131,17 +132,11 @@ static void arr_end(pg_buf *b, size_t count)
 
 /* ---- what the writer last wrote (pg_seen, postgres_int.h) ----------------------- */
 
-/* FNV-1a under a per-process seed, then a 64-bit finaliser (splitmix64's):
- * ids are chosen by clients, so the probe sequences must not be. Never 0
- * (an empty slot). */
+/* Seeded per process (pg_seen_init): ids are chosen by clients, so the
+ * probe sequences must not be. Never 0 (an empty slot). */
 static uint64_t seen_hash(const pg_seen *c, const char *id)
 {
-    uint64_t h = 0xcbf29ce484222325u ^ c->seed;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3u;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9u;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebu;
-    h ^= h >> 31;
+    uint64_t h = hash_mix64(hash_fnv1a64(id, strlen(id), c->seed));
     return h ? h : 1;
 }
 
@@ -197,11 +192,10 @@ void pg_seen_free(pg_seen *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Whether worker h's row is due: unknown, a slack behind last_ms, or given
- * a ttl other than the one written. */
-static bool seen_due(const pg_seen *c, uint64_t h, int64_t last_ms, int32_t ttl)
+/* Whether a worker's row is due, given its entry e (NULL: unknown): a
+ * slack behind last_ms, or given a ttl other than the one written. */
+static bool seen_due(const pg_seen_slot *e, int64_t last_ms, int32_t ttl)
 {
-    const pg_seen_slot *e = seen_get(c, h);
     return !e || !e->seen_s || last_ms / 1000 - e->seen_s >= STORE_SEEN_SLACK_MS / 1000 ||
            (ttl > 0 && ttl != e->ttl_s);
 }
@@ -242,17 +236,16 @@ int pg_hb_build(pg_hb_batch *b, const pg_seen *c, const store_hb *hbs, size_t nh
         const char *id = b->v[i]->worker_id;
         bool gone = forgets && store_forgotten_in(evs, nev, id);
         uint64_t h = seen_hash(c, id);
-        if (!gone && !seen_due(c, h, last, t)) continue;
+        const pg_seen_slot *e = seen_get(c, h);
+        if (!gone && !seen_due(e, last, t)) continue;
         if (buf_need(ids, HB_ID_MAX + 4) || buf_need(seen, 12) || buf_need(ttl, 8)) return -1;
         bin_text(ids, id);
         bin_i64(seen, true, last);
         bin_u32(ttl, 4);
         bin_u32(ttl, (uint32_t)t);
-        b->nseen++;
         if (gone) {
             b->gone[b->ngone++] = id; /* its row may not be there: not put */
         } else {
-            const pg_seen_slot *e = seen_get(c, h);
             b->put[b->nput++] = (pg_seen_slot){.h = h,
                                                .seen_s = (uint32_t)(last / 1000),
                                                .ttl_s = t > 0 ? t
@@ -260,9 +253,9 @@ int pg_hb_build(pg_hb_batch *b, const pg_seen *c, const store_hb *hbs, size_t nh
                                                               : 0};
         }
     }
-    arr_end(ids, b->nseen);
-    arr_end(seen, b->nseen);
-    arr_end(ttl, b->nseen);
+    arr_end(ids, b->nput + b->ngone);
+    arr_end(seen, b->nput + b->ngone);
+    arr_end(ttl, b->nput + b->ngone);
     return 0;
 }
 

@@ -261,9 +261,8 @@ typedef struct pg_hb_batch {
     const store_hb **v;
     size_t n;
     pg_buf ids, seen, ttl;
-    size_t nseen;      /* workers in the arrays; 0: no UPDATE */
     pg_seen_slot *put; /* what the arrays write, for pg_seen once committed */
-    size_t nput;
+    size_t nput;       /* the arrays hold nput + ngone workers; none: no UPDATE */
     const char **gone; /* forgotten in the batch and with heartbeats in it */
     bool *alive;       /* gone[i] found by the update (opened again after the forget) */
     size_t ngone;

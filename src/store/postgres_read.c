@@ -38,25 +38,25 @@
     "SELECT w.worker_id, w.group_name, w.instance, w.state, w.state_since_ms,"                     \
     " w.first_seen_ms, GREATEST(w.last_seen_ms, n.ts), w.ttl_s, s.opened_ms,"                      \
     " CASE WHEN s.opened_ms IS NOT NULL THEN GREATEST(s.last_hb_ms, w.last_seen_ms, n.ts) END,"    \
-    " s.node_id FROM workers AS w LEFT JOIN LATERAL (" STORE_NEWEST_HB_SELECT(                     \
-        "w") ") AS n ON true"
+    " s.node_id FROM workers AS w"                                                                 \
+    " LEFT JOIN LATERAL (" STORE_NEWEST_HB_SELECT("w") ") AS n ON true"
 
 #define WORKER_SELECT                                                                              \
-    WORKER_COLS " LEFT JOIN LATERAL (SELECT opened_ms, last_hb_ms, node_id"                        \
-                "  FROM sessions WHERE worker_id = w.worker_id AND closed_ms IS NULL"              \
-                "  AND node_id <> '" STORE_IMPORT_NODE                                             \
-                "' ORDER BY opened_ms DESC LIMIT 1) AS s ON true"
+    WORKER_COLS " LEFT JOIN LATERAL (SELECT opened_ms, last_hb_ms, node_id FROM sessions"          \
+                " WHERE worker_id = w.worker_id AND closed_ms IS NULL"                             \
+                " AND node_id <> '" STORE_IMPORT_NODE "' ORDER BY opened_ms DESC LIMIT 1)"         \
+                " AS s ON true"
 
 static const char *const rsql[PGR__COUNT] = {
     [PGR_PING] = "SELECT version FROM schema_version LIMIT 1",
     [PGR_GROUPS] = "SELECT name, state, state_since_ms FROM \"groups\" ORDER BY name",
     /* Every worker (boot): one pass over the open sessions merged with the
      * workers, instead of a probe per worker (measured 4x faster at 100k). */
-    [PGR_WORKERS_ALL] = WORKER_COLS
-    " LEFT JOIN (SELECT DISTINCT ON (worker_id) worker_id,"
-    "  opened_ms, last_hb_ms, node_id FROM sessions WHERE closed_ms IS NULL"
-    "  AND node_id <> '" STORE_IMPORT_NODE "' ORDER BY worker_id, opened_ms DESC) AS s"
-    " ON s.worker_id = w.worker_id ORDER BY w.worker_id",
+    [PGR_WORKERS_ALL] = WORKER_COLS " LEFT JOIN (SELECT DISTINCT ON (worker_id) worker_id,"
+                                    "  opened_ms, last_hb_ms, node_id FROM sessions"
+                                    "  WHERE closed_ms IS NULL AND node_id <> '" STORE_IMPORT_NODE
+                                    "' ORDER BY worker_id, opened_ms DESC) AS s"
+                                    " ON s.worker_id = w.worker_id ORDER BY w.worker_id",
     [PGR_WORKER_ONE] = WORKER_SELECT " WHERE w.worker_id = $1::text",
     [PGR_SESSIONS] =
         "SELECT s.worker_id, s.group_name, s.instance, s.node_id, s.opened_ms, s.closed_ms,"

@@ -92,8 +92,7 @@ static const char *const wsql[SQW__COUNT] = {
      * rewritten page. */
     [SQW_HB_SEEN] = "UPDATE workers SET last_seen_ms = max(last_seen_ms, ?2),"
                     " ttl_s = CASE WHEN ?3 > 0 THEN ?3 ELSE ttl_s END WHERE worker_id = ?1"
-                    " AND (last_seen_ms <= ?2 - " STORE_STR(
-                        STORE_SEEN_SLACK_MS) " OR (?3 > 0 AND ttl_s <> ?3))",
+                    " AND (last_seen_ms <= ?2 - " SQ_SLACK " OR (?3 > 0 AND ttl_s <> ?3))",
     [SQW_WORKER_EXISTS] = "SELECT 1 FROM workers WHERE worker_id = ?1",
     [SQW_BATCH_MARK] = "INSERT INTO writer_batches(run_id, seq) VALUES(?1, ?2)"
                        " ON CONFLICT(run_id) DO UPDATE SET seq = excluded.seq",

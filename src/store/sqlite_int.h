@@ -20,6 +20,7 @@
 
 /* The worker row `w`'s last seen, exactly (STORE_SEEN_SLACK_MS). */
 #define SQ_SEEN_W "max(w.last_seen_ms, coalesce(" STORE_NEWEST_HB("w") ", 0))"
+#define SQ_SLACK STORE_STR(STORE_SEEN_SLACK_MS) /* as SQL text */
 
 #define SQ_ANALYTICS_BUSY_MS 10000 /* rollup/import wait for SQLite's write lock */
 

@@ -56,9 +56,9 @@
  * every window), then each one's newest row by the same index. */
 #define STORE_HUB_LATEST                                                                           \
     "WITH RECURSIVE n(id) AS (SELECT min(node_id) FROM hub_summaries UNION ALL SELECT"             \
-    " (SELECT min(node_id) FROM hub_summaries WHERE node_id > n.id) FROM n WHERE n.id IS NOT "     \
-    "NULL)"                                                                                        \
-    " " STORE_HUB_SELECT " WHERE (node_id, received_ms) IN (SELECT id, (SELECT max(received_ms)"   \
+    " (SELECT min(node_id) FROM hub_summaries WHERE node_id > n.id)"                               \
+    " FROM n WHERE n.id IS NOT NULL) " STORE_HUB_SELECT                                            \
+    " WHERE (node_id, received_ms) IN (SELECT id, (SELECT max(received_ms)"                        \
     " FROM hub_summaries WHERE node_id = n.id) FROM n WHERE id IS NOT NULL)"                       \
     " ORDER BY node_id, run_id, from_ms"
 
