@@ -82,6 +82,9 @@ static enum MHD_Result silence_add(app *a, req *r)
     }
     if (cJSON_IsString(c)) snprintf(s.comment, sizeof s.comment, "%s", c->valuestring);
     cJSON_Delete(doc);
+    /* The now its end was counted from: "for 2h" lasts 2 h to the millisecond
+     * (the engine's own clock, read later, made it 7,199,999 ms at times). */
+    s.starts_ms = now;
     if (alerts_silence_add(a->alerts, &s) < 0)
         return http_error(r, 503, "silence", "could not be stored (out of memory)");
     char body[64];
