@@ -96,6 +96,12 @@ static void test_good_heartbeat(void **state)
     assert_int_equal(line("hb w1 jobs=", &m, &e), UDPL_OK);
     assert_true(m.has & HB_HAS_JOBS);
     assert_int_equal(m.njobs, 0);
+    /* A word splits at its first '=': the value keeps any later one, and a
+     * word right after a NUL-cut word starts where that one's blank was. */
+    assert_int_equal(line("hb w1 status=a=b\tinstance=x==y cpu=0.25", &m, &e), UDPL_OK);
+    assert_string_equal(m.status, "a=b");
+    assert_string_equal(m.instance, "x==y");
+    assert_true(m.has & HB_HAS_CPU);
 }
 
 static void test_bye_and_exit_codes(void **state)
