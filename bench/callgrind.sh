@@ -16,6 +16,12 @@
 # process total moves by several per cent between runs of one binary, as the
 # writer's batches fall differently; the ingest code's count does not, so it
 # is the figure that shows a regression on the heartbeat path itself.
+# vigild runs with http_ring = false here: libmicrohttpd's path, as before the
+# io_uring front door (src/server/ring.c). Under valgrind, which runs one
+# thread at a time, a connection the ring hands to libmicrohttpd waited up to
+# ~10 s (the readiness probe, the UDP run's counter polls) and the totals of
+# two runs no longer differed by the heartbeats alone; the ring's own user
+# code is the same parse and apply as the handler's (ingest_fast).
 # Usage: bench/callgrind.sh [BINARY]   (default build/vigild)
 # Knobs: BENCH_CG_N1=2000 BENCH_CG_N2=6000 BENCH_CG_IDS=500 BENCH_CG_PATH=http|udp
 # Loopback only; vigild is stopped and its temp dir removed at the end.
@@ -37,7 +43,7 @@ run() { # $1 = heartbeats after warm-up -> prints "TOTAL INGEST" instructions
     printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$uport" >"$d/udp.ini"
     local conf=()
     [ "$CGPATH" = udp ] && conf=(--config "$d/udp.ini")
-    VIGIL_HTTP_THREADS=1 VIGIL_ADMIN_TOKEN=cg-token valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
+    VIGIL_HTTP_THREADS=1 VIGIL_HTTP_RING=false VIGIL_ADMIN_TOKEN=cg-token valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" \
         "$BIN" --listen "127.0.0.1:$port" --data "$d/var" "${conf[@]}" >"$d/log" 2>&1 &
     pid=$!
     for _ in $(seq 150); do curl -s -o /dev/null "127.0.0.1:$port/healthz" && break; sleep 0.2; done

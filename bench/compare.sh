@@ -9,8 +9,11 @@
 # in turn (so drift on a shared machine hits all cases alike), each server
 # started fresh for its run and stopped after it (PostgreSQL: one cluster,
 # fresh tables per run):
-#   nginx          nginx `return 204`, wrk + hb.lua: the ceiling for a request
-#   vigild-http    POST /v1/heartbeat, wrk + hb.lua, VIGIL_HTTP_THREADS=1
+#   nginx          nginx `return 204`, hb_rate.c closed loop (hb.lua's bodies): the
+#                  ceiling for a request
+#   vigild-http    POST /v1/heartbeat, the same client, VIGIL_HTTP_THREADS=1 (the
+#                  io_uring front door, src/server/ring.c)
+#   vigild-http-mhd  the same with http_ring = false: libmicrohttpd alone
 #   vigild-ndjson  POST /v1/heartbeats, NDJSON_LINES heartbeats a body (ndjson.lua)
 #   pushgateway    Prometheus Pushgateway, one PUT per heartbeat (push.lua)
 #   redis          SET worker:hb:<id> <json> EX 15, redis-benchmark, unpipelined
@@ -69,7 +72,7 @@ done
 for n in $ROUNDS $DUR $CONNS $IDS $FLEET $LINES $PGROWS $LEASES $IDLE $PROBES; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: BENCH_* values are integers (got '$n')" >&2; exit 2; }
 done
-CASES=(nginx vigild-http vigild-ndjson pushgateway redis redis-p16 etcd pg-insert500 pg-vigil udp-bare udp-vigild
+CASES=(nginx vigild-http vigild-http-mhd vigild-ndjson pushgateway redis redis-p16 etcd pg-insert500 pg-vigil udp-bare udp-vigild
        udp-bare-1 udp-vigild-1)
 T_START=$(date +%s)
 log() { printf '[compare.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -213,6 +216,24 @@ wrk_rate() {
   [ "$e" = 0 ] || { flag "$CASE round $R: $e non-2xx answers or socket errors"; [[ $CASE != vigild* ]] || invalid; }
   sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line"
 }
+# hbr_rate PORT: heartbeats/s of hb_rate's closed loop (bench/hb_rate.c, RATE 0):
+# the HTTP client for nginx and vigild alike. wrk + hb.lua was at 93-100 % of
+# its core while nginx's had time left (its Lua builds each body), so its
+# figures were its own ceiling; hb_rate is as lean as redis-benchmark is for
+# Redis (one write and one read a request), and builds the same bodies.
+hbr_rate() {
+  local out=$TMP/hbr.out line e
+  busy_mark "${SPID:-}"
+  taskset -c "$CCPU" timeout -k 5 $((DUR + 60)) "$TMP/hb_rate" "$1" 0 "$DUR" "$CONNS" "$IDS" \
+    >"$out" 2>&1 || true
+  busy_note "${SPID:-}"
+  raw "$(cat "$out")"
+  line=$(grep '^RATE ' "$out" || true)
+  [ -n "$line" ] || { flag "$CASE round $R: hb_rate printed no result: $(head -c 200 "$out")"; return 1; }
+  e=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")
+  [ "$e" = 0 ] || { flag "$CASE round $R: $e non-2xx answers"; [[ $CASE != vigild* ]] || invalid; }
+  sed -n 's/.* achieved=\([0-9]*\).*/\1/p' <<<"$line"
+}
 # bench/hb.lua's body for worker 1 (its first lap), for the probes and redis-benchmark
 HB_JSON='{"worker_id":"gpu-000001","group":"training","instance":"dd6215cf","seq":812,"ttl_s":15,"status":"ok","cpu":0.31,"mem":0.52,"mem_available_gb":41.5,"gpu_mem_active_gb":20.1,"thermal":"nominal","backlog":3,"capacity":8,"in_flight":2,"requests":10421,"tokens":993120,"cpu_ticks":58211}'
 
@@ -224,17 +245,19 @@ case_nginx() {
   bg nginx -p "$TMP/ngx" -e "$TMP/ngx/error.log" -c "$TMP/ngx/nginx.conf"
   local s=$SPID
   wait_http "http://127.0.0.1:$p/" 204 || die "nginx did not start"
-  wrk_rate hb.lua "http://127.0.0.1:$p/v1/heartbeat"
+  hbr_rate "$p"
   stop "$s"
 }
-case_vigild-http() {
+vigild_http() { # [VAR=VALUE...] for vigild
   local p; p=$(free_port)
-  start_vigild "$p"
+  start_vigild "$p" "$@"
   local s=$SPID
-  wrk_rate hb.lua "http://127.0.0.1:$p/v1/heartbeat"
+  hbr_rate "$p"
   raw_kept "$p"
   kill9 "$s"
 }
+case_vigild-http() { vigild_http; }
+case_vigild-http-mhd() { vigild_http VIGIL_HTTP_RING=false; }
 case_vigild-ndjson() {
   local p; p=$(free_port)
   start_vigild "$p"

@@ -122,6 +122,7 @@ verdict() { # VALUE OP TARGET
 fmt() { awk -v v="$1" 'BEGIN { if (v == "nan" || v == "") print "nan"; else { s = sprintf("%.0f", v);
   n = length(s); o = ""; for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o } }'; }
 R_NGINX=$(ratio "${M[vigild-http]}" "${M[nginx]}")
+R_MHD=$(ratio "${M[vigild-http]}" "${M[vigild-http-mhd]}")
 R_PUSH=$(ratio "${M[vigild-http]}" "${M[pushgateway]}")
 R_REDIS=$(ratio "${M[vigild-http]}" "${M[redis]}")
 R_P16=$(ratio "${M[vigild-ndjson]}" "${M[redis-p16]}")
@@ -144,7 +145,9 @@ cpu_share() { # CASE: the server's CPU per heartbeat, "user + kernel µs", media
 raw_share() { if [ -s "$TMP/raw_$1" ]; then tr '\n' ' ' <"$TMP/raw_$1" | sed 's/ $//; s/ /, /g'; else echo nan; fi; }
 desc() {
   case $1 in
-    nginx) echo "nginx \`return 204\` (wrk, hb.lua)" ;; vigild-http) echo "vigild POST /v1/heartbeat (wrk, hb.lua)" ;;
+    nginx) echo "nginx \`return 204\` (hb_rate)" ;;
+    vigild-http) echo "vigild POST /v1/heartbeat (hb_rate; io_uring front door)" ;;
+    vigild-http-mhd) echo "vigild POST /v1/heartbeat, libmicrohttpd alone (http_ring = false)" ;;
     vigild-ndjson) echo "vigild POST /v1/heartbeats, $LINES lines a body (wrk, ndjson.lua)" ;;
     pushgateway) echo "Pushgateway, one PUT per heartbeat (wrk, push.lua)" ;;
     redis) echo "Redis SET worker:hb:<id> <json> EX 15 (redis-benchmark -c $CONNS)" ;;
@@ -166,7 +169,7 @@ desc() {
   echo "- uptime before: \`$UPTIME0\`"
   echo "- uptime after: \`$UPTIME1\`"
   echo "- vigild: $("$VIGILD" --version 2>&1 | head -1), commit $(git -C "$ROOT" --no-optional-locks rev-parse --short HEAD 2>/dev/null || echo '?'); $(nginx -v 2>&1); redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'); pushgateway $(prometheus-pushgateway --version 2>&1 | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -1); etcd $(etcd --version | sed -n 's/etcd Version: //p'); PostgreSQL ${PG_VER:-?} (fsync on)"
-  echo "- every server pinned to core $SCPU, every load generator to core $CCPU (taskset); loopback; $ROUNDS rounds, each running every case in turn; ${DUR}s per case (UDP $(udp_secs)s); $CONNS connections; worker ids over $IDS; heartbeat body ${#HB_JSON} bytes (bench/hb.lua's)"
+  echo "- every server pinned to core $SCPU, every load generator to core $CCPU (taskset); loopback; $ROUNDS rounds, each running every case in turn; ${DUR}s per case (UDP $(udp_secs)s); $CONNS connections; worker ids over $IDS; heartbeat body ${#HB_JSON} bytes (bench/hb.lua's); HTTP heartbeats from bench/hb_rate.c's closed loop (one request in flight a connection), Redis's from redis-benchmark, the other HTTP cases' from wrk and their Lua scripts"
   echo
   echo "## Heartbeats per second"
   echo
@@ -181,13 +184,14 @@ desc() {
   echo
   echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
   echo
-  echo "Raw samples vigild kept, % of accepted heartbeats per round (the rest dropped and counted: the writer shares the pinned core and yields to ingest, by design): HTTP $(raw_share vigild-http); NDJSON $(raw_share vigild-ndjson); UDP $UDP_PER lines a datagram $(raw_share udp-vigild); UDP 1 line $(raw_share udp-vigild-1)."
+  echo "Raw samples vigild kept, % of accepted heartbeats per round (the rest dropped and counted: the writer shares the pinned core and yields to ingest, by design): HTTP $(raw_share vigild-http) (libmicrohttpd alone: $(raw_share vigild-http-mhd)); NDJSON $(raw_share vigild-ndjson); UDP $UDP_PER lines a datagram $(raw_share udp-vigild); UDP 1 line $(raw_share udp-vigild-1)."
   echo
   echo "## Targets"
   echo
   echo "| figure | measured | reference | target | verdict |"
   echo "|---|---|---|---|---|"
   echo "| vigild HTTP / nginx \`return 204\` | **$R_NGINX×** ($(fmt "${M[vigild-http]}")/s) | $(fmt "${M[nginx]}")/s | ≥ 0.9× | $(verdict "$R_NGINX" '>=' 0.9) |"
+  echo "| vigild HTTP, io_uring front door / libmicrohttpd alone | **$R_MHD×** | $(fmt "${M[vigild-http-mhd]}")/s | report | — |"
   echo "| vigild HTTP / Pushgateway PUT | **$R_PUSH×** | $(fmt "${M[pushgateway]}")/s | ≥ 10× | $(verdict "$R_PUSH" '>=' 10) |"
   echo "| vigild HTTP / Redis SET EX, unpipelined | **$R_REDIS×** | $(fmt "${M[redis]}")/s | ≥ 1.3× | $(verdict "$R_REDIS" '>=' 1.3) |"
   echo "| vigild NDJSON / Redis SET EX, -P 16 | **$R_P16×** ($(fmt "${M[vigild-ndjson]}")/s) | $(fmt "${M[redis-p16]}")/s | ≥ 1× | $(verdict "$R_P16" '>=' 1) |"

@@ -8,7 +8,8 @@ set -euo pipefail
 set_name=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev
-      libinih-dev libcurl4-openssl-dev libcmocka-dev uthash-dev sqlite3 libpq-dev)
+      libinih-dev libcurl4-openssl-dev libcmocka-dev uthash-dev sqlite3 libpq-dev
+      liburing-dev)
 # Node.js and npm: Debian's, unless the machine already has a node and npm
 # (another build of Node.js ships npm itself and conflicts with Debian's npm).
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)

@@ -50,6 +50,7 @@ typedef struct app {
     store *store;
     wq *wq;
     struct MHD_Daemon *mhd;
+    struct ring_set *ring; /* the io_uring front door (ring.h); NULL: MHD listens itself */
 
     char admin_token[APP_TOKEN_MAX];
     char ingest_token[APP_TOKEN_MAX]; /* "" = ingest open */

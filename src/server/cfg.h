@@ -11,6 +11,8 @@
  *   admin_token =                  ; VIGIL_ADMIN_TOKEN (else DATA_DIR/admin.token)
  *   ingest_token =                 ; VIGIL_INGEST_TOKEN (empty: ingest is open)
  *   http_threads = 2               ; VIGIL_HTTP_THREADS
+ *   http_ring = true               ; VIGIL_HTTP_RING (io_uring front door; false, or no
+ *                                  ;   io_uring here: libmicrohttpd listens itself)
  *   max_batch_bytes = 8388608      ; VIGIL_MAX_BATCH_BYTES (NDJSON body limit)
  *   metrics_public = false         ; VIGIL_METRICS_PUBLIC (true: GET /metrics needs no token)
  *   udp_listen =                   ; VIGIL_UDP_LISTEN (HOST:PORT for UDP heartbeat lines,
@@ -88,6 +90,7 @@ typedef struct cfg {
     char admin_token[CFG_STR_MAX];
     char ingest_token[CFG_STR_MAX];
     int http_threads;
+    bool http_ring; /* accept on io_uring (ring.h) */
     int64_t max_batch_bytes;
     bool metrics_public;          /* GET /metrics served without the admin token */
     char udp_listen[CFG_STR_MAX]; /* "" = no UDP ingest (udp.h) */

@@ -12,6 +12,7 @@
 #include "server/cguard.h"
 #include "server/hub.h"
 #include "server/metrics.h"
+#include "server/ring.h"
 
 #include "core/hb.h"
 #include "core/hubs.h"
@@ -451,6 +452,7 @@ int http_start(app *a, char *err, size_t errlen)
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     struct sockaddr *sa;
+    socklen_t sl;
     /* Suspend/resume: a caught-up /v1/stream subscriber sleeps instead of
      * being polled (stream.c). */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
@@ -461,10 +463,12 @@ int http_start(app *a, char *err, size_t errlen)
         sa4.sin_family = AF_INET;
         sa4.sin_port = htons(port);
         sa = (struct sockaddr *)&sa4;
+        sl = sizeof sa4;
     } else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
         sa6.sin6_family = AF_INET6;
         sa6.sin6_port = htons(port);
         sa = (struct sockaddr *)&sa6;
+        sl = sizeof sa6;
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, errlen, "listen host %s is not an IP address", host);
@@ -495,6 +499,22 @@ int http_start(app *a, char *err, size_t errlen)
         return -1;
     }
     routes_ingest_init();
+    /* The ring accepts every connection and hands MHD the ones it does not
+     * serve (ring.h); without io_uring MHD listens itself, as it always did. */
+    a->ring = NULL;
+    if (a->cfg.http_ring) {
+        int bind_failed;
+        char why[200];
+        a->ring =
+            ring_prepare(a, sa, sl, a->cfg.http_threads, conn_limit, &bind_failed, why, sizeof why);
+        if (!a->ring && bind_failed) {
+            cguard_stop();
+            snprintf(err, errlen, "cannot listen on %s (%s)", a->cfg.listen, why);
+            return -1;
+        }
+        if (!a->ring) vlog("warn", "http: no io_uring front door (%s): libmicrohttpd listens", why);
+    }
+    if (a->ring) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     a->mhd = MHD_start_daemon(
         flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
@@ -503,15 +523,23 @@ int http_start(app *a, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION, cguard_notify, a,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_END);
     if (!a->mhd) {
+        ring_stop(a->ring);
+        a->ring = NULL;
         cguard_stop();
         snprintf(err, errlen, "cannot listen on %s (in use, or not allowed)", a->cfg.listen);
         return -1;
+    }
+    if (a->ring) {
+        ring_run(a->ring);
+        vlog("info", "http: io_uring front door, %d ring thread(s)", a->cfg.http_threads);
     }
     return 0;
 }
 
 void http_stop(app *a)
 {
+    ring_stop(a->ring); /* first: it hands connections to MHD */
+    a->ring = NULL;
     if (a->mhd) MHD_stop_daemon(a->mhd);
     a->mhd = NULL;
     cguard_stop();

@@ -90,6 +90,14 @@ enum MHD_Result route_bye(app *a, req *r);
 enum MHD_Result route_heartbeats(app *a, req *r);
 enum MHD_Result route_ping(app *a, req *r, const char *rest);
 void routes_ingest_init(void);
+/* The ingest ring's fast path (ring.c): a heartbeat (bye: a bye) body that
+ * parses and applies, with the Authorization value auth[0..auth_len) (NULL:
+ * none). Returns the JSON answer for the state it left the worker in (its
+ * length in *json_len), or NULL when it did not apply: the request then goes
+ * to libmicrohttpd, whose route above answers it (400, 401, 503) and counts
+ * the refusal. */
+const char *ingest_fast(app *a, bool bye, const char *auth, size_t auth_len, const char *body,
+                        size_t len, size_t *json_len);
 void routes_ingest_free(void);
 
 /* routes_rel.c: analytics (reliability, liveness, fleet, tasks, import, rollup) */

@@ -22,6 +22,7 @@
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/hubp.h"
+#include "server/ring.h"
 #include "server/stream.h"
 #include "server/tbuf.h"
 
@@ -287,6 +288,21 @@ static void alerts_stream(app *a, tbuf *b)
         "Stream subscribers dropped for falling behind the ring.", (double)ss.cut_off);
 }
 
+/* The io_uring front door (ring.h): zeros when libmicrohttpd listens itself. */
+static void ring_fams(app *a, tbuf *b)
+{
+    ring_stats rs;
+    ring_get_stats(a->ring, &rs);
+    one(b, "vigil_http_ring_answered_total", "counter",
+        "Heartbeat and bye requests answered on the io_uring front door.", (double)rs.answered);
+    one(b, "vigil_http_ring_handed_total", "counter",
+        "Connections handed to libmicrohttpd whole (their first request was not ingest).",
+        (double)rs.handed);
+    one(b, "vigil_http_ring_relayed_total", "counter",
+        "Ring connections relayed to libmicrohttpd from a request the ring did not answer.",
+        (double)rs.relayed);
+}
+
 /* UDP ingest (present, with zeros, even when udp_listen is off: a scrape's
  * series do not come and go with configuration). */
 static void udp_fams(app *a, tbuf *b)
@@ -360,6 +376,7 @@ enum MHD_Result route_metrics(app *a, req *r)
     fleet(a, &b);
     alerts_stream(a, &b);
     udp_fams(a, &b);
+    ring_fams(a, &b);
     hub_fams(a, &b);
     process(a, &b);
     if (b.oom || !b.p) {

@@ -66,9 +66,10 @@ int reload_apply(app *a, const reload_src *src, char *err, size_t errlen)
     a->cfg.ngroups = n->ngroups;
     if (strcmp(n->listen, a->cfg.listen) || strcmp(n->data_dir, a->cfg.data_dir) ||
         strcmp(n->store_url, a->cfg.store_url) || n->http_threads != a->cfg.http_threads ||
-        n->nsinks != a->cfg.nsinks)
-        vlog("warn", "reload: listen, data_dir, store, http_threads and sinks change only "
-                     "with a restart");
+        n->http_ring != a->cfg.http_ring || n->nsinks != a->cfg.nsinks)
+        vlog("warn",
+             "reload: listen, data_dir, store, http_threads, http_ring and sinks change only "
+             "with a restart");
     vlog("info", "reload: %zu group TTLs and %zu alert rules in force", n->ngroups, n->nrules);
     rc = 0;
 out:

@@ -10,16 +10,20 @@
 #include "server/http.h"
 #include "server/metrics.h"
 
+#include "core/ct.h"
 #include "core/hb.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define NDJSON_MAX_ERRORS 100 /* listed in a batch answer; the count stays exact */
 #define REGISTRY_FULL "registry full (memory or group limit)"
 
 static struct MHD_Response *ok_resp[REG_W__COUNT];
+static char ok_json[REG_W__COUNT][64]; /* the same bodies, for the ring */
+static size_t ok_json_len[REG_W__COUNT];
 
 void routes_ingest_init(void)
 {
@@ -30,6 +34,8 @@ void routes_ingest_init(void)
             s == REG_W_NONE
                 ? snprintf(body, sizeof body, "{\"ok\":true,\"state\":null,\"ignored\":true}")
                 : snprintf(body, sizeof body, "{\"ok\":true,\"state\":\"%s\"}", reg_wstate_name(s));
+        memcpy(ok_json[s], body, (size_t)n + 1);
+        ok_json_len[s] = (size_t)n;
         ok_resp[s] = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(ok_resp[s], MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     }
@@ -51,6 +57,26 @@ static enum MHD_Result answer(app *a, req *r, const hb_msg *m)
         return http_error(r, 503, "worker_id", REGISTRY_FULL);
     }
     return http_static(r, 200, ok_resp[st]);
+}
+
+const char *ingest_fast(app *a, bool bye, const char *auth, size_t auth_len, const char *body,
+                        size_t len, size_t *json_len)
+{
+    if (a->ingest_token[0]) { /* as http_bearer_ok: the ingest or the admin token */
+        if (!auth || auth_len < 7 || strncasecmp(auth, "Bearer ", 7) != 0) return NULL;
+        const char *t = auth + 7;
+        size_t n = auth_len - 7;
+        bool ok = ct_equal(t, n, a->ingest_token, strlen(a->ingest_token));
+        if (a->admin_token[0]) ok |= ct_equal(t, n, a->admin_token, strlen(a->admin_token));
+        if (!ok) return NULL;
+    }
+    hb_msg m;
+    hb_err e;
+    if ((bye ? hb_parse_bye : hb_parse_heartbeat)(body, len, &m, &e) != 0) return NULL;
+    int st = ingest_apply(a, &m, app_now_ms());
+    if (st < 0) return NULL;
+    *json_len = ok_json_len[st];
+    return ok_json[st];
 }
 
 enum MHD_Result ingest_refuse(app *a, req *r, const hb_err *e)

@@ -126,6 +126,15 @@ write("fuzz_ndjson", [b"\n".join(HB[0:3]) + b"\n", b"\r\n".join(HB[3:8]) + b"\r\
 # fuzz_udpl: first byte 0 no secret, 1 secret as given, 2 the harness signs.
 write("fuzz_udpl", [bytes([m]) + u for m in (0, 2) for u in UDP] +
       [b'\x01' + sign(b'fuzz-secret', u) + u for u in UDP[:3]] + [b'\x01' + UDP[0]])
+def h1(path, body, extra=b""):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:9470\r\nContent-Type: application/json\r\n"
+            + extra + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+H1 = [h1(b"/v1/heartbeat", HB[0]), h1(b"/v1/bye", HB[1]),
+      h1(b"/v1/heartbeat", HB[2], b"Authorization: Bearer tok\r\nConnection: keep-alive\r\n"),
+      h1(b"/v1/heartbeat", HB[2]) + h1(b"/v1/bye", HB[1]),
+      h1(b"/v1/heartbeat", HB[2], b"Transfer-Encoding: chunked\r\n"),
+      h1(b"/v1/heartbeats", HB[2]), h1(b"/v1/heartbeat", HB[2])[:40]]
+write("fuzz_h1", H1)
 write("fuzz_ping", PING)
 write("fuzz_query", QUERY)
 write("fuzz_cfg", CFG)
