@@ -204,19 +204,46 @@ bool hb_text_valid(const char *str, size_t n)
  * (from \u0000) has the wrong length and matches nothing. */
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
-/* The field named key[0..n). The search starts at *hint and wraps, and a
- * match leaves *hint just past it: clients send a heartbeat's fields in the
- * same order every time, mostly this table's, so a whole body costs about
- * one comparison per member instead of a scan of the table for each (which
- * was 2,100 instructions a heartbeat). */
+/* Candidates by first byte: up to BY_FIRST_MAX indices (+1; 0 ends) into
+ * fields[] per ASCII first byte, made once from fields[] itself at load time
+ * (so the table cannot disagree with it). */
+#define BY_FIRST_MAX 6
+static uint8_t by_first[128][BY_FIRST_MAX];
+
+__attribute__((constructor)) static void by_first_make(void)
+{
+    for (size_t i = 0; i < NFIELDS; i++) {
+        uint8_t *c = by_first[(unsigned char)fields[i].key[0] & 127];
+        size_t k = 0;
+        while (k < BY_FIRST_MAX - 1 && c[k])
+            k++;
+        c[k] = (uint8_t)(i + 1); /* a sixth field on one letter would need BY_FIRST_MAX up */
+    }
+}
+
+static bool key_is(const field_spec *f, const char *key, size_t n)
+{
+    if (f->klen != n) return false;
+    for (size_t i = 0; i < n; i++) /* inline: memcmp's call cost more than these few bytes */
+        if (f->key[i] != key[i]) return false;
+    return true;
+}
+
+/* The field named key[0..n). fields[*hint] is tried first and a match leaves
+ * *hint just past it: clients send a heartbeat's fields in the same order
+ * every time, mostly this table's, so a JSON body costs about one comparison
+ * per member. Otherwise the few fields with the key's first byte are tried:
+ * the scan from *hint that this replaced cost ~100 instructions a key on a
+ * UDP line ("seq= cpu= mem= in_flight=" are not in table order). */
 static const field_spec *find_field_n(const char *key, size_t n, size_t *hint)
 {
     if (!n) return NULL;
-    size_t i = *hint < NFIELDS ? *hint : 0;
-    for (size_t k = 0; k < NFIELDS; k++, i = i + 1 < NFIELDS ? i + 1 : 0) {
-        const field_spec *f = &fields[i];
-        if (f->key[0] == key[0] && f->klen == n && memcmp(f->key, key, n) == 0) {
-            *hint = i + 1;
+    if (*hint < NFIELDS && key_is(&fields[*hint], key, n)) return &fields[(*hint)++];
+    if ((unsigned char)key[0] >= 128) return NULL;
+    for (const uint8_t *c = by_first[(unsigned char)key[0]]; *c; c++) {
+        const field_spec *f = &fields[*c - 1];
+        if (key_is(f, key, n)) {
+            *hint = *c; /* just past it */
             return f;
         }
     }
