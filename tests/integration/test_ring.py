@@ -3,12 +3,16 @@ every other request handed to libmicrohttpd whole or relayed to it mid-connectio
 the same answers either way. Raw sockets, so the byte stream is exactly what each case
 needs: pipelined, cut anywhere, half-closed, mixed with other routes."""
 import json
+import os
 import re
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import Vigild, wait_until
+from harness import VIGILD, Vigild, wait_until
 
 TOKEN = "ring-admin-token"
 
@@ -202,6 +206,49 @@ class RingToken(unittest.TestCase):
         finally:
             v.stop()
             v.cleanup()
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(ipv6_loopback(), "no ::1 on this machine")
+class RingIPv6(unittest.TestCase):
+    def test_ipv6_listen(self):
+        tmp = tempfile.mkdtemp(prefix="vigil-it-ring6-")
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        env["VIGIL_ADMIN_TOKEN"] = TOKEN
+        log = open(os.path.join(tmp, "log"), "wb")
+        p = subprocess.Popen([VIGILD, "--listen", f"[::1]:{port}", "--data",
+                              os.path.join(tmp, "var")], stdout=log, stderr=log, env=env)
+        try:
+            def up():
+                try:
+                    with socket.create_connection(("::1", port), timeout=2) as s:
+                        s.sendall(hb("ring-v6"))
+                        return read_answers(s, 1)[0][0] == 200
+                except OSError:
+                    self.assertIsNone(p.poll(), "vigild exited")
+                    return False
+            wait_until(up, timeout=15, what="vigild on [::1]")
+            with socket.create_connection(("::1", port), timeout=10) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + hb("ring-v6-2"))
+                self.assertEqual([a[0] for a in read_answers(s, 2)], [200, 200])
+            with open(os.path.join(tmp, "log"), "rb") as f:
+                self.assertIn(b"io_uring front door", f.read())
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+            log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class RingOff(unittest.TestCase):
