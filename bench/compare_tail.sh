@@ -243,8 +243,9 @@ done
 : >"$TMP/mem.dat"
 for n in "${SIZES[@]}"; do echo "\"$(fmt "$n") workers\" ${MEMV[$n]:-0} ${MEMR[$n]:-0}" >>"$TMP/mem.dat"; done
 gnuplot <<EOF 2>"$TMP/gnuplot.err" || flag "gnuplot failed: $(head -3 "$TMP/gnuplot.err")"
-set terminal pngcairo size 1000,520 noenhanced
+set terminal pngcairo size 1100,540 noenhanced
 set output "$OUT/$STAMP-throughput.png"
+set rmargin 8
 set title "Heartbeats per second, median of $ROUNDS rounds (bars: min-max), server on 1 core - $STAMP"
 set style fill solid 0.6
 set boxwidth 0.6
