@@ -256,7 +256,7 @@ vigild_http() { # [VAR=VALUE...] for vigild
   raw_kept "$p"
   kill9 "$s"
 }
-case_vigild-http() { vigild_http; }
+case_vigild-http() { vigild_http VIGIL_HTTP_RING=true; }
 case_vigild-http-mhd() { vigild_http VIGIL_HTTP_RING=false; }
 case_vigild-ndjson() {
   local p; p=$(free_port)
