@@ -99,12 +99,10 @@ static int build(char *out, size_t cap, long n, int ids, int port)
     uint32_t inst = (uint32_t)(((uint64_t)w * 2654435761u + 0x3f2a9c1eu) & 0xffffffffu);
     static const char hex[] = "0123456789abcdef";
     b = put_s(b, "{\"worker_id\":\"gpu-");
-    char id[8];
-    for (int k = 5; k >= 0; k--, w /= 10) /* %06ld (ids < 10^6) */
-        id[k] = (char)('0' + w % 10);
-    memcpy(b, id, 6);
+    long d = w;
+    for (int k = 5; k >= 0; k--, d /= 10) /* %06ld (ids < 10^6) */
+        b[k] = (char)('0' + d % 10);
     b += 6;
-    w = n % ids;
     b = put_s(b, "\",\"group\":\"");
     b = put_s(b, groups[w % 4]);
     b = put_s(b, "\",\"instance\":\"");

@@ -98,7 +98,7 @@ static const cfg_key keys[] = {
     {"server", SAME(ingest_token), K_STR, NULL, 0, 0, NULL},
     {"server", SAME(http_threads), K_INT, "2", 1, 64, NULL},
     /* The io_uring front door (ring.h); false: libmicrohttpd listens itself. */
-    {"server", SAME(http_ring), K_BOOL, "false", 0, 0, NULL},
+    {"server", SAME(http_ring), K_BOOL, "true", 0, 0, NULL},
     {"server", SAME(max_batch_bytes), K_INT, "8388608", 65536, 268435456, NULL},
     /* GET /metrics without the admin token: for scrapers on a trusted network. */
     {"server", SAME(metrics_public), K_BOOL, "false", 0, 0, NULL},

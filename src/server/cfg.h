@@ -11,7 +11,7 @@
  *   admin_token =                  ; VIGIL_ADMIN_TOKEN (else DATA_DIR/admin.token)
  *   ingest_token =                 ; VIGIL_INGEST_TOKEN (empty: ingest is open)
  *   http_threads = 2               ; VIGIL_HTTP_THREADS
- *   http_ring = false              ; VIGIL_HTTP_RING (io_uring front door; false, or no
+ *   http_ring = true               ; VIGIL_HTTP_RING (io_uring front door; false, or no
  *                                  ;   io_uring here: libmicrohttpd listens itself)
  *   max_batch_bytes = 8388608      ; VIGIL_MAX_BATCH_BYTES (NDJSON body limit)
  *   metrics_public = false         ; VIGIL_METRICS_PUBLIC (true: GET /metrics needs no token)

@@ -39,13 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static struct io_uring_sqe *sqe_get(ring *r)
 {
     struct io_uring_sqe *s = io_uring_get_sqe(&r->ring);
@@ -139,30 +132,36 @@ static int hand_to_mhd(ring *r, int fd, int client)
 
 /* ---- FAST ---------------------------------------------------------------- */
 
-static void date_line(ring *r)
+/* r->head: the answer's status line and headers up to "Content-Length: ",
+ * its Date redone once a second, so an answer is three copies and no
+ * snprintf (which was most of the ring's own code per heartbeat). */
+static void head_line(ring *r)
 {
     time_t now = time(NULL);
     if (now == r->date_s) return;
     struct tm tm;
     gmtime_r(&now, &tm);
-    strftime(r->date, sizeof r->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    size_t n = strftime(r->head, sizeof r->head,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        "Date: %a, %d %b %Y %H:%M:%S GMT\r\nContent-Length: ",
+                        &tm);
+    r->head_len = n;
     r->date_s = now;
 }
 
-/* Queue the 200 answer carrying json[0..n). False when out[] has no room. */
-static bool answer(ring *r, rconn *c, const char *json, size_t n)
+/* Queue the 200 answer carrying json[0..n) (n < 100: the canned bodies).
+ * serve() made sure out[] has RING_ANSWER_MAX bytes free. */
+static void answer(ring *r, rconn *c, const char *json, size_t n)
 {
-    char head[160];
-    date_line(r);
-    int h = snprintf(head, sizeof head,
-                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     n, r->date);
-    if (h < 0 || c->out_len + (size_t)h + n > sizeof c->out) return false;
-    memcpy(c->out + c->out_len, head, (size_t)h);
-    memcpy(c->out + c->out_len + (size_t)h, json, n);
-    c->out_len += (size_t)h + n;
-    return true;
+    head_line(r);
+    char *o = c->out + c->out_len;
+    memcpy(o, r->head, r->head_len);
+    o += r->head_len;
+    if (n >= 10) *o++ = (char)('0' + n / 10);
+    *o++ = (char)('0' + n % 10);
+    memcpy(o, "\r\n\r\n", 4);
+    memcpy(o + 4, json, n);
+    c->out_len = (size_t)(o + 4 + n - c->out);
 }
 
 static void flush_out(ring *r, rconn *c)
@@ -186,7 +185,7 @@ static size_t serve(ring *r, rconn *c, const char *buf, size_t n, bool *room)
         h1_req q;
         h1_verdict v = h1_scan(buf + pos, n - pos, HB_BODY_MAX, &q);
         if (v == H1_MORE) break;
-        if (v == H1_FAST && c->out_len + 256 > sizeof c->out) { /* an answer is < 256 bytes */
+        if (v == H1_FAST && c->out_len + RING_ANSWER_MAX > sizeof c->out) {
             *room = false;
             break;
         }
@@ -198,14 +197,11 @@ static size_t serve(ring *r, rconn *c, const char *buf, size_t n, bool *room)
             start_relay(r, c, buf + pos, n - pos);
             return n;
         }
-        if (!answer(r, c, json, jl)) { /* applied: must not go to MHD too (cannot happen) */
-            ring_shut(c);
-            return n;
-        }
+        answer(r, c, json, jl);
         atomic_fetch_add_explicit(&r->answered, 1, memory_order_relaxed);
         pos += q.head_len + q.body_len;
-        c->deadline_ms = mono_ms() + RING_IDLE_MS;
     }
+    if (pos) c->deadline_ms = app_mono_ms() + RING_IDLE_MS; /* one clock read a batch */
     flush_out(r, c);
     return pos;
 }
@@ -337,16 +333,17 @@ static void start_relay(ring *r, rconn *c, const char *bytes, size_t n)
 }
 
 /* One direction of a relay: its buffer's bytes went out (res) to `to` by
- * send_op; the rest goes, or the next read from `from` by recv_op. */
-static void relay_sent(ring *r, rconn *c, rdir *d, int to, int send_op, int from, int recv_op,
+ * send_op; the rest goes, or the next read from `from` by recv_op. False
+ * when the send failed (the caller says what that ends). */
+static bool relay_sent(ring *r, rconn *c, rdir *d, int to, int send_op, int from, int recv_op,
                        int res)
 {
-    if (res <= 0)
-        ring_shut(c);
-    else if ((d->off += (size_t)res) < d->len)
+    if (res <= 0) return false;
+    if ((d->off += (size_t)res) < d->len)
         op(r, c, send_op, to, d->buf + d->off, d->len - d->off, 0);
     else
         op(r, c, recv_op, from, d->buf, d->cap, 0);
+    return true;
 }
 
 /* res bytes came in to d's buffer: send them on to `to`. */
@@ -357,31 +354,53 @@ static void relay_got(ring *r, rconn *c, rdir *d, int to, int send_op, int res)
     op(r, c, send_op, to, d->buf, d->len, 0);
 }
 
+/* A relay ends as libmicrohttpd's own connections do: when MHD has said its
+ * last (its end closed), the client gets a FIN after every byte of it, and
+ * what the client still sends (the rest of a body MHD refused unread) is
+ * read and dropped until the client closes, RING_DRAIN_MAX bytes have gone
+ * or the deadline passes. Shutting
+ * both ways at once made the kernel answer those unread bytes with a reset,
+ * which could reach the client before MHD's 413 did. */
 static void relay_done(ring *r, rconn *c, int opc, int res)
 {
     if (c->closing) return;
     switch (opc) {
-    case OP_UP_RECV: /* client -> us; 0: the client is done sending, MHD still answers */
-        if (res > 0) {
+    case OP_UP_RECV:                 /* client -> us; 0: the client is done sending */
+        if (res > 0 && c->up_drop) { /* dropped, up to a bound: an endless body is cut */
+            if ((c->dropped += (size_t)res) > RING_DRAIN_MAX)
+                ring_shut(c);
+            else
+                op(r, c, OP_UP_RECV, c->fd, c->up.buf, c->up.cap, 0);
+        } else if (res > 0) {
             relay_got(r, c, &c->up, c->mfd, OP_UP_SEND, res);
-        } else if (res == 0) {
-            c->up_eof = true;
-            shutdown(c->mfd, SHUT_WR);
         } else {
-            ring_shut(c);
+            c->up_done = true;
+            if (c->dn_done)
+                ring_shut(c);
+            else
+                shutdown(c->mfd, SHUT_WR); /* MHD still answers what it has */
         }
         break;
-    case OP_UP_SEND: /* us -> MHD */
-        relay_sent(r, c, &c->up, c->mfd, OP_UP_SEND, c->fd, OP_UP_RECV, res);
+    case OP_UP_SEND: /* us -> MHD; failing: MHD reads no more, drain the client */
+        if (!relay_sent(r, c, &c->up, c->mfd, OP_UP_SEND, c->fd, OP_UP_RECV, res)) {
+            c->up_drop = true;
+            op(r, c, OP_UP_RECV, c->fd, c->up.buf, c->up.cap, 0);
+        }
         break;
     case OP_DN_RECV: /* MHD -> us; 0: MHD closed the connection */
-        if (res > 0)
+        if (res > 0) {
             relay_got(r, c, &c->dn, c->fd, OP_DN_SEND, res);
-        else
-            ring_shut(c);
+        } else {
+            c->dn_done = c->up_drop = true;
+            c->deadline_ms = app_mono_ms() + RING_IDLE_MS;
+            if (c->up_done)
+                ring_shut(c);
+            else
+                shutdown(c->fd, SHUT_WR);
+        }
         break;
-    case OP_DN_SEND: /* us -> client */
-        relay_sent(r, c, &c->dn, c->fd, OP_DN_SEND, c->mfd, OP_DN_RECV, res);
+    case OP_DN_SEND: /* us -> client; failing: the client is gone */
+        if (!relay_sent(r, c, &c->dn, c->fd, OP_DN_SEND, c->mfd, OP_DN_RECV, res)) ring_shut(c);
         break;
     }
 }
@@ -411,7 +430,7 @@ static void on_accept(ring *r, int fd)
     c->fd = fd;
     c->mfd = -1;
     c->mode = M_PEEK;
-    c->deadline_ms = mono_ms() + RING_IDLE_MS;
+    c->deadline_ms = app_mono_ms() + RING_IDLE_MS;
     r->conns[fd] = c;
     op(r, c, OP_PEEK, fd, c->peek, sizeof c->peek, MSG_PEEK);
 }
@@ -438,10 +457,10 @@ static void on_peek(ring *r, rconn *c, int res)
 
 static void sweep(ring *r)
 {
-    int64_t now = mono_ms();
+    int64_t now = app_mono_ms();
     for (int fd = 0; fd < r->nfds; fd++) {
         rconn *c = r->conns[fd];
-        if (c && c->mode != M_RELAY && now > c->deadline_ms) {
+        if (c && (c->mode != M_RELAY || c->dn_done) && now > c->deadline_ms) {
             ring_shut(c);
             ring_finish(r, c); /* freed now if nothing is in flight */
         }

@@ -42,9 +42,9 @@ typedef struct ring_set ring_set;
  * reason to fall back). Nothing is accepted until ring_run. */
 ring_set *ring_prepare(app *a, const struct sockaddr *sa, socklen_t sl, int nthreads,
                        unsigned max_conns, int *bind_failed, char *err, size_t errlen);
-/* Start accepting (a->mhd must be up: connections are handed to it). 0, or
- * -1 when a thread could not start (the set is then stopped). */
-int ring_run(ring_set *rs);
+/* Start accepting (a->mhd must be up: connections are handed to it). The
+ * threads are already running (ring_prepare). */
+void ring_run(ring_set *rs);
 /* Stop the threads, close their connections and sockets, free the set.
  * Call before MHD_stop_daemon. NULL is a no-op. */
 void ring_stop(ring_set *rs);

@@ -20,12 +20,14 @@
 
 #define RING_SQ_ENTRIES 1024
 #define RING_CQ_ENTRIES 8192
-#define RING_BUFS 256          /* provided receive buffers per ring (a power of two) */
-#define RING_BUF_BYTES 4096    /* each: ~9 pipelined heartbeats; 1 MiB a ring in all */
-#define RING_BGID 1            /* their buffer group */
-#define RING_PEEK_BYTES 32     /* looked at on a new connection: the longest fast start fits */
-#define RING_OUT_BYTES 1024    /* answers queued per connection before its reads pause */
-#define RING_RELAY_BYTES 16384 /* per direction of a relayed connection */
+#define RING_BUFS 256            /* provided receive buffers per ring (a power of two) */
+#define RING_BUF_BYTES 4096      /* each: ~9 pipelined heartbeats; 1 MiB a ring in all */
+#define RING_BGID 1              /* their buffer group */
+#define RING_PEEK_BYTES 32       /* looked at on a new connection: the longest fast start fits */
+#define RING_DRAIN_MAX (1 << 20) /* bytes dropped after MHD stopped reading (http.c's too) */
+#define RING_ANSWER_MAX 192      /* bytes of one canned answer, at most */
+#define RING_OUT_BYTES 1024      /* answers queued per connection before its reads pause */
+#define RING_RELAY_BYTES 16384   /* per direction of a relayed connection */
 #define RING_IDLE_MS (CGUARD_HEADER_S * 1000) /* a whole request within this, or closed */
 #define RING_TICK_MS 1000                     /* deadline sweep */
 #define RING_BACKLOG 4096
@@ -56,7 +58,9 @@ typedef struct rdir {
 typedef struct rconn {
     int fd, mfd; /* client; relay: our end of the socketpair (-1: none) */
     uint8_t mode, nops;
-    bool closing, eof, sending, up_eof;
+    bool closing, eof, sending;
+    bool up_done, up_drop, dn_done; /* RELAY: client sent all; its bytes dropped; MHD done */
+    size_t dropped;                 /* RELAY: bytes dropped so far */
     int64_t deadline_ms;
     char *in; /* FAST: a partial request (heap), in_len bytes */
     size_t in_len, in_cap;
@@ -80,7 +84,8 @@ typedef struct ring {
     bool accept_paused; /* accepting failed (EMFILE, ...): re-armed by the next tick */
     struct __kernel_timespec tick;
     atomic_ullong answered, handed, relayed;
-    char date[64]; /* "Date: ...\r\n", redone once a second */
+    char head[128]; /* an answer's status line and headers up to the length (ring.c) */
+    size_t head_len;
     time_t date_s;
 } ring;
 

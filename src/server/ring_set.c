@@ -266,13 +266,12 @@ ring_set *ring_prepare(app *a, const struct sockaddr *sa, socklen_t sl, int nthr
     return rs;
 }
 
-int ring_run(ring_set *rs)
+void ring_run(ring_set *rs)
 {
     pthread_mutex_lock(&rs->mu);
     rs->go = true;
     pthread_cond_broadcast(&rs->cv);
     pthread_mutex_unlock(&rs->mu);
-    return 0;
 }
 
 void ring_stop(ring_set *rs)

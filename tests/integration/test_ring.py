@@ -53,17 +53,8 @@ def read_answers(s, n, timeout=10):
     return out
 
 
-SANITIZED = os.environ.get("VIGIL_TEST_SANITIZED", "").lower() in ("1", "on", "true", "yes")
-
-
 def ring_or_skip(v):
-    """Skip where this machine has no io_uring (vigild then falls back, as it should), and
-    in the sanitizer build: there 200 connections at once left 91 workers listed and one
-    bad request errored (2026-12-06, not yet understood; the ring is opt-in until it is)."""
-    if SANITIZED:
-        v.stop()
-        v.cleanup()
-        raise unittest.SkipTest("ring under ASan: see the docstring")
+    """Skip where this machine has no io_uring (vigild then falls back, as it should)."""
     if "no io_uring front door" in v.logs():
         v.stop()
         v.cleanup()
@@ -203,7 +194,9 @@ class Ring(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
-        for i in (0, 99, 199):
+        # Each by id: /v1/workers lists the store's rows, which the writer may not have
+        # caught up with yet (under ASan it listed 91 of the 200).
+        for i in range(200):
             self.assertEqual(self.v.worker(f"ring-many-{i}")["state"], "alive")
 
 
