@@ -53,8 +53,6 @@ enum MHD_Result http_static(req *r, unsigned status, struct MHD_Response *resp);
 /* Auth: true when the request carries `Authorization: Bearer <token>` equal
  * (in constant time) to one of the tokens given (NULL/"" entries skipped). */
 bool http_bearer_ok(req *r, const char *tok1, const char *tok2);
-/* The same for an Authorization value h[0..hlen) (blanks trimmed): the ring's. */
-bool http_bearer_value_ok(const char *h, size_t hlen, const char *tok1, const char *tok2);
 
 /* Query parameter, or NULL. */
 const char *http_query(req *r, const char *key);

@@ -87,14 +87,9 @@ const char *http_header(req *r, const char *key)
 bool http_bearer_ok(req *r, const char *tok1, const char *tok2)
 {
     const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    return h && http_bearer_value_ok(h, strlen(h), tok1, tok2);
-}
-
-bool http_bearer_value_ok(const char *h, size_t hlen, const char *tok1, const char *tok2)
-{
-    if (!h || hlen < 7 || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
     const char *t = h + 7;
-    size_t n = hlen - 7;
+    size_t n = strlen(t);
     bool ok = false;
     if (tok1 && tok1[0]) ok |= ct_equal(t, n, tok1, strlen(tok1));
     if (tok2 && tok2[0]) ok |= ct_equal(t, n, tok2, strlen(tok2));
