@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uthash.h>
 
 #define STREAM_TICK_MS                                                                             \
@@ -238,6 +239,20 @@ static void wake(stream *s)
 
 /* ---- subscribers (HTTP threads) -------------------------------------------- */
 
+/* A subscriber cut off ends now, as its client sees it. After an error
+ * from the reader, libmicrohttpd (TURBO) closes the socket only when the
+ * connection's own thread of the pool next wakes, and a connection the
+ * front door hands over wakes only the thread it goes to: the client could
+ * wait until the connection timeout to learn it must reconnect. shutdown()
+ * sends what the kernel holds, then FIN, and the hang-up wakes that thread,
+ * which then closes the fd. */
+static void hang_up(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -257,8 +272,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
     }
     while (n < max && !x->dead && x->next_seq <= s->head) {
-        /* The ring overtook it: cut off. (libmicrohttpd in TURBO mode closes
-         * the socket at its thread's next wake-up, not at once.) */
+        /* The ring overtook it: cut off (hang_up). */
         if (x->next_seq < oldest(s)) {
             x->dead = true;
             s->cut_off++;
@@ -276,8 +290,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
     }
     if (n == 0 && (x->dead || s->closing)) {
+        bool closing = s->closing;
         pthread_mutex_unlock(&s->mu);
-        return s->closing ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+        if (closing) return MHD_CONTENT_READER_END_OF_STREAM;
+        hang_up(x->conn);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (n == 0) {
         /* Caught up: sleep until the stream thread appends (wake). Under mu,
