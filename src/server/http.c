@@ -515,13 +515,19 @@ int http_start(app *a, char *err, size_t errlen)
         if (!a->ring) vlog("warn", "http: no io_uring front door (%s): libmicrohttpd listens", why);
     }
     if (a->ring) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    /* One thread is no pool, and MHD warns at a pool size of 1 or 0: the
+     * option is left out (an array that ends at once) unless there is one. */
+    unsigned pool = (unsigned)a->cfg.http_threads;
+    struct MHD_OptionItem pool_opt[] = {
+        {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
+        {MHD_OPTION_END, 0, NULL}};
     a->mhd = MHD_start_daemon(
-        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)a->cfg.http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION, cguard_notify, a,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_END);
+        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, pool_opt,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        conn_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+        MHD_OPTION_NOTIFY_CONNECTION, cguard_notify, a, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keep_nul, NULL, MHD_OPTION_END);
     if (!a->mhd) {
         ring_stop(a->ring);
         a->ring = NULL;
