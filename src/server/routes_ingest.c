@@ -111,13 +111,14 @@ enum MHD_Result route_heartbeats(app *a, req *r)
     hb_err first;
     cJSON *errs = cJSON_CreateArray();
     int64_t now = app_now_ms();
+    ingest_tally t = {0, 0};
     while (hb_ndjson_next(r->body, r->len, &pos, &line, &len, &lineno)) {
         hb_msg m;
         hb_err e;
         int st = -1;
         bool full = false; /* parsed, but the registry could not take it */
         if (hb_parse_heartbeat(line, len, &m, &e) == 0) {
-            st = ingest_apply(a, &m, now);
+            st = ingest_apply_t(a, &m, now, &t);
             if (st < 0) hb_fail(&e, "worker_id", REGISTRY_FULL);
             full = st < 0;
         }
@@ -139,6 +140,7 @@ enum MHD_Result route_heartbeats(app *a, req *r)
             cJSON_AddItemToArray(errs, x);
         }
     }
+    ingest_flush(a, &t);
     if (accepted + rejected == 0) {
         cJSON_Delete(errs);
         return http_error(r, 400, "body", "holds no heartbeat lines");

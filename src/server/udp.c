@@ -7,7 +7,7 @@
  *
  * Counters are summed per batch in locals and added to the shared atomics
  * once, so the hot loop does no atomic operation of its own per line
- * (ingest_apply still counts hb_accepted per heartbeat, as for HTTP).
+ * (ingest_apply_t's tally: hb_accepted and dropped samples as well).
  */
 #include "server/udp.h"
 
@@ -43,6 +43,7 @@ typedef struct batch {
     app *a;
     int64_t now;
     uint64_t ok, full, refused[UDPL__COUNT];
+    ingest_tally t;
 } batch;
 
 static void on_line(void *ctx, int lineno, const hb_msg *m, udpl_reason why, const hb_err *err)
@@ -54,7 +55,7 @@ static void on_line(void *ctx, int lineno, const hb_msg *m, udpl_reason why, con
         b->refused[why]++;
         return;
     }
-    if (ingest_apply(b->a, m, b->now) < 0)
+    if (ingest_apply_t(b->a, m, b->now, &b->t) < 0)
         b->full++;
     else
         b->ok++;
@@ -72,6 +73,7 @@ static void take(app *a, struct udp *u, int n, const char *secret, size_t slen)
                 : udpl_parse(u->bufs + (size_t)i * UDP_BUF_BYTES, len, secret, slen, on_line, &b);
         dref[d]++;
     }
+    ingest_flush(a, &b.t);
     uint64_t refused = b.full;
     for (int r = 1; r < UDPL__COUNT; r++) {
         if (b.refused[r]) atomic_fetch_add(&a->udp_lines_refused[r], b.refused[r]);

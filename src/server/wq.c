@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,11 @@ struct wq {
     size_t cap, head, len; /* ring: items at head .. head+len (mod cap) */
     size_t lim;            /* len at most: cap, or fewer while wq_trim works */
     size_t hw;             /* slots below hw may be resident (touched since the last trim) */
+    /* len >= lim, as of the last change under mu: a door that finds it set
+     * drops its sample without the lock (wq_hb_full). Set and cleared under
+     * mu; read without it, a hint. */
+    atomic_bool hb_full;
+    atomic_uint_least64_t hb_dropped_free; /* dropped on the hint, not under mu */
 
     reg_event *ev; /* head: oldest events, in memory */
     size_t nev, evcap;
@@ -90,6 +96,12 @@ static void relimit(wq *q)
 {
     bool behind = (q->sp && spill_count(q->sp) > 0) || q->ntail > 0;
     q->mem_limit = behind ? 0 : q->ev_max;
+}
+
+/* Caller holds mu, after len or lim changed. */
+static void note_full(wq *q)
+{
+    atomic_store_explicit(&q->hb_full, q->len >= q->lim, memory_order_relaxed);
 }
 
 static size_t hbs_bytes(size_t n)
@@ -168,8 +180,19 @@ bool wq_push_hb(wq *q, const hb_msg *m, int64_t ts_ms)
     store_hb_from_msg(&q->ring[i], m, ts_ms);
     q->len++;
     q->hb_pushed++;
+    if (q->len >= q->lim) note_full(q);
     pthread_mutex_unlock(&q->mu);
     return true;
+}
+
+bool wq_hb_full(wq *q)
+{
+    return atomic_load_explicit(&q->hb_full, memory_order_relaxed);
+}
+
+void wq_hb_dropped(wq *q, uint64_t n)
+{
+    if (n) atomic_fetch_add_explicit(&q->hb_dropped_free, n, memory_order_relaxed);
 }
 
 /* Append to an event vector. Out of memory for a state change: nothing sane
@@ -315,6 +338,7 @@ size_t wq_take(wq *q, reg_event **evs, size_t *nev, size_t *nspill, store_hb *hb
     /* An empty ring starts over at slot 0: a writer that keeps up then
      * cycles through the first slots only, and the rest stay untouched. */
     if (q->len == 0) q->head = 0;
+    note_full(q);
     *nhb = nh;
     pthread_mutex_unlock(&q->mu);
     return nh + n;
@@ -332,11 +356,13 @@ size_t wq_trim(wq *q)
         return 0;
     }
     q->lim = WQ_KEEP_HB - q->head;
+    note_full(q);
     pthread_mutex_unlock(&q->mu);
     size_t gone = wq_hbs_release(q->ring, WQ_KEEP_HB, used);
     pthread_mutex_lock(&q->mu);
     q->lim = q->cap;
     q->hw = q->head + q->len;
+    note_full(q);
     pthread_mutex_unlock(&q->mu);
     return gone;
 }
@@ -504,7 +530,7 @@ void wq_get_stats(wq *q, wq_stats *out)
 {
     pthread_mutex_lock(&q->mu);
     out->hb_pushed = q->hb_pushed;
-    out->hb_dropped = q->hb_dropped;
+    out->hb_dropped = q->hb_dropped + atomic_load(&q->hb_dropped_free);
     out->ev_pushed = q->ev_pushed;
     out->ev_spilled = q->ev_spilled;
     out->ev_spill_failed = q->ev_spill_failed;

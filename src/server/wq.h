@@ -83,6 +83,12 @@ void wq_free(wq *q);
 
 /* Queue one raw heartbeat. False when the ring is full (dropped, counted). */
 bool wq_push_hb(wq *q, const hb_msg *m, int64_t ts_ms);
+/* The ring was full at its last change: a hint, read without the lock, so
+ * that a door under overload drops a sample for the price of a load instead
+ * of a lock and an unlock (it then counts the drop with wq_hb_dropped). */
+bool wq_hb_full(wq *q);
+/* n samples dropped on wq_hb_full's word: counted in hb_dropped. */
+void wq_hb_dropped(wq *q, uint64_t n);
 
 /* Queue one state event; never drops, never waits on the store. Usable as a
  * reg_sink_fn. */
