@@ -37,11 +37,15 @@ void phi_observe(phi_state *p, double interval_ms)
     p->var_ms2 = (float)var;
 }
 
+static double min_std(const phi_state *p)
+{
+    double fl = (double)p->mean_ms * PHI_MIN_STD_FRAC;
+    return fl < PHI_MIN_STD_MS ? PHI_MIN_STD_MS : fl;
+}
+
 static double std_floor(const phi_state *p)
 {
-    double sd = sqrt((double)p->var_ms2);
-    double fl = (double)p->mean_ms * PHI_MIN_STD_FRAC;
-    if (fl < PHI_MIN_STD_MS) fl = PHI_MIN_STD_MS;
+    double sd = sqrt((double)p->var_ms2), fl = min_std(p);
     return sd > fl ? sd : fl;
 }
 
@@ -80,5 +84,12 @@ double phi_suspect_after_ms(const phi_state *p, double z)
 {
     if (p->n < PHI_MIN_SAMPLES || isnan(z)) return -1.0;
     double t = (double)p->mean_ms + z * std_floor(p);
+    return t > 0.0 ? t : 0.0;
+}
+
+double phi_suspect_floor_ms(const phi_state *p, double z)
+{
+    if (p->n < PHI_MIN_SAMPLES || !(z >= 0.0)) return -1.0;
+    double t = (double)p->mean_ms + z * min_std(p);
     return t > 0.0 ? t : 0.0;
 }

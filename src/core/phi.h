@@ -45,4 +45,11 @@ double phi_threshold_z(double threshold);
  * worker late yet (too few samples, z NAN). Cheap: the sweeper calls it. */
 double phi_suspect_after_ms(const phi_state *p, double z);
 
+/* A lower bound of phi_suspect_after_ms without its square root (the std at
+ * its floor, PHI_MIN_STD_*), or a negative number when there is none (z < 0,
+ * too few samples). Every heartbeat first asks whether its worker was
+ * already late; a beat on time, the common case, is below this bound and
+ * needs no more (3 % of a UDP line's time went to the square root). */
+double phi_suspect_floor_ms(const phi_state *p, double z);
+
 #endif

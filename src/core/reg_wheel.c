@@ -20,14 +20,17 @@
 
 /* w's deadlines: the last millisecond at which each still holds (it fires
  * once now is past it), NEVER when it does not apply. The sweeper files a
- * worker by the earliest; rw_expire acts on them in priority order. */
+ * worker by the earliest; rw_expire acts on them in priority order.
+ * now_ms: suspect is exact only where now_ms may be past it; below phi's
+ * floor (phi_suspect_floor_ms) the floor stands in, which now_ms is not
+ * past either. NEVER: always exact (the wheel files by it). */
 typedef struct deadlines {
     int64_t recover; /* end of the post-restart grace (RW_RECOVER only) */
     int64_t dead;    /* last heartbeat + TTL */
     int64_t suspect; /* last heartbeat + phi's suspect-after (alive only) */
 } deadlines;
 
-static deadlines deadlines_of(const reg *r, const rw *w)
+static deadlines deadlines_of(const reg *r, const rw *w, int64_t now_ms)
 {
     deadlines d = {NEVER, NEVER, NEVER};
     if (!rw_open(w)) return d;
@@ -41,15 +44,20 @@ static deadlines deadlines_of(const reg *r, const rw *w)
         d.dead =
             w->since_ms + r->cfg.held_grace_ms; /* since_ms: when it turned suspect, the drop */
     if (w->state == REG_W_ALIVE) {
-        double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
-        if (sa >= 0) d.suspect = w->last_hb_ms + (int64_t)sa;
+        double fl = phi_suspect_floor_ms(&w->phi, r->phi_z);
+        if (fl >= 0 && now_ms <= w->last_hb_ms + (int64_t)fl) {
+            d.suspect = w->last_hb_ms + (int64_t)fl;
+        } else {
+            double sa = phi_suspect_after_ms(&w->phi, r->phi_z);
+            if (sa >= 0) d.suspect = w->last_hb_ms + (int64_t)sa;
+        }
     }
     return d;
 }
 
 int rw_expire(reg *r, rw *w, int64_t now_ms)
 {
-    deadlines d = deadlines_of(r, w);
+    deadlines d = deadlines_of(r, w, now_ms);
     if (now_ms > d.recover) {
         /* Nobody saw it end: if vigild was down longer than the TTL the end
          * fell in our blind spot (monitor_gap), else it would have timed
@@ -74,7 +82,7 @@ int rw_expire(reg *r, rw *w, int64_t now_ms)
 
 void wheel_insert(reg *r, rshard *sh, rw *w)
 {
-    deadlines d = deadlines_of(r, w);
+    deadlines d = deadlines_of(r, w, NEVER);
     int64_t first = d.recover < d.dead ? d.recover : d.dead;
     if (d.suspect < first) first = d.suspect;
     if (first == NEVER) return;

@@ -80,6 +80,40 @@ static void test_bad_input(void **state)
     assert_true(phi_value(&p, 1e12) <= 300.0);
 }
 
+/* The floor rw_expire tries first: never above the exact deadline (else a
+ * late worker would be taken for on time), equal to it for a metronome whose
+ * std sits at the floor, and absent where there is no bound. */
+static void test_suspect_floor(void **state)
+{
+    (void)state;
+    phi_state p;
+    phi_reset(&p);
+    double z8 = phi_threshold_z(8.0), zneg = phi_threshold_z(0.1);
+    assert_true(zneg < 0);
+    assert_true(phi_suspect_floor_ms(&p, z8) < 0); /* too few samples */
+    unsigned seed = 12345;
+    for (int i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        phi_observe(&p, 200 + (seed >> 16) % 20000); /* jittery: std often above the floor */
+        for (double th = 0.5; th <= 64; th *= 2) {
+            double z = phi_threshold_z(th);
+            double fl = phi_suspect_floor_ms(&p, z), ex = phi_suspect_after_ms(&p, z);
+            if (p.n < 3) {
+                assert_true(fl < 0);
+                continue;
+            }
+            assert_true(fl >= 0);
+            assert_true(fl <= ex);
+        }
+    }
+    assert_true(phi_suspect_floor_ms(&p, zneg) < 0);
+    assert_true(phi_suspect_floor_ms(&p, NAN) < 0);
+    phi_reset(&p);
+    for (int i = 0; i < 100; i++)
+        phi_observe(&p, 1000);
+    assert_true(fabs(phi_suspect_floor_ms(&p, z8) - phi_suspect_after_ms(&p, z8)) < 1e-6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_monotone_and_consistent_with_inverse),
         cmocka_unit_test(test_std_floor_and_adaptation),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_suspect_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
