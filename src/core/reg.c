@@ -61,19 +61,32 @@ int reg_reason_parse(const char *s)
     return parse_name(reason_names, REG_R__COUNT, s);
 }
 
-/* FNV-1a, seeded per registry so ids cannot be chosen to pile into one chain
- * on every vigild alike. */
+/* Seeded per registry, so ids cannot be chosen to pile into one chain on
+ * every vigild alike. Eight bytes a multiply, then a full avalanche (the low
+ * bits pick the shard, the next ones the bucket): FNV-1a's byte a multiply
+ * was a chain of 12 dependent multiplies for a 12-byte id, 6 % of a UDP
+ * line's time (perf). */
+#define HASH_K1 0xbf58476d1ce4e5b9ull
+#define HASH_K2 0x94d049bb133111ebull
 uint32_t reg_hash(const reg *r, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u ^ r->seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
+    uint64_t h = ((uint64_t)r->seed << 32 | r->seed) ^ (n * 0x9e3779b97f4a7c15ull);
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        h = (h ^ x) * HASH_K1;
+        h ^= h >> 31;
     }
-    h ^= h >> 15; /* the low bits pick the shard: mix the high ones down */
-    h *= 0x2c1b3c6dU;
-    h ^= h >> 12;
-    return h;
+    if (n) {
+        uint64_t x = 0;
+        for (size_t i = 0; i < n; i++)
+            x |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        h = (h ^ x) * HASH_K1;
+        h ^= h >> 31;
+    }
+    h *= HASH_K2;
+    h ^= h >> 29;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 reg *reg_new(const reg_config *cfg, reg_sink_fn sink, void *sink_ctx)

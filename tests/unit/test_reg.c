@@ -9,6 +9,7 @@
 
 #include "core/reg.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,49 @@ static void test_evict_and_forget(void **state)
     reg_sweep(f->r, 60000); /* frees the forgotten record still in the wheel */
 }
 
+static void count_one(void *ctx, const reg_view *v)
+{
+    (void)v;
+    (*(size_t *)ctx)++;
+}
+
+/* Ids that differ in a digit or two (as fleets name workers), and ids of
+ * every length from 2 to 40 (the hash's 8-byte steps and its tail): each
+ * shard holds its share, within 6 standard deviations of a fair draw. */
+static void test_ids_spread_over_shards(void **state)
+{
+    static const char a62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    fx *f = *state;
+    char id[64];
+    size_t n = 0;
+    for (int i = 0; i < 16000; i++, n++) {
+        snprintf(id, sizeof id, "bench-%06d", i);
+        hb_msg m = beat(id, NULL, NULL);
+        assert_true(reg_heartbeat(f->r, &m, 1000) != REG_W_NONE);
+    }
+    for (int len = 2; len <= 40; len++)
+        for (int i = 0; i < 100; i++, n++) {
+            /* i in base 62, len digits: distinct within a length, and lengths
+             * differ, so every id is new */
+            for (int k = len - 1, x = i; k >= 0; k--, x /= 62)
+                id[k] = a62[x % 62];
+            id[len] = '\0';
+            hb_msg m = beat(id, NULL, NULL);
+            assert_true(reg_heartbeat(f->r, &m, 1000) != REG_W_NONE);
+        }
+    double mean = (double)n / REG_SHARDS, tol = 6 * sqrt(mean);
+    size_t total = 0;
+    reg_view v;
+    for (unsigned sh = 0; sh < REG_SHARDS; sh++) {
+        size_t c = 0;
+        memset(&v, 0, sizeof v);
+        reg_scan(f->r, sh, 1000, count_one, &c, &v);
+        assert_true(fabs((double)c - mean) < tol);
+        total += c;
+    }
+    assert_int_equal(total, n);
+}
+
 static void test_group_and_heartbeat_ttl(void **state)
 {
     fx *f = *state;
@@ -616,6 +660,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suspect_by_phi_then_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspect_then_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evict_and_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_spread_over_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_and_heartbeat_ttl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_move_and_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bye_edge_cases, setup, teardown),
