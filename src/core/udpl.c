@@ -102,7 +102,26 @@ static udpl_reason set_kv(hb_msg *m, char *w, size_t n, size_t eq, size_t *hint,
     return hb_set_kvn(m, key, klen, value, n - eq - 1, hint, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
 }
 
+/* Where each key=value of the previous line was found in hb's field table,
+ * by position: a client writes every line of a datagram with the same keys
+ * in the same order, so the k-th key of a line is first looked for where the
+ * k-th key of the one before was (hb_set_kvn's hint). With one running hint
+ * instead, keys out of the table's order ("seq= cpu= mem= in_flight=": two
+ * of four) went to the by-first-byte search, 9 % of a line's time (perf). */
+#define UDPL_HINTS 16
+typedef struct hints {
+    size_t at[UDPL_HINTS];
+} hints;
+
+static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints *h);
+
 udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
+{
+    hints h = {{0}};
+    return line(s, n, out, err, &h);
+}
+
+static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints *h)
 {
     char buf[UDPL_LINE_MAX + 1];
     if (n && s[n - 1] == '\r') n--;
@@ -135,10 +154,19 @@ udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
         return UDPL_BAD_ID;
     }
     memcpy(out->worker_id, id, idlen + 1);
-    size_t hint = 0;
-    for (char *w; (w = word(buf, &p, &len, &eq));) {
-        udpl_reason r = set_kv(out, w, len, eq, &hint, err);
+    size_t hint = 0, k = 0;
+    for (char *w; (w = word(buf, &p, &len, &eq)); k++) {
+        /* past UDPL_HINTS keys: one running hint, from where the last left off */
+        size_t *at = k < UDPL_HINTS ? &h->at[k] : &hint;
+        if (k < UDPL_HINTS) hint = *at;
+        size_t found = hint;
+        udpl_reason r = set_kv(out, w, len, eq, &found, err);
         if (r != UDPL_OK) return r;
+        /* found is just past the field that matched (or, for a key that
+         * matched nothing, as it was): this position keeps the field itself,
+         * the next key starts just past it */
+        if (found) *at = found - 1;
+        hint = found;
     }
     return UDPL_OK;
 }
@@ -192,6 +220,7 @@ udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secr
     }
 
     hb_msg m;
+    hints h = {{0}};
     while (pos < n) {
         const char *s = buf + pos;
         nl = memchr(s, '\n', n - pos);
@@ -203,7 +232,7 @@ udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secr
             i++;
         if (i == len) continue;
         hb_err err;
-        udpl_reason r = udpl_line(s, len, &m, &err);
+        udpl_reason r = line(s, len, &m, &err, &h);
         fn(ctx, lineno, r == UDPL_OK ? &m : NULL, r, r == UDPL_OK ? NULL : &err);
     }
     return UDPL_D_OK;

@@ -254,6 +254,56 @@ static void test_several_lines_crlf_blank(void **state)
     assert_int_equal(s.n, 0);
 }
 
+typedef struct msgs {
+    int n;
+    hb_msg m[8];
+} msgs;
+
+static void keep(void *ctx, int lineno, const hb_msg *m, udpl_reason why, const hb_err *e)
+{
+    (void)lineno;
+    (void)e;
+    msgs *x = ctx;
+    assert_int_equal(why, UDPL_OK);
+    assert_true(x->n < 8);
+    x->m[x->n++] = *m;
+}
+
+/* Lines of one datagram look their keys up where the previous line's were
+ * (by position): keys that change order, number and kind from line to line,
+ * an unknown key and the id key among them, give each line what it gives
+ * parsed alone. */
+static void test_lines_with_other_keys_alike(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "hb a seq=1 cpu=0.5 mem=0.25 in_flight=3",
+        "hb b in_flight=4 seq=2 cpu=0.75",
+        "hb c mem=0.5 foo=1 seq=3 worker_id=x status=ok",
+        "hb d cpu=0.125",
+        "hb e seq=5 cpu=0.5 mem=0.25 in_flight=3 backlog=7 capacity=8 tokens=9 requests=10",
+        "bye f exit=3 seq=6",
+        "hb g seq=7 cpu=0.5 mem=0.25 in_flight=3",
+    };
+    char buf[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", lines[i]);
+    msgs x = {0};
+    assert_int_equal(udpl_parse(buf, n, NULL, 0, keep, &x), UDPL_D_OK);
+    assert_int_equal(x.n, (int)(sizeof lines / sizeof *lines));
+    for (int i = 0; i < x.n; i++) {
+        hb_msg alone;
+        hb_err e;
+        assert_int_equal(line(lines[i], &alone, &e), UDPL_OK);
+        assert_memory_equal(&x.m[i], &alone, offsetof(hb_msg, njobs));
+    }
+    assert_int_equal(x.m[1].in_flight, 4);
+    assert_string_equal(x.m[2].status, "ok");
+    assert_int_equal(x.m[4].requests, 10);
+    assert_int_equal(x.m[5].exit_code, 3);
+}
+
 static void test_signature(void **state)
 {
     (void)state;
@@ -339,10 +389,15 @@ static void test_datagram_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_heartbeat),     cmocka_unit_test(test_bye_and_exit_codes),
-        cmocka_unit_test(test_same_words_as_json), cmocka_unit_test(test_error_categories),
-        cmocka_unit_test(test_nul_and_long_lines), cmocka_unit_test(test_several_lines_crlf_blank),
-        cmocka_unit_test(test_signature),          cmocka_unit_test(test_datagram_size),
+        cmocka_unit_test(test_good_heartbeat),
+        cmocka_unit_test(test_bye_and_exit_codes),
+        cmocka_unit_test(test_same_words_as_json),
+        cmocka_unit_test(test_error_categories),
+        cmocka_unit_test(test_nul_and_long_lines),
+        cmocka_unit_test(test_several_lines_crlf_blank),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_datagram_size),
+        cmocka_unit_test(test_lines_with_other_keys_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
