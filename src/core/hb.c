@@ -89,8 +89,11 @@ static const char *const thermal_names[] = {"", "nominal", "fair", "serious", "c
 
 void hb_init(hb_msg *m)
 {
-    /* Not the jobs buffer: 4 KiB of zeroes per heartbeat, nearly always unused. */
-    memset(m, 0, offsetof(hb_msg, njobs));
+    /* The numbers, and each string's first byte: not the ~450 bytes of
+     * string buffers past their NULs (5 % of a UDP line's time as one
+     * memset, perf), nor the jobs buffer (4 KiB). */
+    memset(m, 0, offsetof(hb_msg, worker_id));
+    m->worker_id[0] = m->group[0] = m->instance[0] = m->status[0] = '\0';
     m->njobs = 0;
     m->jobs_len = 0;
     m->jobs[0] = '\0';

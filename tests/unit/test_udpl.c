@@ -296,7 +296,13 @@ static void test_lines_with_other_keys_alike(void **state)
         hb_msg alone;
         hb_err e;
         assert_int_equal(line(lines[i], &alone, &e), UDPL_OK);
-        assert_memory_equal(&x.m[i], &alone, offsetof(hb_msg, njobs));
+        const hb_msg *a = &x.m[i];
+        /* the numbers whole (hb_init zeroes them), the strings to their NULs */
+        assert_memory_equal(a, &alone, offsetof(hb_msg, worker_id));
+        assert_string_equal(a->worker_id, alone.worker_id);
+        assert_string_equal(a->group, alone.group);
+        assert_string_equal(a->instance, alone.instance);
+        assert_string_equal(a->status, alone.status);
     }
     assert_int_equal(x.m[1].in_flight, 4);
     assert_string_equal(x.m[2].status, "ok");
