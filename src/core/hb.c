@@ -177,6 +177,15 @@ static const bool id_ok[256] = {
     ['@'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1,         ['a' ... 'z'] = 1,
 };
 
+size_t hb_id_span(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (id_ok[u[i]])
+        i++;
+    return i;
+}
+
 bool hb_id_valid(const char *s, size_t n)
 {
     if (!s || n < 1 || n > HB_ID_MAX) return false;
@@ -293,6 +302,26 @@ static int set_number(hb_msg *m, const field_spec *f, double v, hb_err *err)
             int64_t x = (int64_t)v;
             memcpy(dst, &x, sizeof x);
         }
+    }
+    m->has |= f->bit;
+    return 0;
+}
+
+/* An integer field from the text form, whole and within +-2^53 already, so
+ * only its bounds (exact as doubles) are left of set_number's checks: its
+ * finiteness and whole-number tests and the round trip through a double were
+ * 6 % of a UDP line's time (perf). */
+static int set_int(hb_msg *m, const field_spec *f, long long v, hb_err *err)
+{
+    double d = (double)v;
+    if (!(d >= f->lo && d <= f->hi)) return hb_fail(err, f->key, f->reason);
+    char *dst = (char *)m + f->off;
+    if (f->type == F_I32) {
+        int32_t x = (int32_t)v;
+        memcpy(dst, &x, sizeof x);
+    } else {
+        int64_t x = v;
+        memcpy(dst, &x, sizeof x);
     }
     m->has |= f->bit;
     return 0;
@@ -547,7 +576,7 @@ int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_
     long long v;
     if (!parse_int(value, &v) || v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX)
         return hb_fail(err, f->key, f->reason);
-    return set_number(m, f, (double)v, err);
+    return set_int(m, f, v, err);
 }
 
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)
