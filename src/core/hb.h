@@ -133,6 +133,9 @@ bool hb_text_valid(const char *s, size_t n);
 
 /* True when s[0..n) is a valid worker_id / group: 1..128 bytes of [A-Za-z0-9._:@-]. */
 bool hb_id_valid(const char *s, size_t n);
+/* How many bytes of the NUL-terminated s, from its start, are id bytes
+ * ([A-Za-z0-9._:@-]): a scanner that splits and checks an id in one pass. */
+size_t hb_id_span(const char *s);
 
 /* Parse one JSON heartbeat (POST /v1/heartbeat body, or one NDJSON line).
  * Returns 0 and fills `out` (kind HB_BEAT), or -1 and fills `err`.

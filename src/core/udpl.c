@@ -147,13 +147,20 @@ static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints
         hb_fail(err, "line", "must start with hb or bye");
         return UDPL_BAD_VERB;
     }
-    const char *id = word(buf, &p, &len, &eq);
-    size_t idlen = id ? len : 0;
-    if (!id || !hb_id_valid(id, idlen)) {
+    /* The id: split and checked in one scan (word() and hb_id_valid were
+     * two passes over it). A byte that is neither an id byte nor a blank
+     * or the end makes the word a bad id, as it did. */
+    while (blank(buf[p]))
+        p++;
+    size_t idlen = hb_id_span(buf + p);
+    char end = buf[p + idlen];
+    if (idlen < 1 || idlen > HB_ID_MAX || (end && !blank(end))) {
         hb_fail(err, "worker_id", ID_REASON);
         return UDPL_BAD_ID;
     }
-    memcpy(out->worker_id, id, idlen + 1);
+    memcpy(out->worker_id, buf + p, idlen);
+    out->worker_id[idlen] = '\0';
+    p += idlen + (end ? 1 : 0);
     size_t hint = 0, k = 0;
     for (char *w; (w = word(buf, &p, &len, &eq)); k++) {
         /* past UDPL_HINTS keys: one running hint, from where the last left off */
