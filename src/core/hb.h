@@ -115,8 +115,9 @@ typedef struct hb_err {
     char reason[192];
 } hb_err;
 
-/* Zero `m` (kind HB_BEAT, nothing present, no jobs). The jobs buffer past
- * jobs[0] is left as it was: copy a message with memcpy of
+/* Zero `m` (kind HB_BEAT, nothing present, no jobs). The string buffers past
+ * their first byte and the jobs buffer past jobs[0] are left as they were:
+ * read a string to its NUL only, and copy a message with memcpy of
  * offsetof(hb_msg, jobs) + jobs_len + 1 bytes, not by assignment, when the
  * copy is on a hot path. */
 void hb_init(hb_msg *m);
