@@ -149,9 +149,15 @@ class Gen:
         body = json.dumps({"worker_id": w.wid, "instance": inst.name,
                            "exit_code": inst.exit_code})
         deadline = time.monotonic() + self.a.bye_retry_s
+        first_t0 = None
         while time.monotonic() < deadline:
             inst.bye_tries += 1
             t0 = time.time()
+            # A try whose answer a kill cut off may still have been applied
+            # (and stored) before the kill: the session may close at any try
+            # from the first one on, so the window starts there.
+            if first_t0 is None:
+                first_t0 = t0
             try:
                 st, data = conn.post("/v1/bye", body, "application/json")
             except (OSError, http.client.HTTPException):
@@ -160,7 +166,7 @@ class Gen:
             t1 = time.time()
             if 200 <= st < 300:
                 doc = json.loads(data)
-                inst.end, inst.end_t0, inst.end_t1 = "bye", t0, t1
+                inst.end, inst.end_t0, inst.end_t1 = "bye", first_t0, t1
                 with self.lock:
                     self.stats["byes_accepted"] += 1
                     self.stats["bye_retries"] += inst.bye_tries - 1
