@@ -284,25 +284,31 @@ static int set_string(hb_msg *m, const field_spec *f, const char *s, size_t n, h
     return 0;
 }
 
+/* An integer field's value, checked: stored as its type says, marked present. */
+static int put_int(hb_msg *m, const field_spec *f, int64_t v)
+{
+    char *dst = (char *)m + f->off;
+    if (f->type == F_I32) {
+        int32_t x = (int32_t)v;
+        memcpy(dst, &x, sizeof x);
+    } else {
+        memcpy(dst, &v, sizeof v);
+    }
+    m->has |= f->bit;
+    return 0;
+}
+
 /* A numeric value from either door. Integers travel as doubles: every bound is
  * within 2^53, so the conversion is exact for every value that can pass. */
 static int set_number(hb_msg *m, const field_spec *f, double v, hb_err *err)
 {
     /* Written as !(in range) so that NaN fails too. */
     if (!isfinite(v) || !(v >= f->lo && v <= f->hi)) return hb_fail(err, f->key, f->reason);
-    char *dst = (char *)m + f->off;
-    if (f->type == F_REAL) {
-        memcpy(dst, &v, sizeof v);
-    } else {
+    if (f->type != F_REAL) {
         if (v != trunc(v)) return hb_fail(err, f->key, f->reason);
-        if (f->type == F_I32) {
-            int32_t x = (int32_t)v;
-            memcpy(dst, &x, sizeof x);
-        } else {
-            int64_t x = (int64_t)v;
-            memcpy(dst, &x, sizeof x);
-        }
+        return put_int(m, f, (int64_t)v);
     }
+    memcpy((char *)m + f->off, &v, sizeof v);
     m->has |= f->bit;
     return 0;
 }
@@ -315,16 +321,7 @@ static int set_int(hb_msg *m, const field_spec *f, long long v, hb_err *err)
 {
     double d = (double)v;
     if (!(d >= f->lo && d <= f->hi)) return hb_fail(err, f->key, f->reason);
-    char *dst = (char *)m + f->off;
-    if (f->type == F_I32) {
-        int32_t x = (int32_t)v;
-        memcpy(dst, &x, sizeof x);
-    } else {
-        int64_t x = v;
-        memcpy(dst, &x, sizeof x);
-    }
-    m->has |= f->bit;
-    return 0;
+    return put_int(m, f, v);
 }
 
 /* ---- jobs ---------------------------------------------------------------- */

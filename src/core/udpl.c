@@ -164,16 +164,12 @@ static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints
     size_t hint = 0, k = 0;
     for (char *w; (w = word(buf, &p, &len, &eq)); k++) {
         /* past UDPL_HINTS keys: one running hint, from where the last left off */
-        size_t *at = k < UDPL_HINTS ? &h->at[k] : &hint;
-        if (k < UDPL_HINTS) hint = *at;
-        size_t found = hint;
-        udpl_reason r = set_kv(out, w, len, eq, &found, err);
+        if (k < UDPL_HINTS) hint = h->at[k];
+        udpl_reason r = set_kv(out, w, len, eq, &hint, err);
         if (r != UDPL_OK) return r;
-        /* found is just past the field that matched (or, for a key that
-         * matched nothing, as it was): this position keeps the field itself,
-         * the next key starts just past it */
-        if (found) *at = found - 1;
-        hint = found;
+        /* hint is now just past the field that matched (or, for a key that
+         * matched nothing, as it was): this position keeps the field itself */
+        if (k < UDPL_HINTS && hint) h->at[k] = hint - 1;
     }
     return UDPL_OK;
 }

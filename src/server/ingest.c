@@ -36,30 +36,28 @@ int ingest_apply_t(app *a, const hb_msg *m, int64_t now, ingest_tally *t)
     }
     st = reg_heartbeat(a->reg, m, now);
     if (st == REG_W_NONE) return -1;
-    if (t) {
-        /* Under overload the ring stays full: the sample is dropped on the
-         * hint, without the queue's lock (which counts its own drops). */
-        if (wq_hb_full(a->wq))
-            t->hb_dropped++;
-        else
-            wq_push_hb(a->wq, m, now);
-        t->accepted++;
-    } else {
+    /* Under overload the ring stays full: the sample is dropped on the
+     * hint, without the queue's lock (which counts its own drops). */
+    if (wq_hb_full(a->wq))
+        t->hb_dropped++;
+    else
         wq_push_hb(a->wq, m, now);
-        a->hb_accepted++;
-    }
+    t->accepted++;
     if (m->has & HB_HAS_TASK_MS) task(a, m, now);
     return st;
 }
 
 int ingest_apply(app *a, const hb_msg *m, int64_t now)
 {
-    return ingest_apply_t(a, m, now, NULL);
+    ingest_tally t = {0, 0};
+    int st = ingest_apply_t(a, m, now, &t);
+    ingest_flush(a, &t);
+    return st;
 }
 
 void ingest_flush(app *a, ingest_tally *t)
 {
-    if (t->accepted) atomic_fetch_add(&a->hb_accepted, t->accepted);
+    if (t->accepted) a->hb_accepted += t->accepted;
     wq_hb_dropped(a->wq, t->hb_dropped);
     *t = (ingest_tally){0, 0};
 }

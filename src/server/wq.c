@@ -64,7 +64,7 @@ struct wq {
      * drops its sample without the lock (wq_hb_full). Set and cleared under
      * mu; read without it, a hint. */
     atomic_bool hb_full;
-    atomic_uint_least64_t hb_dropped_free; /* dropped on the hint, not under mu */
+    atomic_uint_least64_t hb_dropped; /* under mu or not: wq_hb_dropped counts without it */
 
     reg_event *ev; /* head: oldest events, in memory */
     size_t nev, evcap;
@@ -83,7 +83,7 @@ struct wq {
     uint64_t j_failed; /* head events not journaled (append failed or file broken) */
 
     bool closed;
-    uint64_t hb_pushed, hb_dropped, ev_pushed;
+    uint64_t hb_pushed, ev_pushed;
     uint64_t ev_spilled, ev_spill_failed, spill_fail_streaks, ev_spill_lost;
     uint64_t spill_episodes, spill_drains;
     int spill_errno;
@@ -170,7 +170,7 @@ bool wq_push_hb(wq *q, const hb_msg *m, int64_t ts_ms)
 {
     pthread_mutex_lock(&q->mu);
     if (q->len >= q->lim) {
-        q->hb_dropped++;
+        atomic_fetch_add_explicit(&q->hb_dropped, 1, memory_order_relaxed);
         pthread_mutex_unlock(&q->mu);
         return false;
     }
@@ -192,7 +192,7 @@ bool wq_hb_full(wq *q)
 
 void wq_hb_dropped(wq *q, uint64_t n)
 {
-    if (n) atomic_fetch_add_explicit(&q->hb_dropped_free, n, memory_order_relaxed);
+    if (n) atomic_fetch_add_explicit(&q->hb_dropped, n, memory_order_relaxed);
 }
 
 /* Append to an event vector. Out of memory for a state change: nothing sane
@@ -530,7 +530,7 @@ void wq_get_stats(wq *q, wq_stats *out)
 {
     pthread_mutex_lock(&q->mu);
     out->hb_pushed = q->hb_pushed;
-    out->hb_dropped = q->hb_dropped + atomic_load(&q->hb_dropped_free);
+    out->hb_dropped = atomic_load(&q->hb_dropped);
     out->ev_pushed = q->ev_pushed;
     out->ev_spilled = q->ev_spilled;
     out->ev_spill_failed = q->ev_spill_failed;
