@@ -224,7 +224,12 @@ function renderList() {
     const r = rows[i];
     const w = i < need ? live.workers.get(order[first + i]) : null;
     if (!w) {
-      if (!r.hidden) r.hidden = true;
+      // A spare row keeps its cells for reuse but no longer names a worker:
+      // a lookup by id must find the one drawn row, not a hidden leftover.
+      if (!r.hidden) {
+        r.hidden = true;
+        delete r.dataset.workerId;
+      }
       continue;
     }
     r.hidden = false;

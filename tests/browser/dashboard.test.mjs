@@ -346,7 +346,7 @@ test('dashboard: 10,000 workers stay a virtualized list', async () => {
     // arriving over the stream (a loaded machine), and each one lengthens
     // the list below a scroll made before it came.
     await page.locator('#sort').selectOption('id');
-    const last = page.locator('#wl .wrow[data-worker-id="scale-09999"]');
+    const last = page.locator('#wl .wrow:not([hidden])[data-worker-id="scale-09999"]');
     await waitFor(async () => {
       await page.evaluate(() => { const v = document.querySelector('#wl'); v.scrollTop = v.scrollHeight; });
       return last.isVisible();
