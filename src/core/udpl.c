@@ -1,8 +1,8 @@
 /*
- * udpl.c: the UDP line format (udpl.h). A line is copied once into a local
- * buffer and cut into NUL-terminated words in place, so each key=value goes
- * to hb_set_kv as the two C strings it takes, with no allocation; the
- * signature is checked over the raw bytes before any line is read.
+ * udpl.c: the UDP line format (udpl.h). A line is cut into NUL-terminated
+ * words where it lies, in the caller's buffer, so each key=value goes to
+ * hb_set_kvn as the two C strings it takes, with no copy and no allocation;
+ * the signature is checked over the raw bytes before any line is cut.
  */
 #include "core/udpl.h"
 
@@ -113,27 +113,43 @@ typedef struct hints {
     size_t at[UDPL_HINTS];
 } hints;
 
-static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints *h);
+static udpl_reason line(char *buf, size_t n, hb_msg *out, hb_err *err, hints *h);
+
+static udpl_reason too_long(hb_err *err)
+{
+    hb_fail(err, "line", "is longer than 8192 bytes");
+    return UDPL_TOO_LONG;
+}
 
 udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
 {
+    char buf[UDPL_LINE_MAX + 2]; /* the limit, a CR and the NUL line() puts at n */
+    if (n > UDPL_LINE_MAX + 1) return too_long(err);
+    memcpy(buf, s, n);
     hints h = {{0}};
-    return line(s, n, out, err, &h);
+    return line(buf, n, out, err, &h);
 }
 
-static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints *h)
+/* A refusal stands unless a byte not yet read, from p on, is a NUL: "holds a
+ * NUL byte" outranks every other reason, as when the line was searched for
+ * one before it was read. A NUL before p would have stopped the scan at it
+ * (p is then at it), so [p, n) is all that is left to look at, and only on
+ * the way out: the lines that are taken pay no search of their own. */
+static udpl_reason refuse(const char *buf, size_t p, size_t n, udpl_reason why, hb_err *err)
 {
-    char buf[UDPL_LINE_MAX + 1];
-    if (n && s[n - 1] == '\r') n--;
-    if (n > UDPL_LINE_MAX) {
-        hb_fail(err, "line", "is longer than 8192 bytes");
-        return UDPL_TOO_LONG;
-    }
-    if (memchr(s, '\0', n)) {
+    if (p < n && memchr(buf + p, '\0', n - p)) {
         hb_fail(err, "line", "contains a NUL byte");
         return UDPL_BAD_BYTES;
     }
-    memcpy(buf, s, n);
+    return why;
+}
+
+/* buf[0..n) is the line, buf[n] writable (the LF, or the byte after the
+ * datagram): the line ends at a NUL written there. */
+static udpl_reason line(char *buf, size_t n, hb_msg *out, hb_err *err, hints *h)
+{
+    if (n && buf[n - 1] == '\r') n--;
+    if (n > UDPL_LINE_MAX) return too_long(err);
     buf[n] = '\0';
 
     size_t p = 0, len, eq;
@@ -145,7 +161,7 @@ static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints
         out->kind = HB_BYE;
     } else {
         hb_fail(err, "line", "must start with hb or bye");
-        return UDPL_BAD_VERB;
+        return refuse(buf, p, n, UDPL_BAD_VERB, err);
     }
     /* The id: split and checked in one scan (word() and hb_id_valid were
      * two passes over it). A byte that is neither an id byte nor a blank
@@ -156,7 +172,7 @@ static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints
     char end = buf[p + idlen];
     if (idlen < 1 || idlen > HB_ID_MAX || (end && !blank(end))) {
         hb_fail(err, "worker_id", ID_REASON);
-        return UDPL_BAD_ID;
+        return refuse(buf, p, n, UDPL_BAD_ID, err);
     }
     memcpy(out->worker_id, buf + p, idlen);
     out->worker_id[idlen] = '\0';
@@ -166,12 +182,13 @@ static udpl_reason line(const char *s, size_t n, hb_msg *out, hb_err *err, hints
         /* past UDPL_HINTS keys: one running hint, from where the last left off */
         if (k < UDPL_HINTS) hint = h->at[k];
         udpl_reason r = set_kv(out, w, len, eq, &hint, err);
-        if (r != UDPL_OK) return r;
+        if (r != UDPL_OK) return refuse(buf, p, n, r, err);
         /* hint is now just past the field that matched (or, for a key that
          * matched nothing, as it was): this position keeps the field itself */
         if (k < UDPL_HINTS && hint) h->at[k] = hint - 1;
     }
-    return UDPL_OK;
+    /* the words ended before the line did: at a NUL of its own */
+    return refuse(buf, p, n, UDPL_OK, err);
 }
 
 static int hexval(char c)
@@ -203,7 +220,7 @@ static bool is_sig_line(const char *s, size_t n)
     return n >= 4 && memcmp(s, "sig", 3) == 0 && blank(s[3]);
 }
 
-udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
+udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
                       void *ctx)
 {
     if (n > UDPL_DGRAM_MAX) return UDPL_D_TOO_BIG;
@@ -225,7 +242,7 @@ udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secr
     hb_msg m;
     hints h = {{0}};
     while (pos < n) {
-        const char *s = buf + pos;
+        char *s = buf + pos;
         nl = memchr(s, '\n', n - pos);
         size_t len = nl ? (size_t)(nl - s) : n - pos;
         pos += nl ? len + 1 : len;

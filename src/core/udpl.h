@@ -66,8 +66,12 @@ udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err);
 
 /* Parse a datagram of n bytes, calling fn for each non-blank line. secret of
  * secret_len bytes (secret_len 0: datagrams are not signed). Returns the
- * datagram's outcome; fn is called only when it is UDPL_D_OK. */
-udpl_dgram udpl_parse(const char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
+ * datagram's outcome; fn is called only when it is UDPL_D_OK.
+ * buf must have n + 1 writable bytes: its lines are cut into words where
+ * they lie (a NUL over each word's end, the LF and buf[n]), so afterwards it
+ * no longer holds the datagram. That spares every line a copy of itself:
+ * the caller's receive buffer is the parser's scratch. */
+udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
                       void *ctx);
 
 /* Sign: write "sig <hex>\n" for body[0..n) under secret into out (at least

@@ -39,10 +39,17 @@ static void collect(void *ctx, int lineno, const hb_msg *m, udpl_reason why, con
     if (e && s->nerr < 8) s->err[s->nerr++] = *e;
 }
 
+/* udpl_parse cuts its buffer in place: it gets a copy of exactly the n + 1
+ * bytes it may write, so a write past them is the sanitizer's to catch. */
 static udpl_dgram parse(const char *buf, size_t n, const char *secret, seen *s)
 {
     memset(s, 0, sizeof *s);
-    return udpl_parse(buf, n, secret, secret ? strlen(secret) : 0, collect, s);
+    char *copy = malloc(n + 1);
+    assert_non_null(copy);
+    memcpy(copy, buf, n);
+    udpl_dgram d = udpl_parse(copy, n, secret, secret ? strlen(secret) : 0, collect, s);
+    free(copy);
+    return d;
 }
 
 static udpl_dgram parse_str(const char *buf, const char *secret, seen *s)
@@ -201,6 +208,30 @@ static void test_nul_and_long_lines(void **state)
     static const char nul[] = "hb w1 cpu=0.5\0 mem=0.2";
     assert_int_equal(udpl_line(nul, sizeof nul - 1, &m, &e), UDPL_BAD_BYTES);
     assert_string_equal(e.field, "line");
+    /* Wherever the NUL is, it outranks what else is wrong with the line:
+     * in the verb, the id, a value, before or after a bad field, last. */
+    static const struct {
+        const char *s;
+        size_t n;
+    } nuls[] = {
+#define L(lit) {lit, sizeof lit - 1}
+        L("hb\0 w1"),         L("h\0b w1"),
+        L("nope\0 w1"),       L("hb w\0 cpu=0.5"),
+        L("hb w1\0"),         L("hb w1 cpu=0.5\0"),
+        L("hb w1 cpu=5\0"),   L("hb w1 cpu=5 \0"),
+        L("hb w1 c\0pu=0.5"), L("hb w1 cpu=0.5 \0\r"),
+        L("hb ?? \0"),        L("\0"),
+#undef L
+    };
+    for (size_t i = 0; i < sizeof nuls / sizeof *nuls; i++) {
+        assert_int_equal(udpl_line(nuls[i].s, nuls[i].n, &m, &e), UDPL_BAD_BYTES);
+        assert_string_equal(e.field, "line");
+        assert_string_equal(e.reason, "contains a NUL byte");
+    }
+    /* Without the NUL the same lines are judged as before */
+    assert_int_equal(udpl_line("hb w1 cpu=5 ", 12, &m, &e), UDPL_BAD_FIELD);
+    assert_string_equal(e.field, "cpu");
+    assert_int_equal(udpl_line("hb ?? ", 6, &m, &e), UDPL_BAD_ID);
 
     char *buf = malloc(UDPL_LINE_MAX + 2);
     assert_non_null(buf);
