@@ -59,6 +59,9 @@ enum sq_wstmt {
     SQW__COUNT
 };
 
+/* Their SQL (sqlite_wsql.c), by enum sq_wstmt. */
+extern const char *const sq_wsql[SQW__COUNT];
+
 enum sq_rstmt {
     SQR_PING,
     SQR_GROUPS,
