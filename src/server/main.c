@@ -140,10 +140,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "vigild: %s\n", err);
         return 1;
     }
+    /* UDP binds before HTTP listens: whoever sees HTTP answer (a supervisor's
+     * probe, a test) may send datagrams at once, and a port not yet bound
+     * would drop them without a trace. */
     if (jobs_start(&a, err, sizeof err) != 0 || rollup_start(&a, err, sizeof err) != 0 ||
         history_start(&a, err, sizeof err) != 0 || alerts_start(a.alerts, err, sizeof err) != 0 ||
         stream_start(a.stream, err, sizeof err) != 0 || held_start(a.held, err, sizeof err) != 0 ||
-        http_start(&a, err, sizeof err) != 0 || udp_start(&a, err, sizeof err) != 0 ||
+        udp_start(&a, err, sizeof err) != 0 || http_start(&a, err, sizeof err) != 0 ||
         hubp_start(a.hubp, err, sizeof err) != 0) {
         fprintf(stderr, "vigild: %s\n", err);
         app_shutdown(&a);
