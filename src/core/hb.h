@@ -117,10 +117,13 @@ typedef struct hb_err {
 
 /* Zero `m` (kind HB_BEAT, nothing present, no jobs). The string buffers past
  * their first byte and the jobs buffer past jobs[0] are left as they were:
- * read a string to its NUL only, and copy a message with memcpy of
- * offsetof(hb_msg, jobs) + jobs_len + 1 bytes, not by assignment, when the
- * copy is on a hot path. */
+ * read a string to its NUL only, and copy a message with hb_copy, not by
+ * assignment, when the copy is on a hot path. */
 void hb_init(hb_msg *m);
+
+/* *dst = *src for the bytes that mean something (all but jobs past
+ * jobs_len): assignment would move the whole jobs buffer every time. */
+void hb_copy(hb_msg *dst, const hb_msg *src);
 
 /* Fill `e` (either string may be NULL). Returns -1 so callers can `return hb_fail(...)`. */
 int hb_fail(hb_err *e, const char *field, const char *reason);

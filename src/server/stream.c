@@ -1,5 +1,7 @@
 /*
- * stream: the live stream of stream.h (mechanism in its banner).
+ * stream: the live stream of stream.h (mechanism in its banner): the ring
+ * of encoded messages and the subscribers reading it. The stream thread
+ * that fills the ring is stream_enc.c.
  *
  * Locks: the incoming queue's (evq.h) is a leaf, taken by app_event under a
  * registry shard lock. mu
@@ -10,87 +12,19 @@
  */
 #include "server/stream.h"
 
-#include "core/err.h"
 #include "core/sse.h"
 #include "server/app.h"
 #include "server/evq.h"
 #include "server/http.h"
-#include "server/ticker.h"
+#include "server/stream_int.h"
 
 #include <cjson/cJSON.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <uthash.h>
-
-#define STREAM_TICK_MS                                                                             \
-    250 /* changes encoded and pushed this often: each push wakes every subscriber */
-#define STREAM_URGENT_MS                                                                           \
-    50 /* a loss (worker not alive, session closed, group state, alert) is pushed this soon */
-#define STREAM_SUMMARY_MS 2000       /* summary message */
-#define STREAM_KEEPALIVE_MS 15000    /* comment on a stream with nothing else to say */
-#define STREAM_BLOCK (64 * 1024)     /* bytes libmicrohttpd takes from a subscriber at once */
-#define STREAM_QUEUE_MAX 1000000     /* changes waiting to be encoded (~450 MB), past it dropped */
-#define STREAM_RECENT_EVENTS 50      /* events in a snapshot */
-#define STREAM_CONN_TIMEOUT_S 60     /* a subscriber's socket: > the keep-alive period */
-#define STREAM_RING_BYTES (64 << 20) /* the ring's messages, at most: then the oldest go */
-#define STREAM_WAKE_EVERY 256        /* a long batch wakes subscribers this often, not at its end */
-#define STREAM_LINGER_MS 60000       /* changes still encoded after the last subscriber left */
-#define STREAM_RESYNC_MS 1000 /* a burst is sent as one shared snapshot, at most this often */
-
-typedef struct smsg {
-    uint64_t seq; /* 0: empty slot */
-    char *buf;
-    size_t len;
-} smsg;
-
-typedef struct sub {
-    struct sub *next, **pprev;
-    stream *st;
-    struct MHD_Connection *conn;
-    uint64_t next_seq; /* next ring message to send */
-    size_t off;        /* bytes of it already sent */
-    char *first;       /* the snapshot, sent before the ring; NULL once sent */
-    size_t first_len, first_off;
-    bool suspended, dead;
-} sub;
-
-struct stream {
-    app *a;
-    pthread_mutex_t mu; /* ring and subscribers */
-    smsg *ring;
-    size_t cap;
-    uint64_t head; /* seq of the newest message, 0: none yet */
-    uint64_t tail; /* seq of the oldest message kept */
-    size_t bytes;  /* in the ring's messages */
-    sub *subs;
-    size_t nsubs;
-    /* Read by stream_push without mu. With nobody subscribed, and none for
-     * STREAM_LINGER_MS (a dashboard that reconnects within it still
-     * resumes), changes are neither queued nor encoded; the history they
-     * would have extended is dropped (forget_history), so no Last-Event-ID
-     * resumes across the gap. */
-    atomic_size_t listening;           /* nsubs */
-    atomic_int_least64_t linger_until; /* mono ms: encode until then, nobody listening */
-    atomic_bool skipped;               /* a change went by unencoded */
-    uint64_t cut_off;
-    bool closing;
-
-    evq q; /* incoming changes */
-
-    ticker tk;        /* the stream thread */
-    reg_event *batch; /* its batch (evq_take swaps it) */
-    size_t batch_cap;
-    reg_view *view; /* its scratch view: an hb_msg is large */
-    int64_t last_msg_ms, summary_ms, resync_ms;
-    bool resync;       /* a burst came: per-change messages give way to one snapshot */
-    size_t since_wake; /* messages appended since the last wake */
-    uint64_t sum_accepted, sum_dropped;
-};
 
 stream *stream_new(app *a)
 {
@@ -157,9 +91,7 @@ static void evict(stream *s)
     s->tail++;
 }
 
-/* Changes went by while nobody listened: the ring's messages no longer
- * lead up to now, so none may be resumed from. Caller holds mu. */
-static void forget_history(stream *s)
+void sr_forget_history(stream *s)
 {
     if (!atomic_exchange(&s->skipped, false)) return;
     while (s->tail && s->tail <= s->head)
@@ -167,10 +99,7 @@ static void forget_history(stream *s)
     s->tail = s->head + 1;
 }
 
-/* Append an encoded message (takes buf). The ring keeps `cap` messages and
- * STREAM_RING_BYTES, whichever binds first (a few snapshots are large).
- * Caller holds mu. */
-static void append(stream *s, char *buf, size_t len)
+void sr_append(stream *s, char *buf, size_t len)
 {
     uint64_t seq = ++s->head;
     if (!s->tail) s->tail = seq;
@@ -182,11 +111,7 @@ static void append(stream *s, char *buf, size_t len)
     s->since_wake++;
 }
 
-static void wake(stream *s);
-
-/* Encode data (JSON text, freed) with id = this run and the message's
- * seq, and append. */
-static void publish_text(stream *s, const char *event, char *data)
+void sr_publish_text(stream *s, const char *event, char *data)
 {
     if (!data) return;
     size_t dl = strlen(data);
@@ -195,23 +120,21 @@ static void publish_text(stream *s, const char *event, char *data)
     sse_format_id(id, s->a->boot_ms, s->head + 1);
     size_t need = sse_size(id, event, data, dl) + 1;
     char *buf = malloc(need);
-    if (buf) append(s, buf, sse_encode(buf, need, id, event, data, dl));
+    if (buf) sr_append(s, buf, sse_encode(buf, need, id, event, data, dl));
     bool wake_now = s->since_wake >= STREAM_WAKE_EVERY;
     pthread_mutex_unlock(&s->mu);
     free(data);
-    if (wake_now) wake(s);
+    if (wake_now) sr_wake(s);
 }
 
-/* The same for a document (freed). */
-static void publish(stream *s, const char *event, cJSON *doc)
+void sr_publish(stream *s, const char *event, cJSON *doc)
 {
     char *data = doc ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
-    publish_text(s, event, data);
+    sr_publish_text(s, event, data);
 }
 
-/* Wake every suspended subscriber (after appending, or to end them). */
-static void wake(stream *s)
+void sr_wake(stream *s)
 {
     struct MHD_Connection *stackv[64], **v = stackv;
     size_t n = 0, cap = 64;
@@ -344,8 +267,7 @@ static int snap_event(void *ctx, const store_event *e)
     return 0;
 }
 
-/* The snapshot's JSON (malloc'd), NULL when out of memory. */
-static char *snapshot_json(stream *s)
+char *sr_snapshot_json(stream *s)
 {
     app *a = s->a;
     int64_t now = app_now_ms();
@@ -372,7 +294,7 @@ static char *snapshot_json(stream *s)
 /* The snapshot message a new subscriber starts with, id'd at seq. */
 static char *snapshot(stream *s, uint64_t seq, size_t *len)
 {
-    char *data = snapshot_json(s);
+    char *data = sr_snapshot_json(s);
     if (!data) return NULL;
     size_t dl = strlen(data);
     char id[SSE_ID_MAX];
@@ -403,7 +325,7 @@ enum MHD_Result route_stream(app *a, req *r)
         free(x);
         return http_error(r, 503, "stream", "too many subscribers (see [stream] max_subscribers)");
     }
-    forget_history(s);
+    sr_forget_history(s);
     resume = resume && last <= s->head && last + 1 >= oldest(s);
     uint64_t at = s->head;
     x->next_seq = resume ? last + 1 : at + 1;
@@ -437,206 +359,4 @@ enum MHD_Result route_stream(app *a, req *r)
     enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);
     return ret;
-}
-
-/* ---- the stream thread ----------------------------------------------------- */
-
-typedef struct touched {
-    char key[HB_ID_MAX + 1];
-    UT_hash_handle hh;
-} touched;
-
-static void touch(touched **set, const char *key)
-{
-    if (!key[0]) return;
-    touched *t;
-    HASH_FIND_STR(*set, key, t);
-    if (t || !(t = calloc(1, sizeof *t))) return;
-    snprintf(t->key, sizeof t->key, "%s", key);
-    HASH_ADD_STR(*set, key, t);
-}
-
-static void clear(touched **set)
-{
-    touched *t, *tmp;
-    HASH_ITER(hh, *set, t, tmp)
-    {
-        HASH_DEL(*set, t);
-        free(t);
-    }
-}
-
-typedef struct group_ctx {
-    stream *s;
-    touched *groups;
-} group_ctx;
-
-static void touched_group(void *ctx, const reg_group_view *g)
-{
-    group_ctx *c = ctx;
-    touched *t;
-    HASH_FIND_STR(c->groups, g->name, t);
-    if (t) publish(c->s, "group", json_group(g));
-}
-
-/* A burst: more messages than half the ring in one batch would overtake
- * even subscribers that keep up, so the changes go out as one shared
- * snapshot instead (at most every STREAM_RESYNC_MS; batches in between are
- * covered by it). Workers and groups are counted with repeats: an
- * estimate is enough. */
-static bool burst(const stream *s, const reg_event *b, size_t n)
-{
-    size_t msgs = 0;
-    for (size_t i = 0; i < n; i++)
-        msgs += b[i].kind == REG_EV_GROUP_STATE || b[i].kind == REG_EV_ALERT ? 1 : 2;
-    return msgs > s->cap / 2;
-}
-
-/* One batch of changes: an `event` each, then the touched workers and groups. */
-static void encode(stream *s, const reg_event *b, size_t n, reg_view *v)
-{
-    app *a = s->a;
-    if (n && (s->resync || burst(s, b, n))) {
-        s->resync = true;
-        return;
-    }
-    touched *workers = NULL, *groups = NULL;
-    int64_t now = app_now_ms();
-    store_event se;
-    for (size_t i = 0; i < n; i++) {
-        const reg_event *e = &b[i];
-        store_event_of(e, a->cfg.node_id, &se);
-        publish(s, "event", json_event(&se));
-        if (e->kind == REG_EV_WORKER_FORGET) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "worker_id", e->worker_id);
-            publish(s, "forget", f);
-            touched *t;
-            HASH_FIND_STR(workers, e->worker_id, t);
-            if (t) {
-                HASH_DEL(workers, t);
-                free(t);
-            }
-        } else if (e->kind != REG_EV_GROUP_STATE && e->kind != REG_EV_ALERT) {
-            touch(&workers, e->worker_id);
-        }
-        if (e->kind != REG_EV_ALERT) touch(&groups, e->group);
-    }
-    touched *t, *tmp;
-    HASH_ITER(hh, workers, t, tmp)
-    if (reg_get(a->reg, t->key, now, v)) publish(s, "worker", json_worker(NULL, v, now));
-    if (groups) {
-        group_ctx c = {s, groups};
-        reg_groups(a->reg, touched_group, &c);
-    }
-    clear(&workers);
-    clear(&groups);
-}
-
-static void summary(stream *s, int64_t now)
-{
-    app *a = s->a;
-    uint64_t counts[REG_W__COUNT];
-    reg_counts(a->reg, counts);
-    wq_stats ws;
-    wq_get_stats(a->wq, &ws);
-    uint64_t acc = atomic_load(&a->hb_accepted);
-    double secs = s->summary_ms ? (double)(now - s->summary_ms) / 1000.0 : 0;
-    cJSON *doc = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(doc, "counts");
-    cJSON_AddNumberToObject(doc, "at", (double)now);
-    for (int st = REG_W_ALIVE; st < REG_W__COUNT; st++)
-        cJSON_AddNumberToObject(c, reg_wstate_name(st), (double)counts[st]);
-    cJSON_AddNumberToObject(doc, "ingest_rate",
-                            secs > 0 ? (double)(acc - s->sum_accepted) / secs : 0);
-    cJSON_AddNumberToObject(doc, "dropped_rate",
-                            secs > 0 ? (double)(ws.hb_dropped - s->sum_dropped) / secs : 0);
-    cJSON_AddNumberToObject(doc, "queue_depth", (double)(ws.hb_depth + ws.ev_depth));
-    pthread_mutex_lock(&s->mu);
-    size_t nsubs = s->nsubs;
-    pthread_mutex_unlock(&s->mu);
-    cJSON_AddNumberToObject(doc, "subscribers", (double)nsubs);
-    s->summary_ms = now;
-    s->sum_accepted = acc;
-    s->sum_dropped = ws.hb_dropped;
-    publish(s, "summary", doc);
-}
-
-/* One turn of the stream thread (a ticker every STREAM_TICK_MS). */
-static void stream_turn(void *arg)
-{
-    stream *s = arg;
-    bool overflow;
-    size_t nb = evq_take(&s->q, &s->batch, &s->batch_cap, &overflow);
-    uint64_t before;
-    pthread_mutex_lock(&s->mu);
-    forget_history(s);
-    before = s->head;
-    if (overflow) /* changes are missing: start everyone over from a snapshot */
-        for (sub *x = s->subs; x; x = x->next)
-            x->dead = true;
-    pthread_mutex_unlock(&s->mu);
-    encode(s, s->batch, nb, s->view);
-    int64_t mono = app_mono_ms(), now = app_now_ms();
-    if (s->resync && mono - s->resync_ms >= STREAM_RESYNC_MS) {
-        publish_text(s, "snapshot", snapshot_json(s));
-        s->resync = false;
-        s->resync_ms = mono;
-    }
-    if (now - s->summary_ms >= STREAM_SUMMARY_MS) summary(s, now);
-    pthread_mutex_lock(&s->mu);
-    bool appended = s->head != before;
-    if (!appended && mono - s->last_msg_ms >= STREAM_KEEPALIVE_MS) {
-        char *ka = malloc(16);
-        if (ka) append(s, ka, sse_comment(ka, 16, "keep-alive"));
-        appended = true;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (appended || overflow) {
-        s->last_msg_ms = mono;
-        wake(s);
-    }
-}
-
-int stream_start(stream *s, char *err, size_t errlen)
-{
-    if (!s) return 0;
-    s->last_msg_ms = app_mono_ms();
-    return ticker_start(&s->tk, "vigil-stream", STREAM_TICK_MS, STREAM_URGENT_MS, stream_turn, s,
-                        err, errlen);
-}
-
-void stream_stop(stream *s)
-{
-    if (!s) return;
-    ticker_stop(&s->tk);
-    pthread_mutex_lock(&s->mu);
-    s->closing = true;
-    pthread_mutex_unlock(&s->mu);
-    wake(s); /* their readers now end the responses */
-}
-
-void stream_free(stream *s)
-{
-    if (!s) return;
-    stream_stop(s);
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->ring[i].buf);
-    free(s->ring);
-    evq_destroy(&s->q);
-    free(s->batch);
-    free(s->view);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-void stream_get_stats(stream *s, stream_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!s) return;
-    pthread_mutex_lock(&s->mu);
-    out->subscribers = s->nsubs;
-    out->messages = s->head;
-    out->cut_off = s->cut_off;
-    pthread_mutex_unlock(&s->mu);
-    out->events_dropped = atomic_load(&s->q.dropped);
 }
