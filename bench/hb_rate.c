@@ -21,7 +21,11 @@
  * measured (93-100 % of its core while nginx's had time left), so its
  * figures were its own ceiling.
  *
- * usage: hb_rate PORT RATE SECONDS [CONNS] [IDS]      (127.0.0.1 only)
+ * NEW_EVERY N (0: none) makes every Nth heartbeat one from a worker never
+ * seen before ("new-" and a running number, in place of "gpu-"), so that a
+ * steady flow of sessions opening reaches /v1/stream (bench/stream_load.py).
+ *
+ * usage: hb_rate PORT RATE SECONDS [CONNS] [IDS] [NEW_EVERY]   (127.0.0.1 only)
  * Prints one line:
  *   RATE target=R seconds=S sent=N done=N errors=N achieved=R p50_us=..
  *        p90_us=.. p99_us=.. max_us=.. svc_p50_us=.. svc_p99_us=..
@@ -35,6 +39,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,13 +97,15 @@ static char *put_s(char *p, const char *s)
 /* The request for heartbeat n, as bench/hb.lua builds it: byte for byte
  * what snprintf made here before, without its cost (~1 µs a request, which
  * in the closed loop was a share of the client's ceiling). */
-static int build(char *out, size_t cap, long n, int ids, int port)
+static int build(char *out, size_t cap, long n, int ids, int new_every, int port)
 {
     char body[1024], *b = body;
     long w = n % ids, lap = n / ids;
+    bool fresh = new_every > 0 && n % new_every == new_every - 1;
+    if (fresh) w = (n / new_every) % 1000000;
     uint32_t inst = (uint32_t)(((uint64_t)w * 2654435761u + 0x3f2a9c1eu) & 0xffffffffu);
     static const char hex[] = "0123456789abcdef";
-    b = put_s(b, "{\"worker_id\":\"gpu-");
+    b = put_s(b, fresh ? "{\"worker_id\":\"new-" : "{\"worker_id\":\"gpu-");
     long d = w;
     for (int k = 5; k >= 0; k--, d /= 10) /* %06ld (ids < 10^6) */
         b[k] = (char)('0' + d % 10);
@@ -170,14 +177,15 @@ static long pct(const int64_t *v, long n, double p)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: hb_rate PORT RATE SECONDS [CONNS] [IDS]\n");
+        fprintf(stderr, "usage: hb_rate PORT RATE SECONDS [CONNS] [IDS] [NEW_EVERY]\n");
         return 2;
     }
     int port = atoi(argv[1]);
     double rate = atof(argv[2]), secs = atof(argv[3]);
     int nconn = argc > 4 ? atoi(argv[4]) : 32, ids = argc > 5 ? atoi(argv[5]) : 10000;
+    int new_every = argc > 6 ? atoi(argv[6]) : 0;
     if (port <= 0 || rate < 0 || rate > MAX_RATE || secs <= 0 || secs > MAX_SECONDS || nconn < 1 ||
-        nconn > MAX_CONNS || ids < 1)
+        nconn > MAX_CONNS || ids < 1 || ids > 1000000 || new_every < 0)
         return 2;
     int closed = rate == 0;
     long total = closed ? (long)(CLOSED_CAP_PER_S * secs) : (long)(rate * secs);
@@ -213,7 +221,7 @@ int main(int argc, char **argv)
         /* send every due request an idle connection can take */
         while (next < total && nidle > 0 && t >= t0 + (int64_t)((double)next * gap_ns)) {
             conn *c = &cs[idle[--nidle]];
-            int len = build(req, sizeof req, next, ids, port);
+            int len = build(req, sizeof req, next, ids, new_every, port);
             c->due_ns = closed ? t : t0 + (int64_t)((double)next * gap_ns);
             c->sent_ns = t;
             c->busy = 1;

@@ -24,13 +24,23 @@ in a test (tests/integration/test_stream_load.py checks that every
 subscriber is served under this load; bench/compare.sh reports this ratio
 against its target).
 
+With --hb-rate BIN the load is bench/hb_rate.c's closed loop instead (32
+keep-alive connections, every 1000th heartbeat from a new worker, which is
+the Python loaders' flow of changes, ~80 new workers a second, at the full
+rate): vigild's core is then saturated, as in the HTTP rate case, and its
+CPU per heartbeat is no longer mostly the cost of waking up for each one
+(at the Python loaders' ~8,000/s, 27-39 us a heartbeat, and 20 % apart from
+one round to the next). bench/compare_tail.sh runs it this way; the rate
+ratio is printed beside the cost ratio (rate_ratio).
+
   stream_load.py --port P --token T --pid PID [--rounds 3] [--round-s 3]
                  [--subscribers 200] [--loaders 2]
+                 [--hb-rate BIN [--conns 32] [--new-every 1000]]
 
 Prints one JSON line: {"base": [[rate, ingest ticks_per_1000, all threads'
 ticks_per_1000], ...] (rounds + 1), "subs": [...], "cost_ratio": the median
 ratio (ingest), "ratios", "cost_ratio_all" (the whole process), "rates" (means),
-"subscribers", "rounds",
+"rate_ratio", "loader", "subscribers", "rounds",
 "min_stream_bytes": N, "failed": N}. Exit 1 when a
 subscriber was not served (no snapshot and changes) or a heartbeat failed.
 load() and subscribe() are also the test's.
@@ -42,6 +52,7 @@ import multiprocessing as mp
 import os
 import selectors
 import socket
+import subprocess
 import sys
 import time
 
@@ -126,15 +137,34 @@ def cpu_ticks(pid):
 class Run:
     """Rounds against one running vigild (port, admin token, pid)."""
 
-    def __init__(self, port, token, pid, round_s=3.0, loaders=2, subscribers=200):
+    def __init__(self, port, token, pid, round_s=3.0, loaders=2, subscribers=200,
+                 hb_rate=None, conns=32, new_every=1000):
         self.port, self.token, self.pid = port, token, pid
         self.round_s, self.loaders, self.subscribers = round_s, loaders, subscribers
+        self.hb_rate, self.conns, self.new_every = hb_rate, conns, new_every
         self.ctx = mp.get_context("fork")
         self.failed = 0  # heartbeats not answered 200
+
+    def load_hb_rate(self):
+        """One round of bench/hb_rate.c's closed loop: (200 answers, other answers)."""
+        r = subprocess.run([self.hb_rate, str(self.port), "0", str(self.round_s),
+                            str(self.conns), "1000", str(self.new_every)],
+                           capture_output=True, text=True, timeout=self.round_s + 30)
+        f = dict(kv.split("=", 1) for kv in r.stdout.split() if "=" in kv)
+        if "done" not in f:
+            raise SystemExit(f"stream_load: hb_rate failed: {r.stdout} {r.stderr}")
+        return int(f["done"]) - int(f["errors"]), int(f["errors"])
 
     def rate(self):
         """(heartbeats/s, vigild CPU ticks per 1000 heartbeats: ingest, all threads) of one
         round."""
+        if self.hb_rate:
+            c0 = cpu_ticks(self.pid)
+            total, bad = self.load_hb_rate()
+            c1 = cpu_ticks(self.pid)
+            self.failed += bad
+            return (total / self.round_s, (c1[0] - c0[0]) * 1000 / max(total, 1),
+                    (c1[1] - c0[1]) * 1000 / max(total, 1))
         q = self.ctx.Queue()
         ps = [self.ctx.Process(target=load, args=(self.port, self.round_s, k, q))
               for k in range(self.loaders)]
@@ -179,8 +209,13 @@ def main():
     ap.add_argument("--round-s", type=float, default=3.0)
     ap.add_argument("--subscribers", type=int, default=200)
     ap.add_argument("--loaders", type=int, default=2)
+    ap.add_argument("--hb-rate", help="bench/hb_rate binary: load with its closed loop instead")
+    ap.add_argument("--conns", type=int, default=32, help="with --hb-rate: connections")
+    ap.add_argument("--new-every", type=int, default=1000,
+                    help="with --hb-rate: every Nth heartbeat from a new worker")
     a = ap.parse_args()
-    run = Run(a.port, a.token, a.pid, a.round_s, a.loaders, a.subscribers)
+    run = Run(a.port, a.token, a.pid, a.round_s, a.loaders, a.subscribers,
+              a.hb_rate, a.conns, a.new_every)
     run.rate()  # warm-up: workers registered, connections and caches warm
     # B S B S ... B: each round with subscribers is compared with the mean of
     # the rounds without on either side of it, so a cost that drifts through
@@ -207,6 +242,11 @@ def main():
                       "cost_ratio_all": round(median(ratios(2)), 3),
                       "rates": f"{mean([r[0] for r in subs]):.0f}/s with, "
                                f"{mean([r[0] for r in base]):.0f}/s without",
+                      "rate_ratio": round(median(sorted(
+                          s[0] / max((base[i][0] + base[i + 1][0]) / 2, 1e-9)
+                          for i, s in enumerate(subs))), 3),
+                      "loader": (f"hb_rate, {a.conns} connections, a new worker every "
+                                 f"{a.new_every}" if a.hb_rate else f"python, {a.loaders}"),
                       "subscribers": a.subscribers, "rounds": a.rounds,
                       "min_stream_bytes": min(served), "failed": run.failed}))
     # every subscriber got its snapshot and the changes after it; every heartbeat a 200
