@@ -35,14 +35,19 @@ log "latency: $LAT_LINE"
 # vigild's CPU per heartbeat with 200 /v1/stream subscribers vs none (issue 7:
 # within 10 %): rounds without, with, ..., without, the median ratio
 # (bench/stream_load.py; its JSON names the subscribers and rounds it ran).
-# The load is hb_rate's closed loop, a new worker every 1000th heartbeat, so
-# vigild's core is saturated as in the HTTP rate case (until 2026-12-06:
-# two Python loaders at ~8,000/s, where a heartbeat's CPU was mostly the
-# cost of waking for it and moved 20 % from round to round).
+# The load is one run of hb_rate's closed loop through all rounds, a new
+# worker every 1000th heartbeat, so vigild's core is saturated as in the
+# HTTP rate case (until 2026-12-06: two Python loaders at ~8,000/s, where a
+# heartbeat's CPU was mostly the cost of waking for it and moved 20 % from
+# round to round, and every pause between rounds turned the fleet suspect).
 if [ $SMOKE = 1 ]; then st_args=(--rounds 1 --round-s 1 --subscribers 20); else st_args=(--rounds 5 --round-s 3 --subscribers 200); fi
 st_args+=(--hb-rate "$TMP/hb_rate" --new-every 1000)
+# One load runs through every round, so the fleet grows (~80 new workers a
+# second): snapshots of at most 1,000 workers keep 200 subscribers' connect
+# (outside the windows) to seconds, where 10,000 each were ~1 GB to read.
+printf '[stream]\nsnapshot_workers = 1000\n' >"$TMP/stream.ini"
 p=$(free_port)
-start_vigild "$p"
+VCONF=$TMP/stream.ini start_vigild "$p"
 s=$SPID
 log "stream: ingest with and without subscribers (${st_args[*]})"
 STREAM=$(taskset -c "$CCPU" "$PY" "$B/stream_load.py" --port "$p" --token "$(cat "$DATA/admin.token")" \

@@ -25,6 +25,10 @@
  * seen before ("new-" and a running number, in place of "gpu-"), so that a
  * steady flow of sessions opening reaches /v1/stream (bench/stream_load.py).
  *
+ * SIGTERM or SIGINT ends the run early, as SECONDS running out would: the
+ * answers in flight are waited for and the line is printed (stream_load.py
+ * keeps one load running through all its measurement windows this way).
+ *
  * usage: hb_rate PORT RATE SECONDS [CONNS] [IDS] [NEW_EVERY]   (127.0.0.1 only)
  * Prints one line:
  *   RATE target=R seconds=S sent=N done=N errors=N achieved=R p50_us=..
@@ -39,6 +43,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,6 +179,13 @@ static long pct(const int64_t *v, long n, double p)
     return (long)(v[i < n ? i : n - 1] / 1000);
 }
 
+static volatile sig_atomic_t quit;
+static void on_quit(int sig)
+{
+    (void)sig;
+    quit = 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -207,6 +219,9 @@ int main(int argc, char **argv)
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
+    struct sigaction sq = {.sa_handler = on_quit};
+    sigaction(SIGTERM, &sq, NULL);
+    sigaction(SIGINT, &sq, NULL);
     long next = 0, done = 0, errors = 0;
     int idle[MAX_CONNS], nidle = nconn;
     for (int i = 0; i < nconn; i++)
@@ -217,7 +232,7 @@ int main(int argc, char **argv)
     int64_t end_ns = t0 + (int64_t)(secs * 1e9);
     for (;;) {
         int64_t t = now_ns();
-        if (closed && next < total && t >= end_ns) total = next; /* time is up: drain */
+        if ((quit || (closed && t >= end_ns)) && next < total) total = next; /* time is up: drain */
         /* send every due request an idle connection can take */
         while (next < total && nidle > 0 && t >= t0 + (int64_t)((double)next * gap_ns)) {
             conn *c = &cs[idle[--nidle]];
