@@ -91,7 +91,7 @@ static void evict(stream *s)
     s->tail++;
 }
 
-void sr_forget_history(stream *s)
+void stream_forget_history(stream *s)
 {
     if (!atomic_exchange(&s->skipped, false)) return;
     while (s->tail && s->tail <= s->head)
@@ -99,7 +99,7 @@ void sr_forget_history(stream *s)
     s->tail = s->head + 1;
 }
 
-void sr_append(stream *s, char *buf, size_t len)
+void stream_append(stream *s, char *buf, size_t len)
 {
     uint64_t seq = ++s->head;
     if (!s->tail) s->tail = seq;
@@ -111,7 +111,7 @@ void sr_append(stream *s, char *buf, size_t len)
     s->since_wake++;
 }
 
-void sr_publish_text(stream *s, const char *event, char *data)
+void stream_publish_text(stream *s, const char *event, char *data)
 {
     if (!data) return;
     size_t dl = strlen(data);
@@ -120,21 +120,21 @@ void sr_publish_text(stream *s, const char *event, char *data)
     sse_format_id(id, s->a->boot_ms, s->head + 1);
     size_t need = sse_size(id, event, data, dl) + 1;
     char *buf = malloc(need);
-    if (buf) sr_append(s, buf, sse_encode(buf, need, id, event, data, dl));
+    if (buf) stream_append(s, buf, sse_encode(buf, need, id, event, data, dl));
     bool wake_now = s->since_wake >= STREAM_WAKE_EVERY;
     pthread_mutex_unlock(&s->mu);
     free(data);
-    if (wake_now) sr_wake(s);
+    if (wake_now) stream_wake(s);
 }
 
-void sr_publish(stream *s, const char *event, cJSON *doc)
+void stream_publish(stream *s, const char *event, cJSON *doc)
 {
     char *data = doc ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
-    sr_publish_text(s, event, data);
+    stream_publish_text(s, event, data);
 }
 
-void sr_wake(stream *s)
+void stream_wake(stream *s)
 {
     struct MHD_Connection *stackv[64], **v = stackv;
     size_t n = 0, cap = 64;
@@ -267,7 +267,7 @@ static int snap_event(void *ctx, const store_event *e)
     return 0;
 }
 
-char *sr_snapshot_json(stream *s)
+char *stream_snapshot_json(stream *s)
 {
     app *a = s->a;
     int64_t now = app_now_ms();
@@ -294,7 +294,7 @@ char *sr_snapshot_json(stream *s)
 /* The snapshot message a new subscriber starts with, id'd at seq. */
 static char *snapshot(stream *s, uint64_t seq, size_t *len)
 {
-    char *data = sr_snapshot_json(s);
+    char *data = stream_snapshot_json(s);
     if (!data) return NULL;
     size_t dl = strlen(data);
     char id[SSE_ID_MAX];
@@ -325,7 +325,7 @@ enum MHD_Result route_stream(app *a, req *r)
         free(x);
         return http_error(r, 503, "stream", "too many subscribers (see [stream] max_subscribers)");
     }
-    sr_forget_history(s);
+    stream_forget_history(s);
     resume = resume && last <= s->head && last + 1 >= oldest(s);
     uint64_t at = s->head;
     x->next_seq = resume ? last + 1 : at + 1;

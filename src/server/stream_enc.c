@@ -52,7 +52,7 @@ static void touched_group(void *ctx, const reg_group_view *g)
     group_ctx *c = ctx;
     touched *t;
     HASH_FIND_STR(c->groups, g->name, t);
-    if (t) sr_publish(c->s, "group", json_group(g));
+    if (t) stream_publish(c->s, "group", json_group(g));
 }
 
 /* A burst: more messages than half the ring in one batch would overtake
@@ -82,11 +82,11 @@ static void encode(stream *s, const reg_event *b, size_t n, reg_view *v)
     for (size_t i = 0; i < n; i++) {
         const reg_event *e = &b[i];
         store_event_of(e, a->cfg.node_id, &se);
-        sr_publish(s, "event", json_event(&se));
+        stream_publish(s, "event", json_event(&se));
         if (e->kind == REG_EV_WORKER_FORGET) {
             cJSON *f = cJSON_CreateObject();
             cJSON_AddStringToObject(f, "worker_id", e->worker_id);
-            sr_publish(s, "forget", f);
+            stream_publish(s, "forget", f);
             touched *t;
             HASH_FIND_STR(workers, e->worker_id, t);
             if (t) {
@@ -100,7 +100,7 @@ static void encode(stream *s, const reg_event *b, size_t n, reg_view *v)
     }
     touched *t, *tmp;
     HASH_ITER(hh, workers, t, tmp)
-    if (reg_get(a->reg, t->key, now, v)) sr_publish(s, "worker", json_worker(NULL, v, now));
+    if (reg_get(a->reg, t->key, now, v)) stream_publish(s, "worker", json_worker(NULL, v, now));
     if (groups) {
         group_ctx c = {s, groups};
         reg_groups(a->reg, touched_group, &c);
@@ -134,7 +134,7 @@ static void summary(stream *s, int64_t now)
     s->summary_ms = now;
     s->sum_accepted = acc;
     s->sum_dropped = ws.hb_dropped;
-    sr_publish(s, "summary", doc);
+    stream_publish(s, "summary", doc);
 }
 
 /* One turn of the stream thread (a ticker every STREAM_TICK_MS). */
@@ -145,7 +145,7 @@ static void stream_turn(void *arg)
     size_t nb = evq_take(&s->q, &s->batch, &s->batch_cap, &overflow);
     uint64_t before;
     pthread_mutex_lock(&s->mu);
-    sr_forget_history(s);
+    stream_forget_history(s);
     before = s->head;
     if (overflow) /* changes are missing: start everyone over from a snapshot */
         for (sub *x = s->subs; x; x = x->next)
@@ -154,7 +154,7 @@ static void stream_turn(void *arg)
     encode(s, s->batch, nb, s->view);
     int64_t mono = app_mono_ms(), now = app_now_ms();
     if (s->resync && mono - s->resync_ms >= STREAM_RESYNC_MS) {
-        sr_publish_text(s, "snapshot", sr_snapshot_json(s));
+        stream_publish_text(s, "snapshot", stream_snapshot_json(s));
         s->resync = false;
         s->resync_ms = mono;
     }
@@ -163,13 +163,13 @@ static void stream_turn(void *arg)
     bool appended = s->head != before;
     if (!appended && mono - s->last_msg_ms >= STREAM_KEEPALIVE_MS) {
         char *ka = malloc(16);
-        if (ka) sr_append(s, ka, sse_comment(ka, 16, "keep-alive"));
+        if (ka) stream_append(s, ka, sse_comment(ka, 16, "keep-alive"));
         appended = true;
     }
     pthread_mutex_unlock(&s->mu);
     if (appended || overflow) {
         s->last_msg_ms = mono;
-        sr_wake(s);
+        stream_wake(s);
     }
 }
 
@@ -188,7 +188,7 @@ void stream_stop(stream *s)
     pthread_mutex_lock(&s->mu);
     s->closing = true;
     pthread_mutex_unlock(&s->mu);
-    sr_wake(s); /* their readers now end the responses */
+    stream_wake(s); /* their readers now end the responses */
 }
 
 void stream_free(stream *s)

@@ -61,7 +61,7 @@ struct stream {
     /* Read by stream_push without mu. With nobody subscribed, and none for
      * STREAM_LINGER_MS (a dashboard that reconnects within it still
      * resumes), changes are neither queued nor encoded; the history they
-     * would have extended is dropped (forget_history), so no Last-Event-ID
+     * would have extended is dropped (stream_forget_history), so no Last-Event-ID
      * resumes across the gap. */
     atomic_size_t listening;           /* nsubs */
     atomic_int_least64_t linger_until; /* mono ms: encode until then, nobody listening */
@@ -84,25 +84,25 @@ struct stream {
 /* Append an encoded message (takes buf). The ring keeps `cap` messages and
  * STREAM_RING_BYTES, whichever binds first (a few snapshots are large).
  * Caller holds mu. */
-void sr_append(stream *s, char *buf, size_t len);
+void stream_append(stream *s, char *buf, size_t len);
 
 /* Changes went by while nobody listened: the ring's messages no longer
  * lead up to now, so none may be resumed from. Caller holds mu. */
-void sr_forget_history(stream *s);
+void stream_forget_history(stream *s);
 
 /* Encode data (JSON text, freed) with id = this run and the message's
  * seq, and append; takes mu. */
-void sr_publish_text(stream *s, const char *event, char *data);
+void stream_publish_text(stream *s, const char *event, char *data);
 
 /* The same for a document (freed). */
-void sr_publish(stream *s, const char *event, cJSON *doc);
+void stream_publish(stream *s, const char *event, cJSON *doc);
 
 /* Wake every suspended subscriber (after appending, or to end them). */
-void sr_wake(stream *s);
+void stream_wake(stream *s);
 
 /* The snapshot a subscriber starts from (and a burst is sent as): the
  * registry's workers and groups and the recent events, as JSON text
  * (malloc'd), NULL when out of memory. */
-char *sr_snapshot_json(stream *s);
+char *stream_snapshot_json(stream *s);
 
 #endif
