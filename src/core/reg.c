@@ -243,15 +243,6 @@ void rw_free(reg *r, rw *w)
     free(w);
 }
 
-static rshard *shard_of(reg *r, uint32_t h)
-{
-    return &r->shards[h & (REG_SHARDS - 1)];
-}
-static uint32_t bucket_of(const rshard *sh, uint32_t h)
-{
-    return (h >> 6) & (sh->nbuckets - 1); /* low 6 bits chose the shard */
-}
-
 /* Pointer to the link that points at the worker (or at NULL where it would be). */
 rw **rw_find_link(rshard *sh, uint32_t h, const char *id, size_t n)
 {
@@ -380,28 +371,22 @@ static rw *upsert(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_m
     return w;
 }
 
-/* Lock m's shard, find or create its worker, and apply any deadline that
- * passed before the sweeper got there, so outcomes never depend on the
- * sweeper's timing. NULL (lock held either way) when the registry is full. */
-static rw *lock_upsert(reg *r, const hb_msg *m, int64_t now_ms, rshard **shout, rw ***ppout)
+/* Find or create m's worker (hash h, in shard sh, whose lock the caller
+ * holds) and apply any deadline that passed before the sweeper got there, so
+ * outcomes never depend on the sweeper's timing. NULL when the registry is full. */
+static rw *upsert_expire(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms,
+                         rw ***ppout)
 {
-    uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
-    rshard *sh = *shout = shard_of(r, h);
-    pthread_mutex_lock(&sh->mu);
     rw *w = upsert(r, sh, h, m, now_ms, ppout);
     if (w) rw_expire(r, w, now_ms);
     return w;
 }
 
-reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
+reg_wstate rw_beat(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms)
 {
-    rshard *sh;
     rw **pp;
-    rw *w = lock_upsert(r, m, now_ms, &sh, &pp);
-    if (!w) {
-        pthread_mutex_unlock(&sh->mu);
-        return REG_W_NONE;
-    }
+    rw *w = upsert_expire(r, sh, h, m, now_ms, &pp);
+    if (!w) return REG_W_NONE;
     w->flags &= (uint8_t)~RW_DROPPED; /* a beat: whatever held connection dropped, it lives */
     int has_inst = (m->has & HB_HAS_INSTANCE) != 0;
     int new_inst = has_inst && (w->inst_len != strlen(m->instance) ||
@@ -431,14 +416,27 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
         rw_set_state(r, w, REG_W_ALIVE, now_ms, 0);
     }
     if (!(w->flags & RW_INWHEEL)) wheel_insert(r, sh, w);
-    reg_wstate st = (reg_wstate)w->state;
+    return (reg_wstate)w->state;
+}
+
+/* One locked call of body, m's shard found by its id's hash. */
+static reg_wstate locked(reg *r, const hb_msg *m, int64_t now_ms,
+                         reg_wstate (*body)(reg *, rshard *, uint32_t, const hb_msg *, int64_t))
+{
+    uint32_t h = reg_hash(r, m->worker_id, strlen(m->worker_id));
+    rshard *sh = shard_of(r, h);
+    pthread_mutex_lock(&sh->mu);
+    reg_wstate st = body(r, sh, h, m, now_ms);
     pthread_mutex_unlock(&sh->mu);
     return st;
 }
 
-/* Lock the shard of `id` and return its record (NULL if unknown; the lock is
- * held either way: caller unlocks sh). */
-static rw *lookup(reg *r, const char *id, rshard **shout, rw ***ppout)
+reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms)
+{
+    return locked(r, m, now_ms, rw_beat);
+}
+
+rw *rw_lookup(reg *r, const char *id, rshard **shout, rw ***ppout)
 {
     size_t n = strlen(id);
     uint32_t h = reg_hash(r, id, n);
@@ -450,16 +448,14 @@ static rw *lookup(reg *r, const char *id, rshard **shout, rw ***ppout)
     return *pp;
 }
 
-reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
+reg_wstate rw_bye(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms)
 {
-    rshard *sh;
     rw **pp;
-    rw *w = lock_upsert(r, m, now_ms, &sh, &pp);
-    reg_wstate st = REG_W_NONE;
-    if (!w) goto out;
+    rw *w = upsert_expire(r, sh, h, m, now_ms, &pp);
+    if (!w) return REG_W_NONE;
     if (rw_open(w) && (m->has & HB_HAS_INSTANCE) && w->inst_len > 0 &&
         strcmp(rw_inst(w), m->instance) != 0)
-        goto out; /* a stale bye from an instance that is no longer the live one */
+        return REG_W_NONE; /* a stale bye from an instance that is no longer the live one */
     take_samples(w, m, now_ms);
     if (rw_open(w)) {
         int clean = !(m->has & HB_HAS_EXIT_CODE) || m->exit_code == 0;
@@ -470,16 +466,18 @@ reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
         if (w->state == REG_W_NONE) w->last_hb_ms = now_ms;
         rw_set_state(r, w, REG_W_LEFT, now_ms, 1);
     }
-    st = (reg_wstate)w->state;
-out:
-    pthread_mutex_unlock(&sh->mu);
-    return st;
+    return (reg_wstate)w->state;
+}
+
+reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms)
+{
+    return locked(r, m, now_ms, rw_bye);
 }
 
 int reg_evict(reg *r, const char *worker_id, int64_t now_ms)
 {
     rshard *sh;
-    rw *w = lookup(r, worker_id, &sh, NULL);
+    rw *w = rw_lookup(r, worker_id, &sh, NULL);
     if (w) {
         if (rw_open(w)) rw_close_session(r, w, REG_R_EVICTED, now_ms, NULL);
         if (w->state != REG_W_EVICTED) rw_set_state(r, w, REG_W_EVICTED, now_ms, 1);
@@ -492,7 +490,7 @@ int reg_forget(reg *r, const char *worker_id, int64_t now_ms)
 {
     rshard *sh;
     rw **pp;
-    rw *w = lookup(r, worker_id, &sh, &pp);
+    rw *w = rw_lookup(r, worker_id, &sh, &pp);
     if (w) {
         if (rw_open(w)) rw_close_session(r, w, REG_R_EVICTED, now_ms, NULL);
         rg_move(r, w->group, w->state, w->group, REG_W_NONE, now_ms, 1, w);
@@ -509,94 +507,4 @@ int reg_forget(reg *r, const char *worker_id, int64_t now_ms)
     }
     pthread_mutex_unlock(&sh->mu);
     return w ? 0 : -1;
-}
-
-/* Copy w's live fields into out. Every field the registry keeps is written
- * (so one view can be refilled worker after worker); the rest of out is left
- * as the caller set it. Caller holds w's shard lock. */
-static void fill_view(reg *r, const rw *w, int64_t now_ms, reg_view *out)
-{
-    out->state = (reg_wstate)w->state;
-    out->state_since_ms = w->since_ms;
-    out->last_hb_ms = w->last_hb_ms;
-    out->opened_ms = w->opened_ms;
-    out->ticks_moved_ms = (int64_t)w->ticks_moved_s * 1000;
-    out->ttl_s = (int32_t)(rw_ttl_ms(r, w) / 1000);
-    out->phi = rw_open(w) ? phi_value(&w->phi, (double)(now_ms - w->last_hb_ms)) : 0.0;
-    hb_msg *m = &out->last;
-    m->has = w->has;
-    memcpy(m->worker_id, rw_id(w), (size_t)w->id_len + 1);
-    memcpy(m->instance, rw_inst(w), (size_t)w->inst_len + 1);
-    if (w->inst_len) m->has |= HB_HAS_INSTANCE;
-    strcpy(m->group, rg_name(r, w->group));
-    if (w->group) m->has |= HB_HAS_GROUP;
-    m->ttl_s = w->ttl_s;
-    if (w->ttl_s) m->has |= HB_HAS_TTL;
-    m->seq = w->seq;
-    m->cpu = w->cpu;
-    m->mem = w->mem;
-    m->mem_available_gb = w->mem_avail;
-    m->gpu_mem_active_gb = w->gpu_mem;
-    m->thermal = w->thermal;
-    m->backlog = w->backlog;
-    m->capacity = w->capacity;
-    m->in_flight = w->in_flight;
-    m->requests = w->requests;
-    m->tokens = w->tokens;
-    m->cpu_ticks = w->cpu_ticks;
-}
-
-bool reg_get(reg *r, const char *worker_id, int64_t now_ms, reg_view *out)
-{
-    rshard *sh;
-    rw *w = lookup(r, worker_id, &sh, NULL);
-    if (w) {
-        /* Not the whole view: hb_init leaves the 4 KiB job buffer, which the
-         * registry never fills, as it is (reg_get is on the heartbeat path for
-         * a task_ms without a group). */
-        memset(out, 0, offsetof(reg_view, last));
-        hb_init(&out->last);
-        fill_view(r, w, now_ms, out);
-    }
-    pthread_mutex_unlock(&sh->mu);
-    return w != NULL;
-}
-
-size_t reg_scan(reg *r, unsigned shard, int64_t now_ms, reg_scan_fn fn, void *ctx, reg_view *view)
-{
-    if (shard >= REG_SHARDS) return 0;
-    rshard *sh = &r->shards[shard];
-    size_t n = 0;
-    pthread_mutex_lock(&sh->mu);
-    for (uint32_t b = 0; b < sh->nbuckets; b++)
-        for (const rw *w = sh->buckets[b]; w; w = w->hnext) {
-            fill_view(r, w, now_ms, view);
-            fn(ctx, view);
-            n++;
-        }
-    pthread_mutex_unlock(&sh->mu);
-    return n;
-}
-
-void reg_counts(reg *r, uint64_t out[REG_W__COUNT])
-{
-    pthread_mutex_lock(&r->gmu);
-    memcpy(out, r->counts, sizeof r->counts);
-    pthread_mutex_unlock(&r->gmu);
-}
-
-size_t reg_memory(reg *r)
-{
-    size_t total = malloc_usable_size(r);
-    for (int i = 0; i < REG_SHARDS; i++) {
-        pthread_mutex_lock(&r->shards[i].mu);
-        total += malloc_usable_size(r->shards[i].buckets);
-        pthread_mutex_unlock(&r->shards[i].mu);
-    }
-    pthread_mutex_lock(&r->gmu);
-    total += r->rec_bytes;
-    for (uint32_t g = 0; g < r->ngroups; g++)
-        total += malloc_usable_size(r->groups[g]);
-    pthread_mutex_unlock(&r->gmu);
-    return total;
 }

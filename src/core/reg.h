@@ -137,6 +137,38 @@ reg_wstate reg_heartbeat(reg *r, const hb_msg *m, int64_t now_ms);
  * Returns the worker's state after it. */
 reg_wstate reg_bye(reg *r, const hb_msg *m, int64_t now_ms);
 
+/* Many heartbeats and byes at once, for a door that receives them in bulk
+ * (UDP: a recvmmsg batch of datagrams, many lines each). Item i is known
+ * up front only by hash[i], reg_hash of its worker id; the batch is applied
+ * shard by shard, each shard's lock taken once for all its items, and item
+ * i's message is asked for (pull) only then, so a caller that parses it
+ * there overlaps that work with the memory loads of the records next in
+ * line. Items of one worker keep their order; items of different workers
+ * are applied in shard order, not in the order given.
+ *
+ * pull(ctx, i, &slow) with the shard's lock held returns item i's message:
+ * kind HB_BEAT, HB_START or HB_BYE, its worker id hashing to hash[i]. NULL
+ * skips the item (a refused line). *slow = true instead asks for the lock
+ * to be let go: slow(ctx, i, m) is then called without it (for a message
+ * whose other effects take registry locks of their own) and the lock is
+ * taken again for the next item. done(ctx, i, m, st) follows each message
+ * applied here, lock still held, with the state as reg_heartbeat / reg_bye
+ * return it; m is valid until pull is called again. n: any. */
+typedef const hb_msg *(*reg_pull_fn)(void *ctx, size_t i, bool *slow);
+typedef void (*reg_slow_fn)(void *ctx, size_t i, const hb_msg *m);
+typedef void (*reg_done_fn)(void *ctx, size_t i, const hb_msg *m, reg_wstate st);
+typedef struct reg_batch_ops {
+    reg_pull_fn pull;
+    reg_slow_fn slow;
+    reg_done_fn done;
+} reg_batch_ops;
+void reg_apply_batch(reg *r, const uint32_t *hash, size_t n, const reg_batch_ops *ops, void *ctx,
+                     int64_t now_ms);
+
+/* The registry's hash of a worker id (seeded per registry, so ids cannot be
+ * chosen to share one chain on every vigild alike): reg_apply_batch's key. */
+uint32_t reg_hash(const reg *r, const char *id, size_t n);
+
 /* The worker's held connection (GET /v1/connect) dropped without a bye:
  * an open session's worker turns suspect now and dead held_grace_ms later
  * unless a heartbeat comes first (then it is alive again, as after any

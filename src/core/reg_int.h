@@ -120,8 +120,16 @@ struct reg {
     rshard shards[REG_SHARDS];
 };
 
+static inline rshard *shard_of(reg *r, uint32_t h)
+{
+    return &r->shards[h & (REG_SHARDS - 1)];
+}
+static inline uint32_t bucket_of(const rshard *sh, uint32_t h)
+{
+    return (h >> 6) & (sh->nbuckets - 1); /* low 6 bits chose the shard */
+}
+
 /* reg.c */
-uint32_t reg_hash(const reg *r, const char *s, size_t n);
 int64_t rw_ttl_ms(const reg *r, const rw *w);
 void rw_fill_event(const reg *r, const rw *w, reg_event *ev, int kind, int64_t at_ms);
 void rw_set_state(reg *r, rw *w, int state, int64_t now_ms, int clean);
@@ -131,6 +139,13 @@ void rw_free(reg *r, rw *w);
 /* Caller holds sh->mu. */
 rw **rw_find_link(rshard *sh, uint32_t h, const char *id, size_t n);
 void rw_link(rshard *sh, rw *w); /* at its bucket's head; grows the table */
+/* Lock the shard of `id` and return its record (NULL if unknown; the lock is
+ * held either way: caller unlocks *shout). */
+rw *rw_lookup(reg *r, const char *id, rshard **shout, rw ***ppout);
+/* reg_heartbeat and reg_bye without the locking: m's worker hashes to h
+ * (reg_hash of its id) in shard sh, whose lock the caller holds. */
+reg_wstate rw_beat(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms);
+reg_wstate rw_bye(reg *r, rshard *sh, uint32_t h, const hb_msg *m, int64_t now_ms);
 
 /* reg_group.c */
 int rg_intern(reg *r, const char *name); /* index, -1 when the table is full */

@@ -102,18 +102,13 @@ static udpl_reason set_kv(hb_msg *m, char *w, size_t n, size_t eq, size_t *hint,
     return hb_set_kvn(m, key, klen, value, n - eq - 1, hint, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
 }
 
-/* Where each key=value of the previous line was found in hb's field table,
- * by position: a client writes every line of a datagram with the same keys
- * in the same order, so the k-th key of a line is first looked for where the
- * k-th key of the one before was (hb_set_kvn's hint). With one running hint
- * instead, keys out of the table's order ("seq= cpu= mem= in_flight=": two
- * of four) went to the by-first-byte search, 9 % of a line's time (perf). */
-#define UDPL_HINTS 16
-typedef struct hints {
-    size_t at[UDPL_HINTS];
-} hints;
-
-static udpl_reason line(char *buf, size_t n, hb_msg *out, hb_err *err, hints *h);
+/* udpl_hints (udpl.h): where each key=value of the previous line was found
+ * in hb's field table, by position: a client writes every line of a datagram
+ * with the same keys in the same order, so the k-th key of a line is first
+ * looked for where the k-th key of the one before was (hb_set_kvn's hint).
+ * With one running hint instead, keys out of the table's order ("seq= cpu=
+ * mem= in_flight=": two of four) went to the by-first-byte search, 9 % of a
+ * line's time (perf). */
 
 static udpl_reason too_long(hb_err *err)
 {
@@ -123,11 +118,11 @@ static udpl_reason too_long(hb_err *err)
 
 udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
 {
-    char buf[UDPL_LINE_MAX + 2]; /* the limit, a CR and the NUL line() puts at n */
+    char buf[UDPL_LINE_MAX + 2]; /* the limit, a CR and the NUL udpl_cut puts at n */
     if (n > UDPL_LINE_MAX + 1) return too_long(err);
     memcpy(buf, s, n);
-    hints h = {{0}};
-    return line(buf, n, out, err, &h);
+    udpl_hints h = {{0}};
+    return udpl_cut(buf, n, out, err, &h);
 }
 
 /* A refusal stands unless a byte not yet read, from p on, is a NUL: "holds a
@@ -144,9 +139,7 @@ static udpl_reason refuse(const char *buf, size_t p, size_t n, udpl_reason why, 
     return why;
 }
 
-/* buf[0..n) is the line, buf[n] writable (the LF, or the byte after the
- * datagram): the line ends at a NUL written there. */
-static udpl_reason line(char *buf, size_t n, hb_msg *out, hb_err *err, hints *h)
+udpl_reason udpl_cut(char *buf, size_t n, hb_msg *out, hb_err *err, udpl_hints *h)
 {
     if (n && buf[n - 1] == '\r') n--;
     if (n > UDPL_LINE_MAX) return too_long(err);
@@ -220,7 +213,25 @@ static bool is_sig_line(const char *s, size_t n)
     return n >= 4 && memcmp(s, "sig", 3) == 0 && blank(s[3]);
 }
 
-udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
+size_t udpl_peek_id(const char *s, const char **id)
+{
+    size_t p = 0;
+    while (blank(s[p]))
+        p++;
+    if (s[p] == 'h' && s[p + 1] == 'b')
+        p += 2;
+    else if (s[p] == 'b' && s[p + 1] == 'y' && s[p + 2] == 'e')
+        p += 3;
+    else
+        return 0;
+    if (!blank(s[p])) return 0;
+    while (blank(s[p]))
+        p++;
+    *id = s + p;
+    return hb_id_span(s + p);
+}
+
+udpl_dgram udpl_lines(char *buf, size_t n, const char *secret, size_t secret_len, udpl_line_fn fn,
                       void *ctx)
 {
     if (n > UDPL_DGRAM_MAX) return UDPL_D_TOO_BIG;
@@ -238,9 +249,6 @@ udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len
     } else if (secret_len) {
         return UDPL_D_NO_SIG;
     }
-
-    hb_msg m;
-    hints h = {{0}};
     while (pos < n) {
         char *s = buf + pos;
         nl = memchr(s, '\n', n - pos);
@@ -251,11 +259,36 @@ udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len
         while (i < len && (blank(s[i]) || s[i] == '\r'))
             i++;
         if (i == len) continue;
-        hb_err err;
-        udpl_reason r = line(s, len, &m, &err, &h);
-        fn(ctx, lineno, r == UDPL_OK ? &m : NULL, r, r == UDPL_OK ? NULL : &err);
+        s[len] = '\0';
+        fn(ctx, lineno, s, len);
     }
     return UDPL_D_OK;
+}
+
+/* udpl_parse's walk: each line cut and parsed as it comes. */
+typedef struct parse_ctx {
+    udpl_fn fn;
+    void *ctx;
+    udpl_hints h;
+    hb_msg m;
+} parse_ctx;
+
+static void parse_line(void *ctx, int lineno, char *s, size_t len)
+{
+    parse_ctx *c = ctx;
+    hb_err err;
+    udpl_reason r = udpl_cut(s, len, &c->m, &err, &c->h);
+    c->fn(c->ctx, lineno, r == UDPL_OK ? &c->m : NULL, r, r == UDPL_OK ? NULL : &err);
+}
+
+udpl_dgram udpl_parse(char *buf, size_t n, const char *secret, size_t secret_len, udpl_fn fn,
+                      void *ctx)
+{
+    parse_ctx c; /* not an initialiser: that would zero the message's 4 KiB job buffer */
+    c.fn = fn;
+    c.ctx = ctx;
+    memset(&c.h, 0, sizeof c.h);
+    return udpl_lines(buf, n, secret, secret_len, parse_line, &c);
 }
 
 size_t udpl_sign(const char *secret, size_t secret_len, const char *body, size_t n, char *out)

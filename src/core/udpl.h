@@ -61,8 +61,37 @@ typedef void (*udpl_fn)(void *ctx, int lineno, const hb_msg *m, udpl_reason why,
 
 /* Parse one line (no LF; a trailing CR is allowed). Returns UDPL_OK and fills
  * out, or a reason and fills err. A blank line is UDPL_BAD_VERB here:
- * udpl_parse skips those before calling. */
+ * udpl_lines skips those before calling. */
 udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err);
+
+/* Where each key=value of the previous line was found in hb's field table
+ * (udpl_cut's hints): zero it, then pass it to the lines of a datagram, or
+ * of many, in turn. Only a hint: a stale one costs a search, never a
+ * wrong field. */
+#define UDPL_HINTS 16
+typedef struct udpl_hints {
+    size_t at[UDPL_HINTS];
+} udpl_hints;
+
+/* Parse the line buf[0..n) in place (no LF; a trailing CR is allowed; buf[n]
+ * writable: the line ends at a NUL written there), as udpl_line does, but
+ * cutting its words where they lie instead of in a copy. */
+udpl_reason udpl_cut(char *buf, size_t n, hb_msg *out, hb_err *err, udpl_hints *h);
+
+/* The worker id a line names, before it is parsed: *id and its length (0:
+ * the line does not start "hb ID" or "bye ID"). s is NUL-terminated. When
+ * udpl_cut takes the line, its worker_id is this span; a line it refuses
+ * may still have one. For grouping lines by worker before they are parsed. */
+size_t udpl_peek_id(const char *s, const char **id);
+
+/* Check a datagram's signature and walk its lines: fn(ctx, lineno, line, len)
+ * for each non-blank one, the line NUL-terminated where its LF was (or at
+ * buf[n]), so buf needs n + 1 writable bytes. Returns the datagram's outcome
+ * (fn is called only when it is UDPL_D_OK). The lines are not parsed: the
+ * caller cuts them (udpl_cut) when and in what order it likes. */
+typedef void (*udpl_line_fn)(void *ctx, int lineno, char *line, size_t len);
+udpl_dgram udpl_lines(char *buf, size_t n, const char *secret, size_t secret_len, udpl_line_fn fn,
+                      void *ctx);
 
 /* Parse a datagram of n bytes, calling fn for each non-blank line. secret of
  * secret_len bytes (secret_len 0: datagrams are not signed). Returns the

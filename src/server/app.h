@@ -164,9 +164,18 @@ int ingest_apply(app *a, const hb_msg *m, int64_t now);
 typedef struct ingest_tally {
     uint64_t accepted;   /* into hb_accepted */
     uint64_t hb_dropped; /* raw samples dropped on wq_hb_full's word */
+    uint64_t full;       /* messages the registry had no room for (the door counts them) */
 } ingest_tally;
 int ingest_apply_t(app *a, const hb_msg *m, int64_t now, ingest_tally *t);
 void ingest_flush(app *a, ingest_tally *t);
+/* Many messages known by their workers' hashes (reg_apply_batch): item i's
+ * message comes from src(ctx, i, &slow), parsed then, under its registry
+ * shard's lock; NULL skips it. Its id must hash (reg_hash) to hash[i], or
+ * src sets *slow, and it is applied as by ingest_apply_t. Counts as
+ * ingest_apply_t would, into t. */
+typedef const hb_msg *(*ingest_src_fn)(void *ctx, size_t i, bool *slow);
+void ingest_many(app *a, const uint32_t *hash, size_t n, ingest_src_fn src, void *ctx, int64_t now,
+                 ingest_tally *t);
 
 /* http.c */
 int http_start(app *a, char *err, size_t errlen);

@@ -111,7 +111,7 @@ enum MHD_Result route_heartbeats(app *a, req *r)
     hb_err first;
     cJSON *errs = cJSON_CreateArray();
     int64_t now = app_now_ms();
-    ingest_tally t = {0, 0};
+    ingest_tally t = {0, 0, 0};
     while (hb_ndjson_next(r->body, r->len, &pos, &line, &len, &lineno)) {
         hb_msg m;
         hb_err e;

@@ -8,7 +8,8 @@
  *      the lines behind a good signature are reached; it must be UDPL_D_OK.
  * Each line's outcome is checked: a message exactly when the reason is ok
  * (valid and round-tripping, fuzz.h), a named field and reason otherwise,
- * line numbers rising.
+ * line numbers rising. Mode 0 also walks the datagram as the UDP door does
+ * (udpl_lines, udpl_peek_id, udpl_cut): a line taken has the peeked id.
  */
 #include "core/udpl.h"
 #include "fuzz.h"
@@ -38,6 +39,23 @@ static void on_line(void *ctx, int lineno, const hb_msg *m, udpl_reason why, con
     }
 }
 
+/* The UDP door's walk (udpl_lines, then udpl_peek_id before udpl_cut):
+ * a line that is taken names the id the peek saw, or the door would apply
+ * it under another worker's shard. */
+static void on_raw(void *ctx, int lineno, char *line, size_t len)
+{
+    (void)lineno;
+    FUZZ_CHECK(line[len] == '\0');
+    const char *id = NULL;
+    size_t idlen = udpl_peek_id(line, &id);
+    hb_msg m;
+    hb_err err;
+    if (udpl_cut(line, len, &m, &err, ctx) == UDPL_OK) {
+        FUZZ_CHECK(idlen > 0 && strlen(m.worker_id) == idlen);
+        FUZZ_CHECK(memcmp(m.worker_id, id, idlen) == 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -54,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode == 0) {
         d = udpl_parse(copy, n, NULL, 0, on_line, &s);
         FUZZ_CHECK(d == UDPL_D_OK || d == UDPL_D_TOO_BIG);
+        udpl_hints h = {{0}};
+        memcpy(copy, body, n);
+        FUZZ_CHECK(udpl_lines(copy, n, NULL, 0, on_raw, &h) == d);
     } else if (mode == 1) {
         d = udpl_parse(copy, n, secret, sizeof secret - 1, on_line, &s);
         if (d == UDPL_D_OK) { /* then the first line is the HMAC of what follows it */

@@ -8,26 +8,12 @@
 #include <cmocka.h>
 
 #include "core/reg.h"
+#include "reg_sink.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct sink {
-    reg_event *v;
-    size_t n, cap;
-} sink;
-
-static void collect(void *ctx, const reg_event *ev)
-{
-    sink *s = ctx;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-    }
-    s->v[s->n++] = *ev;
-}
 
 typedef struct fx {
     reg *r;

@@ -423,6 +423,76 @@ static void test_datagram_size(void **state)
     free(buf);
 }
 
+/* udpl_peek_id: the id the UDP door groups a line by before it parses it. */
+static void test_peek_id(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line, *id; /* id NULL: none */
+    } cases[] = {
+        {"hb w-1 cpu=0.5", "w-1"},
+        {"bye w.2", "w.2"},
+        {"  hb\tw:3@x  seq=1", "w:3@x"},
+        {"hb w4\r", "w4"},
+        {"hbx w5", NULL},
+        {"hb", NULL},
+        {"hb ", NULL},
+        {"ping w6", NULL},
+        {"by w7", NULL},
+        {"hb =x", NULL},
+        {"bye w8=9 exit=1", "w8"},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *id = NULL;
+        size_t n = udpl_peek_id(cases[i].line, &id);
+        if (!cases[i].id) {
+            assert_int_equal(n, 0);
+            continue;
+        }
+        assert_int_equal(n, strlen(cases[i].id));
+        assert_memory_equal(id, cases[i].id, n);
+    }
+}
+
+/* udpl_lines hands each non-blank line over NUL-terminated and uncut, with
+ * its line number, and checks the signature first as udpl_parse does. */
+typedef struct raw {
+    int lineno[8];
+    char text[8][32];
+    int n;
+} raw;
+
+static void on_raw(void *ctx, int lineno, char *line, size_t len)
+{
+    raw *r = ctx;
+    assert_true(r->n < 8 && len < 32);
+    assert_int_equal(strlen(line), len);
+    r->lineno[r->n] = lineno;
+    strcpy(r->text[r->n++], line);
+}
+
+static void test_lines_walk(void **state)
+{
+    (void)state;
+    char buf[128];
+    raw r = {0};
+    const char *d = "hb a x=1\r\n\n \t\nbye b\nhb c"; /* no LF after the last */
+    strcpy(buf, d);
+    assert_int_equal(udpl_lines(buf, strlen(d), NULL, 0, on_raw, &r), UDPL_D_OK);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.text[0], "hb a x=1\r");
+    assert_int_equal(r.lineno[0], 1);
+    assert_string_equal(r.text[1], "bye b");
+    assert_int_equal(r.lineno[1], 4);
+    assert_string_equal(r.text[2], "hb c");
+    assert_int_equal(r.lineno[2], 5);
+    memset(&r, 0, sizeof r);
+    strcpy(buf, d);
+    assert_int_equal(udpl_lines(buf, strlen(d), "k", 1, on_raw, &r), UDPL_D_NO_SIG);
+    assert_int_equal(r.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_several_lines_crlf_blank),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_datagram_size),
+        cmocka_unit_test(test_peek_id),
+        cmocka_unit_test(test_lines_walk),
         cmocka_unit_test(test_lines_with_other_keys_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
