@@ -9,7 +9,8 @@
  * its flags and a run function that receives the parsed arguments.
  * cli_table.c holds what the commands that print the server's answers share:
  * aligned tables, JSON lookups, durations, times; cli_top_view.c is top's
- * picture of the fleet and how it is drawn, cli_map.c its records by name.
+ * picture of the fleet, cli_top_frame.c how it is drawn, cli_map.c its
+ * records by name.
  * Commands see the server only through the public libvigil API (vigil.h);
  * they may use the pure code of src/core (tfmt, the SSE parser ssep) so that
  * a value is read by the same code the server runs.
@@ -181,7 +182,7 @@ cli_map_entry *cli_map_del(cli_map *m, const char *key);
 /* Free every record with free_entry, and the map's memory; m is empty again. */
 void cli_map_clear(cli_map *m, void (*free_entry)(cli_map_entry *));
 
-/* ---- cli_top_view.c: what `vigil top` shows -------------------------------------- */
+/* ---- cli_top_view.c, cli_top_frame.c: what `vigil top` shows -------------------- */
 
 /* The picture of the fleet that `vigil top` keeps from GET /v1/stream. */
 typedef struct cli_top cli_top;
