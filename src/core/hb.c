@@ -120,93 +120,6 @@ const char *hb_thermal_name(int thermal)
     return thermal_names[thermal];
 }
 
-/* ---- byte-level checks ------------------------------------------------- */
-
-bool hb_utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        /* Bodies are nearly all ASCII: test 8 bytes per step while we can.
-         * memcpy keeps the load legal at any alignment and compiles to one mov. */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ull) break;
-            i += 8;
-        }
-        if (i >= n) break;
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        /* The second byte's allowed range is what excludes overlongs (E0, F0),
-         * surrogates (ED) and code points past U+10FFFF (F4). */
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else {
-            return false; /* stray continuation, C0/C1 overlong lead, or F5..FF */
-        }
-        if (n - i <= need) return false; /* truncated */
-        if (s[i + 1] < lo || s[i + 1] > hi) return false;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-        i += need + 1;
-    }
-    return true;
-}
-
-/* [A-Za-z0-9._:@-] as a byte table: every id of every heartbeat (and its
- * group) is checked, and a table load a byte costs less than
- * the bitmap's shift-and-mask (callgrind, UDP bench lines: 141 -> 94
- * instructions for a 12-byte id). */
-static const bool id_ok[256] = {
-    ['-'] = 1, ['.'] = 1,         ['0' ... '9'] = 1, [':'] = 1,
-    ['@'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1,         ['a' ... 'z'] = 1,
-};
-
-size_t hb_id_span(const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (id_ok[u[i]])
-        i++;
-    return i;
-}
-
-bool hb_id_valid(const char *s, size_t n)
-{
-    if (!s || n < 1 || n > HB_ID_MAX) return false;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n; i++)
-        if (!id_ok[u[i]]) return false;
-    return true;
-}
-
-/* Control characters (C0, DEL and C1) would let a worker forge lines in logs
- * and terminals that print instance/status verbatim. */
-bool hb_text_valid(const char *str, size_t n)
-{
-    if (!hb_utf8_valid(str, n)) return false;
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7F) return false;
-        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] < 0xA0) return false; /* U+0080..U+009F */
-    }
-    return true;
-}
-
 /* ---- the shared validators --------------------------------------------- */
 
 /* Called once per key of every heartbeat: the first-byte test skips the
@@ -491,13 +404,13 @@ int hb_parse_bye(const char *json, size_t n, hb_msg *out, hb_err *err)
         */
 #define FAST_INT_DIGITS 18 /* digits that cannot overflow an int64 */
 
-/* The common "-?D+(.D+)?" with at most FAST_DIGITS digits, as hb_json's
+/* The common "-?D+(.D+)?" with at most FAST_DIGITS digits at s, as hb_json's
  * scanner does it: the digits as an integer, exact in a double, divided by
  * an exact power of ten, one correctly rounded IEEE division, so the result
- * is bit-identical to strtod's. False for anything else (the caller then
- * uses strtod): the UDP door sends every metric through here, and strtod
- * was the largest single cost of a line. */
-static bool fast_decimal(const char *s, double *v)
+ * is bit-identical to strtod's. *end is the first byte after it. False for
+ * anything else (the caller then uses strtod): the UDP door sends every
+ * metric through here, and strtod was the largest single cost of a line. */
+static bool scan_decimal(const char *s, const char **end, double *v)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -516,24 +429,16 @@ static bool fast_decimal(const char *s, double *v)
             break;
         }
     }
-    if (*p || ndig == 0 || nfrac == 0) return false; /* "1." and the like: strtod's call */
+    if (ndig == 0 || nfrac == 0) return false; /* "1." and the like: strtod's call */
     double r = (double)n / pow10[nfrac < 0 ? 0 : nfrac];
     *v = neg ? -r : r;
+    *end = p;
     return true;
 }
 
-static bool parse_real(const char *s, double *v)
-{
-    if (fast_decimal(s, v)) return true;
-    if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return false;
-    char *end;
-    *v = strtod(s, &end);
-    return *end == '\0';
-}
-
-/* strtoll, not strtod: "9007199254740993" must be refused, not rounded to 2^53.
- * Up to FAST_INT_DIGITS plain digits are converted here (no overflow possible). */
-static bool parse_int(const char *s, long long *v)
+/* Up to FAST_INT_DIGITS plain digits, signed, at s (no overflow possible);
+ * *end is the first byte after them. False for anything else. */
+static bool scan_int(const char *s, const char **end, long long *v)
 {
     const char *q = (*s == '-' || *s == '+') ? s + 1 : s;
     long long n = 0;
@@ -542,10 +447,29 @@ static bool parse_int(const char *s, long long *v)
         n = n * 10 + (*q++ - '0');
         nd++;
     }
-    if (!*q && nd > 0) { /* a 19th digit stops the loop on a digit: strtoll below */
-        *v = *s == '-' ? -n : n;
-        return true;
-    }
+    if (nd == 0) return false;
+    *v = *s == '-' ? -n : n;
+    *end = q;
+    return true;
+}
+
+static bool parse_real(const char *s, double *v)
+{
+    const char *e;
+    if (scan_decimal(s, &e, v) && !*e) return true;
+    if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return false;
+    char *end;
+    *v = strtod(s, &end);
+    return *end == '\0';
+}
+
+/* strtoll, not strtod: "9007199254740993" must be refused, not rounded to 2^53.
+ * Up to FAST_INT_DIGITS plain digits are converted here (no overflow
+ * possible); a 19th digit stops scan_int on a digit: strtoll below. */
+static bool parse_int(const char *s, long long *v)
+{
+    const char *e;
+    if (scan_int(s, &e, v) && !*e) return true;
     const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
     if (!*d || strspn(d, "0123456789") != strlen(d)) return false;
     char *end;
@@ -554,13 +478,9 @@ static bool parse_int(const char *s, long long *v)
     return *end == '\0' && errno == 0;
 }
 
-int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
-               size_t *hint, hb_err *err)
+/* Field f's value from its text, value[0..vlen) NUL-terminated. */
+static int set_text(hb_msg *m, const field_spec *f, const char *value, size_t vlen, hb_err *err)
 {
-    const field_spec *f = key ? find_field_n(key, klen, hint) : NULL;
-    /* As in JSON: a bye-only field (exit_code) is unknown to a heartbeat.
-     * Set it on one and its JSON form would lose it on the way back. */
-    if (!f || (f->bye_only && m->kind != HB_BYE)) return 1;
     if (!value) return hb_fail(err, f->key, "is missing a value");
     if (f->type == F_JOBS) return set_jobs_text(m, value, err);
     if (is_string_type(f)) return set_string(m, f, value, vlen, err);
@@ -573,6 +493,55 @@ int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_
     if (!parse_int(value, &v) || v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX)
         return hb_fail(err, f->key, f->reason);
     return set_int(m, f, v, err);
+}
+
+int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
+               size_t *hint, hb_err *err)
+{
+    const field_spec *f = key ? find_field_n(key, klen, hint) : NULL;
+    /* As in JSON: a bye-only field (exit_code) is unknown to a heartbeat.
+     * Set it on one and its JSON form would lose it on the way back. */
+    if (!f || (f->bye_only && m->kind != HB_BYE)) return 1;
+    return set_text(m, f, value, vlen, err);
+}
+
+static bool word_end(char c)
+{
+    return c == ' ' || c == '\t' || c == '\0';
+}
+
+int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vlen, size_t *hint,
+               hb_err *err)
+{
+    const field_spec *f = find_field_n(key, klen, hint);
+    if (f && f->bye_only && m->kind != HB_BYE) f = NULL;
+    /* A number is read where it lies, and where it stops is the word's end:
+     * the value is not scanned once for its end and again for its digits. */
+    const char *e;
+    if (f && f->type == F_REAL) {
+        double d;
+        if (scan_decimal(value, &e, &d) && word_end(*e)) {
+            *vlen = (size_t)(e - value);
+            return set_number(m, f, d, err);
+        }
+    } else if (f && (f->type == F_I64 || f->type == F_I32)) {
+        long long v;
+        if (scan_int(value, &e, &v) && word_end(*e)) {
+            *vlen = (size_t)(e - value);
+            if (v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX) return hb_fail(err, f->key, f->reason);
+            return set_int(m, f, v, err);
+        }
+    }
+    size_t n = 0;
+    while (!word_end(value[n]))
+        n++;
+    *vlen = n;
+    if (!f) return 1;
+    char c = value[n];
+    value[n] = '\0';
+    int rc = set_text(m, f, value, n, err);
+    value[n] = c;
+    return rc;
 }
 
 int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err)

@@ -170,6 +170,12 @@ int hb_set_kv(hb_msg *m, const char *key, const char *value, hb_err *err);
  * door does: a message's fields come in the same order every time. */
 int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
                size_t *hint, hb_err *err);
+/* hb_set_kvn for a value that is the word at value: it ends at the first
+ * blank (' ', '\t') or NUL, and *vlen gets its length. value is written to
+ * (a NUL at its end while it is read) and left as it was. For a line parser:
+ * a number is read in the one pass that finds where it ends. */
+int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vlen, size_t *hint,
+               hb_err *err);
 
 /* Write m as a JSON object (the wire form of POST /v1/heartbeat or /v1/bye):
  * only present fields, worker_id first. Returns the length written (NUL

@@ -1,8 +1,10 @@
 /*
- * udpl.c: the UDP line format (udpl.h). A line is cut into NUL-terminated
- * words where it lies, in the caller's buffer, so each key=value goes to
- * hb_set_kvn as the two C strings it takes, with no copy and no allocation;
- * the signature is checked over the raw bytes before any line is cut.
+ * udpl.c: the UDP line format (udpl.h). A line is read where it lies, in the
+ * caller's buffer: the verb and the id are split off, then each key=value's
+ * key, and hb_set_kvw reads the value in place and says where it ended (a
+ * number in the one pass that finds its end), with no copy and no
+ * allocation. The signature is checked over the raw bytes before any line
+ * is read.
  */
 #include "core/udpl.h"
 
@@ -33,7 +35,7 @@ static bool blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Byte classes for word(): ends a word (NUL, blank), or '='. One load a
+/* Byte classes for word() and the key scan: ends a word (NUL, blank), or '='. One load a
  * byte instead of three compares; a scan of 8 bytes at a time (SWAR) was
  * tried and cost more on words this short (callgrind). */
 enum { C_END = 1, C_EQ = 2 };
@@ -77,29 +79,16 @@ static bool is(const char *w, size_t n, const char *lit, size_t litlen)
 }
 #define IS(w, n, lit) is(w, n, lit, sizeof lit - 1)
 
-/* One key=value word, w[0..n) with its first '=' at eq (n: none); *hint as
- * hb_set_kvn's. The id key is filtered here (the line's words already said
- * it), so that a heartbeat line means what the same JSON heartbeat means;
- * hb_set_kvn itself takes exit_code only on a bye, as JSON does. */
-static udpl_reason set_kv(hb_msg *m, char *w, size_t n, size_t eq, size_t *hint, hb_err *err)
+/* A word w[0..n) that is not key=value: no '=' (the word names the field),
+ * or one first (nothing does). */
+static udpl_reason not_kv(const char *w, size_t n, hb_err *err)
 {
-    if (eq == n || eq == 0) {
-        char field[sizeof err->field];
-        size_t k = eq ? (n < sizeof field - 1 ? n : sizeof field - 1) : 0;
-        memcpy(field, w, k);
-        field[k] = '\0';
-        hb_fail(err, k ? field : "line", KV_REASON);
-        return UDPL_BAD_FIELD;
-    }
-    w[eq] = '\0';
-    const char *key = w, *value = w + eq + 1;
-    size_t klen = eq;
-    if (IS(key, klen, "worker_id")) return UDPL_OK;
-    if (IS(key, klen, "exit")) {
-        key = "exit_code";
-        klen = sizeof "exit_code" - 1;
-    }
-    return hb_set_kvn(m, key, klen, value, n - eq - 1, hint, err) < 0 ? UDPL_BAD_FIELD : UDPL_OK;
+    char field[sizeof err->field];
+    size_t k = w[0] == '=' ? 0 : (n < sizeof field - 1 ? n : sizeof field - 1);
+    memcpy(field, w, k);
+    field[k] = '\0';
+    hb_fail(err, k ? field : "line", KV_REASON);
+    return UDPL_BAD_FIELD;
 }
 
 /* udpl_hints (udpl.h): where each key=value of the previous line was found
@@ -170,12 +159,43 @@ udpl_reason udpl_cut(char *buf, size_t n, hb_msg *out, hb_err *err, udpl_hints *
     memcpy(out->worker_id, buf + p, idlen);
     out->worker_id[idlen] = '\0';
     p += idlen + (end ? 1 : 0);
-    size_t hint = 0, k = 0;
-    for (char *w; (w = word(buf, &p, &len, &eq)); k++) {
+    /* key=value words. The key is split off here; the value is read by
+     * hb_set_kvw, which says where it ended: a number is read in the pass
+     * that finds its end. The id key is skipped (the line's words already
+     * said it), so a line means what the same JSON heartbeat means;
+     * hb_set_kvw takes exit_code only on a bye, as JSON does. */
+    const unsigned char *u = (const unsigned char *)buf;
+    size_t hint = 0;
+    for (size_t k = 0;; k++) {
+        while (blank(buf[p]))
+            p++;
+        if (!buf[p]) break;
+        size_t start = p;
+        while (!cls[u[p]])
+            p++;
+        if (u[p] != '=' || p == start) {
+            while (cls[u[p]] != C_END)
+                p++;
+            return refuse(buf, p, n, not_kv(buf + start, p - start, err), err);
+        }
+        const char *key = buf + start;
+        size_t klen = p - start, vlen = 0;
+        char *value = buf + p + 1;
+        if (IS(key, klen, "worker_id")) {
+            while (cls[u[p + 1 + vlen]] != C_END)
+                vlen++;
+            p += 1 + vlen;
+            continue;
+        }
+        if (IS(key, klen, "exit")) {
+            key = "exit_code";
+            klen = sizeof "exit_code" - 1;
+        }
         /* past UDPL_HINTS keys: one running hint, from where the last left off */
         if (k < UDPL_HINTS) hint = h->at[k];
-        udpl_reason r = set_kv(out, w, len, eq, &hint, err);
-        if (r != UDPL_OK) return refuse(buf, p, n, r, err);
+        int rc = hb_set_kvw(out, key, klen, value, &vlen, &hint, err);
+        p += 1 + vlen;
+        if (rc < 0) return refuse(buf, p, n, UDPL_BAD_FIELD, err);
         /* hint is now just past the field that matched (or, for a key that
          * matched nothing, as it was): this position keeps the field itself */
         if (k < UDPL_HINTS && hint) h->at[k] = hint - 1;
