@@ -415,22 +415,22 @@ static bool scan_decimal(const char *s, const char **end, double *v)
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     bool neg = *s == '-';
-    const char *p = s + neg;
-    int64_t n = 0;
-    int ndig = 0, nfrac = -1;
-    for (;; p++) {
-        if (*p >= '0' && *p <= '9') {
-            n = n * 10 + (*p - '0');
-            if (++ndig > FAST_DIGITS) return false;
-            if (nfrac >= 0) nfrac++;
-        } else if (*p == '.' && nfrac < 0 && ndig > 0) {
-            nfrac = 0;
-        } else {
-            break;
-        }
+    const char *p = s + neg, *d0 = p;
+    /* Unsigned: past FAST_DIGITS it may wrap, and is then refused anyway. */
+    uint64_t n = 0;
+    while ((unsigned)(*p - '0') < 10)
+        n = n * 10 + (uint64_t)(*p++ - '0');
+    size_t nint = (size_t)(p - d0), nfrac = 0;
+    if (nint == 0) return false;
+    if (*p == '.') {
+        const char *f0 = ++p;
+        while ((unsigned)(*p - '0') < 10)
+            n = n * 10 + (uint64_t)(*p++ - '0');
+        nfrac = (size_t)(p - f0);
+        if (nfrac == 0) return false; /* "1." and the like: strtod's call */
     }
-    if (ndig == 0 || nfrac == 0) return false; /* "1." and the like: strtod's call */
-    double r = (double)n / pow10[nfrac < 0 ? 0 : nfrac];
+    if (nint + nfrac > FAST_DIGITS) return false;
+    double r = (double)n / pow10[nfrac];
     *v = neg ? -r : r;
     *end = p;
     return true;
