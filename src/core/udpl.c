@@ -35,43 +35,11 @@ static bool blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Byte classes for word() and the key scan: ends a word (NUL, blank), or '='. One load a
- * byte instead of three compares; a scan of 8 bytes at a time (SWAR) was
- * tried and cost more on words this short (callgrind). */
+/* Byte classes for the key=value scan: ends a word (NUL, blank), or '='.
+ * One load a byte instead of three compares; a scan of 8 bytes at a time
+ * (SWAR) was tried and cost more on words this short (callgrind). */
 enum { C_END = 1, C_EQ = 2 };
 static const unsigned char cls[256] = {[0] = C_END, [' '] = C_END, ['\t'] = C_END, ['='] = C_EQ};
-
-/* The next word of s at *p: NUL-terminates it in place, advances *p past
- * it and its blanks, and gives its length in *len and the offset of its
- * first '=' in *eq (*len: none). NULL at the end of the line. The lengths
- * come from the one scan: a line of 15 fields used to cost some 45 calls
- * of strlen, strchr and strcmp on words of a few bytes (perf: 18 % of the
- * UDP thread). The scan keeps its place in a local and writes the
- * out-parameters once: through the pointers, every byte cost a reload and a
- * store of *p (a char store may alias it), 14 instructions a byte. */
-static char *word(char *s, size_t *p, size_t *len, size_t *eq)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = *p;
-    while (blank(s[i]))
-        i++;
-    if (!s[i]) {
-        *p = i;
-        return NULL;
-    }
-    size_t start = i;
-    while (!cls[u[i]])
-        i++;
-    size_t e = i - start;
-    if (u[i] == '=')
-        while (cls[u[++i]] != C_END)
-            ;
-    *len = i - start;
-    *eq = u[start + e] == '=' ? e : *len;
-    if (s[i]) s[i++] = '\0';
-    *p = i;
-    return s + start;
-}
 
 static bool is(const char *w, size_t n, const char *lit, size_t litlen)
 {
@@ -91,14 +59,6 @@ static udpl_reason not_kv(const char *w, size_t n, hb_err *err)
     return UDPL_BAD_FIELD;
 }
 
-/* udpl_hints (udpl.h): where each key=value of the previous line was found
- * in hb's field table, by position: a client writes every line of a datagram
- * with the same keys in the same order, so the k-th key of a line is first
- * looked for where the k-th key of the one before was (hb_set_kvn's hint).
- * With one running hint instead, keys out of the table's order ("seq= cpu=
- * mem= in_flight=": two of four) went to the by-first-byte search, 9 % of a
- * line's time (perf). */
-
 static udpl_reason too_long(hb_err *err)
 {
     hb_fail(err, "line", "is longer than 8192 bytes");
@@ -110,8 +70,9 @@ udpl_reason udpl_line(const char *s, size_t n, hb_msg *out, hb_err *err)
     char buf[UDPL_LINE_MAX + 2]; /* the limit, a CR and the NUL udpl_cut puts at n */
     if (n > UDPL_LINE_MAX + 1) return too_long(err);
     memcpy(buf, s, n);
+    if (n && buf[n - 1] == '\r') n--;
     udpl_hints h = {{0}};
-    return udpl_cut(buf, n, out, err, &h);
+    return udpl_cut(buf, n, NULL, out, err, &h);
 }
 
 /* A refusal stands unless a byte not yet read, from p on, is a NUL: "holds a
@@ -128,29 +89,44 @@ static udpl_reason refuse(const char *buf, size_t p, size_t n, udpl_reason why, 
     return why;
 }
 
-udpl_reason udpl_cut(char *buf, size_t n, hb_msg *out, hb_err *err, udpl_hints *h)
+udpl_head udpl_peek(const char *s)
 {
-    if (n && buf[n - 1] == '\r') n--;
+    udpl_head hd = {.kind = -1};
+    size_t p = 0;
+    while (blank(s[p]))
+        p++;
+    if (s[p] == 'h' && s[p + 1] == 'b') {
+        hd.kind = HB_BEAT;
+        p += 2;
+    } else if (s[p] == 'b' && s[p + 1] == 'y' && s[p + 2] == 'e') {
+        hd.kind = HB_BYE;
+        p += 3;
+    }
+    if (hd.kind < 0 || (s[p] && !blank(s[p]))) return (udpl_head){.kind = -1};
+    while (blank(s[p]))
+        p++;
+    hd.id_at = (uint16_t)p;
+    hd.id_len = (uint16_t)hb_id_span(s + p);
+    return hd;
+}
+
+udpl_reason udpl_cut(char *buf, size_t n, const udpl_head *head, hb_msg *out, hb_err *err,
+                     udpl_hints *h)
+{
     if (n > UDPL_LINE_MAX) return too_long(err);
     buf[n] = '\0';
 
-    size_t p = 0, len, eq;
-    const char *verb = word(buf, &p, &len, &eq);
+    udpl_head hd = head ? *head : udpl_peek(buf);
     hb_init(out);
-    if (verb && IS(verb, len, "hb")) {
-        out->kind = HB_BEAT;
-    } else if (verb && IS(verb, len, "bye")) {
-        out->kind = HB_BYE;
-    } else {
+    if (hd.kind < 0) {
         hb_fail(err, "line", "must start with hb or bye");
-        return refuse(buf, p, n, UDPL_BAD_VERB, err);
+        return refuse(buf, 0, n, UDPL_BAD_VERB, err);
     }
-    /* The id: split and checked in one scan (word() and hb_id_valid were
-     * two passes over it). A byte that is neither an id byte nor a blank
-     * or the end makes the word a bad id, as it did. */
-    while (blank(buf[p]))
-        p++;
-    size_t idlen = hb_id_span(buf + p);
+    out->kind = (uint8_t)hd.kind;
+    /* The id: split and checked in the one scan udpl_peek made of it. A
+     * byte that is neither an id byte nor a blank or the end makes the word
+     * a bad id. */
+    size_t p = hd.id_at, idlen = hd.id_len;
     char end = buf[p + idlen];
     if (idlen < 1 || idlen > HB_ID_MAX || (end && !blank(end))) {
         hb_fail(err, "worker_id", ID_REASON);
@@ -158,7 +134,7 @@ udpl_reason udpl_cut(char *buf, size_t n, hb_msg *out, hb_err *err, udpl_hints *
     }
     memcpy(out->worker_id, buf + p, idlen);
     out->worker_id[idlen] = '\0';
-    p += idlen + (end ? 1 : 0);
+    p += idlen;
     /* key=value words. The key is split off here; the value is read by
      * hb_set_kvw, which says where it ended: a number is read in the pass
      * that finds its end. The id key is skipped (the line's words already
@@ -233,24 +209,6 @@ static bool is_sig_line(const char *s, size_t n)
     return n >= 4 && memcmp(s, "sig", 3) == 0 && blank(s[3]);
 }
 
-size_t udpl_peek_id(const char *s, const char **id)
-{
-    size_t p = 0;
-    while (blank(s[p]))
-        p++;
-    if (s[p] == 'h' && s[p + 1] == 'b')
-        p += 2;
-    else if (s[p] == 'b' && s[p + 1] == 'y' && s[p + 2] == 'e')
-        p += 3;
-    else
-        return 0;
-    if (!blank(s[p])) return 0;
-    while (blank(s[p]))
-        p++;
-    *id = s + p;
-    return hb_id_span(s + p);
-}
-
 udpl_dgram udpl_lines(char *buf, size_t n, const char *secret, size_t secret_len, udpl_line_fn fn,
                       void *ctx)
 {
@@ -269,16 +227,12 @@ udpl_dgram udpl_lines(char *buf, size_t n, const char *secret, size_t secret_len
     } else if (secret_len) {
         return UDPL_D_NO_SIG;
     }
-    while (pos < n) {
-        char *s = buf + pos;
-        nl = memchr(s, '\n', n - pos);
-        size_t len = nl ? (size_t)(nl - s) : n - pos;
-        pos += nl ? len + 1 : len;
-        lineno++;
-        size_t i = 0;
-        while (i < len && (blank(s[i]) || s[i] == '\r'))
-            i++;
-        if (i == len) continue;
+    /* NDJSON's framing (LF or CRLF, blank lines skipped); the line is then
+     * ended where its CR or LF was. */
+    const char *line;
+    size_t len;
+    while (hb_ndjson_next(buf, n, &pos, &line, &len, &lineno)) {
+        char *s = buf + (line - buf);
         s[len] = '\0';
         fn(ctx, lineno, s, len);
     }
@@ -297,7 +251,7 @@ static void parse_line(void *ctx, int lineno, char *s, size_t len)
 {
     parse_ctx *c = ctx;
     hb_err err;
-    udpl_reason r = udpl_cut(s, len, &c->m, &err, &c->h);
+    udpl_reason r = udpl_cut(s, len, NULL, &c->m, &err, &c->h);
     c->fn(c->ctx, lineno, r == UDPL_OK ? &c->m : NULL, r, r == UDPL_OK ? NULL : &err);
 }
 

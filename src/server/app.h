@@ -169,11 +169,10 @@ typedef struct ingest_tally {
 int ingest_apply_t(app *a, const hb_msg *m, int64_t now, ingest_tally *t);
 void ingest_flush(app *a, ingest_tally *t);
 /* Many messages known by their workers' hashes (reg_apply_batch): item i's
- * message comes from src(ctx, i, &slow), parsed then, under its registry
- * shard's lock; NULL skips it. Its id must hash (reg_hash) to hash[i], or
- * src sets *slow, and it is applied as by ingest_apply_t. Counts as
- * ingest_apply_t would, into t. */
-typedef const hb_msg *(*ingest_src_fn)(void *ctx, size_t i, bool *slow);
+ * message comes from src(ctx, i), parsed then, under its registry shard's
+ * lock, its worker id the one hash[i] is reg_hash of; NULL skips it. Counts
+ * as ingest_apply_t would, into t. */
+typedef const hb_msg *(*ingest_src_fn)(void *ctx, size_t i);
 void ingest_many(app *a, const uint32_t *hash, size_t n, ingest_src_fn src, void *ctx, int64_t now,
                  ingest_tally *t);
 

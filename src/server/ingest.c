@@ -84,7 +84,7 @@ typedef struct many {
 static const hb_msg *many_pull(void *ctx, size_t i, bool *slow)
 {
     many *c = ctx;
-    const hb_msg *m = c->src(c->ctx, i, slow);
+    const hb_msg *m = c->src(c->ctx, i);
     /* A job list goes to ifl before the registry, and a task_ms may ask the
      * registry for the worker's group: locks of their own, not to be taken
      * under a shard's. */

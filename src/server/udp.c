@@ -6,7 +6,7 @@
  * UDP_POLL_MS, which is how the thread notices udp_stop: no pipe, no signal.
  *
  * A batch's lines are found first (udpl_lines) and each hashed by the worker
- * id it names (udpl_peek_id); ingest_many then applies them registry shard by
+ * id it names (udpl_peek); ingest_many then applies them registry shard by
  * shard, each line parsed (udpl_cut) under its shard's lock, which is taken
  * once per shard per batch instead of once per line, and with the records
  * of the lines next in line prefetched meanwhile (reg_batch.c).
@@ -47,12 +47,12 @@
  * 64 a batch: 1,280 lines, 20 a shard). */
 #define UDP_ITEMS 4096
 
-/* One line, found but not yet parsed: its worker id's place, to be hashed
- * now and checked against what the parse finds. */
+/* One line, found but not yet parsed, and its verb and id (hashed now,
+ * and not scanned again when the line is parsed). */
 typedef struct item {
     char *s;
     uint32_t len;
-    uint16_t id_off, id_len;
+    udpl_head hd;
 } item;
 
 /* One batch: its lines, and its tallies, folded into the app's atomics at
@@ -83,23 +83,17 @@ struct udp {
 };
 
 /* ingest_many's source: item i, parsed now, under its shard's lock. */
-static const hb_msg *cut(void *ctx, size_t i, bool *slow)
+static const hb_msg *cut(void *ctx, size_t i)
 {
     batch *b = ctx;
     const item *it = &b->u->items[i];
     hb_err err;
-    udpl_reason r = udpl_cut(it->s, it->len, &b->m, &err, &b->h);
+    udpl_reason r = udpl_cut(it->s, it->len, &it->hd, &b->m, &err, &b->h);
     if (r != UDPL_OK) {
         b->refused[r]++;
         return NULL;
     }
     b->got++;
-    /* The hash was of the id udpl_peek_id saw; a message under another id
-     * must not be applied under this lock (never expected: both scan the
-     * same bytes alike). */
-    if (!it->id_len || b->m.worker_id[it->id_len] != '\0' ||
-        memcmp(b->m.worker_id, it->s + it->id_off, it->id_len) != 0)
-        *slow = true;
     return &b->m;
 }
 
@@ -114,12 +108,12 @@ static void gather(void *ctx, int lineno, char *line, size_t len)
     (void)lineno;
     batch *b = ctx;
     if (b->n == UDP_ITEMS) apply(b);
-    const char *id = line;
-    size_t idlen = udpl_peek_id(line, &id);
-    if (idlen > HB_ID_MAX) idlen = 0; /* refused when cut; any shard will do */
     item *it = &b->u->items[b->n];
-    *it = (item){line, (uint32_t)len, (uint16_t)(id - line), (uint16_t)idlen};
-    b->u->hash[b->n++] = reg_hash(b->a->reg, id, idlen);
+    *it = (item){line, (uint32_t)len, udpl_peek(line)};
+    /* The id the line will be applied under, if udpl_cut takes it; a line it
+     * refuses may hash to any shard. */
+    size_t idlen = it->hd.kind >= 0 && it->hd.id_len <= HB_ID_MAX ? it->hd.id_len : 0;
+    b->u->hash[b->n++] = reg_hash(b->a->reg, line + it->hd.id_at, idlen);
 }
 
 static void take(app *a, struct udp *u, int n, const char *secret, size_t slen)

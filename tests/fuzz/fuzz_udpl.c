@@ -9,7 +9,8 @@
  * Each line's outcome is checked: a message exactly when the reason is ok
  * (valid and round-tripping, fuzz.h), a named field and reason otherwise,
  * line numbers rising. Mode 0 also walks the datagram as the UDP door does
- * (udpl_lines, udpl_peek_id, udpl_cut): a line taken has the peeked id.
+ * (udpl_lines, udpl_peek, udpl_cut given the peek): the same verdicts, and
+ * a line taken has the peeked id.
  */
 #include "core/udpl.h"
 #include "fuzz.h"
@@ -39,21 +40,31 @@ static void on_line(void *ctx, int lineno, const hb_msg *m, udpl_reason why, con
     }
 }
 
-/* The UDP door's walk (udpl_lines, then udpl_peek_id before udpl_cut):
- * a line that is taken names the id the peek saw, or the door would apply
- * it under another worker's shard. */
+/* The UDP door's walk (udpl_lines, then udpl_peek, then udpl_cut given the
+ * peek): each line must come out as udpl_cut alone makes of it (the peek
+ * saves a scan, it must not change a verdict), and a line taken names the
+ * id the peek saw, or the door would apply it under another worker's shard. */
 static void on_raw(void *ctx, int lineno, char *line, size_t len)
 {
     (void)lineno;
     FUZZ_CHECK(line[len] == '\0');
-    const char *id = NULL;
-    size_t idlen = udpl_peek_id(line, &id);
-    hb_msg m;
-    hb_err err;
-    if (udpl_cut(line, len, &m, &err, ctx) == UDPL_OK) {
-        FUZZ_CHECK(idlen > 0 && strlen(m.worker_id) == idlen);
-        FUZZ_CHECK(memcmp(m.worker_id, id, idlen) == 0);
+    char *alone = malloc(len + 1);
+    FUZZ_CHECK(alone);
+    memcpy(alone, line, len + 1);
+    udpl_head hd = udpl_peek(line);
+    static hb_msg m, m2; /* static: 4 KiB of jobs each */
+    hb_err err, err2;
+    udpl_hints h2 = {{0}};
+    udpl_reason r = udpl_cut(line, len, &hd, &m, &err, ctx);
+    FUZZ_CHECK(udpl_cut(alone, len, NULL, &m2, &err2, &h2) == r);
+    if (r == UDPL_OK) {
+        FUZZ_CHECK(hd.kind == m.kind && strlen(m.worker_id) == hd.id_len);
+        FUZZ_CHECK(memcmp(m.worker_id, alone + hd.id_at, hd.id_len) == 0);
+        FUZZ_CHECK(strcmp(m.worker_id, m2.worker_id) == 0 && m.has == m2.has);
+    } else {
+        FUZZ_CHECK(strcmp(err.field, err2.field) == 0 && strcmp(err.reason, err2.reason) == 0);
     }
+    free(alone);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

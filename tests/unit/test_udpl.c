@@ -423,7 +423,7 @@ static void test_datagram_size(void **state)
     free(buf);
 }
 
-/* udpl_peek_id: the id the UDP door groups a line by before it parses it. */
+/* udpl_peek: the verb and id the UDP door groups a line by before it parses it. */
 static void test_peek_id(void **state)
 {
     (void)state;
@@ -444,19 +444,22 @@ static void test_peek_id(void **state)
         {"", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const char *id = NULL;
-        size_t n = udpl_peek_id(cases[i].line, &id);
+        udpl_head hd = udpl_peek(cases[i].line);
+        size_t n = hd.kind < 0 ? 0 : hd.id_len;
         if (!cases[i].id) {
             assert_int_equal(n, 0);
             continue;
         }
+        assert_int_equal(hd.kind,
+                         cases[i].line[strspn(cases[i].line, " \t")] == 'b' ? HB_BYE : HB_BEAT);
         assert_int_equal(n, strlen(cases[i].id));
-        assert_memory_equal(id, cases[i].id, n);
+        assert_memory_equal(cases[i].line + hd.id_at, cases[i].id, n);
     }
 }
 
-/* udpl_lines hands each non-blank line over NUL-terminated and uncut, with
- * its line number, and checks the signature first as udpl_parse does. */
+/* udpl_lines hands each non-blank line over NUL-terminated (its CR gone) and
+ * uncut, with its line number, and checks the signature first as udpl_parse
+ * does. */
 typedef struct raw {
     int lineno[8];
     char text[8][32];
@@ -481,7 +484,7 @@ static void test_lines_walk(void **state)
     strcpy(buf, d);
     assert_int_equal(udpl_lines(buf, strlen(d), NULL, 0, on_raw, &r), UDPL_D_OK);
     assert_int_equal(r.n, 3);
-    assert_string_equal(r.text[0], "hb a x=1\r");
+    assert_string_equal(r.text[0], "hb a x=1"); /* its CR is the framing's */
     assert_int_equal(r.lineno[0], 1);
     assert_string_equal(r.text[1], "bye b");
     assert_int_equal(r.lineno[1], 4);
