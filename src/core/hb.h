@@ -140,6 +140,9 @@ bool hb_id_valid(const char *s, size_t n);
 /* How many bytes of the NUL-terminated s, from its start, are id bytes
  * ([A-Za-z0-9._:@-]): a scanner that splits and checks an id in one pass. */
 size_t hb_id_span(const char *s);
+/* The same for printable ASCII but the blank ('!'..'~'): bytes that pass
+ * hb_text_valid whatever surrounds them. */
+size_t hb_ascii_span(const char *s);
 
 /* Parse one JSON heartbeat (POST /v1/heartbeat body, or one NDJSON line).
  * Returns 0 and fills `out` (kind HB_BEAT), or -1 and fills `err`.

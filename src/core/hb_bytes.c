@@ -71,6 +71,18 @@ size_t hb_id_span(const char *s)
     return i;
 }
 
+/* '!'..'~': printable ASCII but the blank, which ends a word anyway. */
+static const bool ascii_ok[256] = {['!' ... '~'] = 1};
+
+size_t hb_ascii_span(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (ascii_ok[u[i]])
+        i++;
+    return i;
+}
+
 bool hb_id_valid(const char *s, size_t n)
 {
     if (!s || n < 1 || n > HB_ID_MAX) return false;

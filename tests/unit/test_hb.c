@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/hb.h"
+#include "core/hb_json.h"
 
 /* Parse a NUL-terminated body. */
 static int beat(const char *json, hb_msg *m, hb_err *e)
@@ -255,6 +256,20 @@ static void test_ids(void **state)
     expect_fail(buf, "worker_id");
     snprintf(buf, sizeof buf, "{\"worker_id\":\"w\",\"group\":\"%s\"}", id);
     expect_fail(buf, "group");
+
+    /* Longer than the JSON scanner keeps of a string it decodes (an escape
+     * in it): it keeps 512 bytes and the length, and the field refuses the
+     * length (tests/fuzz/corpus/fuzz_hb/long-escaped-instance: read before
+     * the length was checked, it ran past the buffer). */
+    static char big[3 * HBJ_STR_CAP], body[4 * HBJ_STR_CAP];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "\\u0041", 6);
+    big[sizeof big - 1] = '\0';
+    static const char *const named[] = {"group", "instance", "status"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, "{\"worker_id\":\"w\",\"%s\":\"%s\"}", named[i], big);
+        expect_fail(body, named[i]);
+    }
 
     expect_ok("{\"worker_id\":\"Az09._:@-\"}", &m);
     expect_fail("{\"worker_id\":\"\"}", "worker_id");

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const keys[] = {"cpu",       "mem",    "seq",     "ttl_s", "exit_code",
-                                   "in_flight", "group",  "thermal", "jobs",  "status",
-                                   "task_ms",   "nosuch", "backlog"};
+static const char *const keys[] = {"cpu",       "mem",    "seq",     "ttl_s",   "exit_code",
+                                   "in_flight", "group",  "thermal", "jobs",    "status",
+                                   "task_ms",   "nosuch", "backlog", "instance"};
 
 /* One comparison: key, the value's word w, followed in the buffer by tail. */
 static void same(const char *key, const char *w, const char *tail, bool bye)
@@ -107,6 +107,18 @@ static void test_picked_values(void **state)
         "1.0",
         "0.999999999999999",
         "1.000000000000001",
+        /* text and ids: each byte class the one-pass string scans stop at */
+        "a\x7f",
+        "\x7f",
+        "a\x01b",
+        "h\xc2\x85",
+        "h\xc2\xa0",
+        "h\xc3",
+        "\xff",
+        "~!",
+        "x:y@z_1",
+        "a=b",
+        "a/b",
     };
     for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
         each(vals[i]);
@@ -115,7 +127,8 @@ static void test_picked_values(void **state)
 static void test_random_values(void **state)
 {
     (void)state;
-    static const char alpha[] = "0123456789012345678901234567890123456789..--+eEx \tafr";
+    static const char alpha[] = "0123456789012345678901234567890123456789..--+eEx \tafr"
+                                "\x7f\x01\xc3\xa9\x80~:@_";
     uint32_t x = 2463534242u;
     for (int i = 0; i < 4000; i++) {
         char w[24];
@@ -131,6 +144,55 @@ static void test_random_values(void **state)
         }
         w[n] = '\0';
         each(w);
+    }
+}
+
+/* Every field's name is found, and no name one byte away from it is: the
+ * table lookup compares keys in whole words, first and last, overlapping. */
+static void test_key_names(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"worker_id",
+                                        "group",
+                                        "instance",
+                                        "status",
+                                        "seq",
+                                        "ttl_s",
+                                        "cpu",
+                                        "mem",
+                                        "mem_available_gb",
+                                        "gpu_mem_active_gb",
+                                        "thermal",
+                                        "backlog",
+                                        "capacity",
+                                        "in_flight",
+                                        "requests",
+                                        "tokens",
+                                        "cpu_ticks",
+                                        "task_ms",
+                                        "jobs",
+                                        "exit_code"};
+    static hb_msg m;
+    hb_err e;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *name = names[i];
+        size_t n = strlen(name);
+        hb_init(&m);
+        m.kind = HB_BYE;
+        if (hb_set_kv(&m, name, "nominal", &e) == 1) fail_msg("%s: ignored", name);
+        for (size_t j = 0; j < n; j++) {
+            char k[32];
+            memcpy(k, name, n + 1);
+            k[j] = (char)(k[j] ^ 0x01);
+            hb_init(&m);
+            m.kind = HB_BYE;
+            if (hb_set_kv(&m, k, "1", &e) != 1) fail_msg("%s matched a field", k);
+        }
+        char longer[34];
+        snprintf(longer, sizeof longer, "%sx", name);
+        assert_int_equal(hb_set_kv(&m, longer, "1", &e), 1);
+        snprintf(longer, sizeof longer, "%.*s", (int)n - 1, name);
+        if (n > 1) assert_int_equal(hb_set_kv(&m, longer, "1", &e), 1);
     }
 }
 
@@ -465,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_ndjson),
         cmocka_unit_test(test_picked_values),
         cmocka_unit_test(test_random_values),
+        cmocka_unit_test(test_key_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
