@@ -21,10 +21,15 @@
 #   etcd           lease keep-alive through etcd's JSON gateway (etcd.lua)
 #   pg-insert500   PostgreSQL, INSERT of every heartbeat, 500 rows a statement
 #   pg-vigil       vigil's PostgreSQL writer on the same load (store_bench)
-#   udp-bare       a bare recvmmsg loop (udp_drain.c) fed by udp_send.c
+#   udp-bare       a bare recvmmsg loop (udp_drain.c) fed by udp_send.c: the
+#                  same heartbeat as a line (hb.lua's fields, ~230 bytes), 6 a
+#                  datagram, as many as fit a 1,500-byte MTU (a relay's)
 #   udp-vigild     vigild's UDP door fed by the same sender
 #   udp-bare-1, udp-vigild-1  the same with one line a datagram (a worker
-#                  sending its own heartbeats; the other pair is a relay's)
+#                  sending its own heartbeats)
+#   udp-bare-20, udp-vigild-20  20 short lines a datagram (seq, cpu, mem,
+#                  in_flight; ~55 bytes): the most lines the kernel hands
+#                  over per datagram, vigild's per-line cost laid bare
 # Then, once: p50/p99 of vigild HTTP at 50 % of its measured peak (hb_rate.c,
 # open loop); RSS per tracked worker at FLEET sizes (NDJSON, register.py)
 # next to Redis used_memory per key for the same workers (fleet.py redis);
@@ -73,7 +78,7 @@ for n in $ROUNDS $DUR $CONNS $IDS $FLEET $LINES $PGROWS $LEASES $IDLE $PROBES; d
   [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: BENCH_* values are integers (got '$n')" >&2; exit 2; }
 done
 CASES=(nginx vigild-http vigild-http-mhd vigild-ndjson pushgateway redis redis-p16 etcd pg-insert500 pg-vigil udp-bare udp-vigild
-       udp-bare-1 udp-vigild-1)
+       udp-bare-1 udp-vigild-1 udp-bare-20 udp-vigild-20)
 T_START=$(date +%s)
 log() { printf '[compare.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
@@ -338,27 +343,28 @@ pg_case() {
 }
 case_pg-insert500() { pg_case insert "$PGURL" --insert-rows 500; }
 case_pg-vigil() { pg_case vigil "$PGURL"; }
-UDP_PER=20
+UDP_PER=6    # full lines (~230 bytes) a datagram: 1,400 of a 1,500-byte MTU's 1,472 for UDP
+UDP_SHORT=20 # short lines a datagram, the udp-*-20 pair
 udp_secs() { awk -v d="$DUR" 'BEGIN { print (d > 3 ? d / 2 : d) }'; }
-udp_bare() { # LINES_PER_DATAGRAM
+udp_bare() { # LINES_PER_DATAGRAM FORM
   local p lines dg secs got; p=$(free_port u)
   taskset -c "$SCPU" "$TMP/udp_drain" "$p" 500 >"$TMP/drain.out" & local s=$!; echo "$s" >>"$TMP/pids"
   for _ in $(seq 50); do grep -q ready "$TMP/drain.out" 2>/dev/null && break; sleep 0.05; done
   busy_mark "$s"
-  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$1" "$IDS")
+  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$p" "$(udp_secs)" "$1" "$IDS" "$2")
   busy_note "$s"
   wait "$s" || true
   got=$(tail -1 "$TMP/drain.out")
   echo "$(calc "$lines / $secs" 0)" >>"$TMP/udp_sent_$1"
   calc "$got * $1 / $secs" 0
 }
-udp_vigild() { # LINES_PER_DATAGRAM
+udp_vigild() { # LINES_PER_DATAGRAM FORM
   local p u lines dg secs ok; p=$(free_port); u=$(free_port u)
   printf '[server]\nudp_listen = 127.0.0.1:%s\n' "$u" >"$TMP/udp.ini"
   VCONF=$TMP/udp.ini start_vigild "$p" VIGIL_ADMIN_TOKEN=bench-token
   local s=$SPID
   busy_mark "$s"
-  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$1" "$IDS")
+  read -r lines dg secs < <(taskset -c "$CCPU" "$TMP/udp_send" 127.0.0.1 "$u" "$(udp_secs)" "$1" "$IDS" "$2")
   busy_note "$s"
   sleep 0.5
   ok=$(curl -s -m 10 -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$p/v1/admin/udp" |
@@ -368,10 +374,12 @@ udp_vigild() { # LINES_PER_DATAGRAM
   [ "$ok" -ge 0 ] || { flag "$CASE round $R: lines refused"; invalid; return 1; }
   calc "$ok / $secs" 0
 }
-case_udp-bare() { udp_bare "$UDP_PER"; }
-case_udp-vigild() { udp_vigild "$UDP_PER"; }
-case_udp-bare-1() { udp_bare 1; }
-case_udp-vigild-1() { udp_vigild 1; }
+case_udp-bare() { udp_bare "$UDP_PER" full; }
+case_udp-vigild() { udp_vigild "$UDP_PER" full; }
+case_udp-bare-1() { udp_bare 1 full; }
+case_udp-vigild-1() { udp_vigild 1 full; }
+case_udp-bare-20() { udp_bare "$UDP_SHORT" short; }
+case_udp-vigild-20() { udp_vigild "$UDP_SHORT" short; }
 
 # ---------------------------------------------------------------- rounds
 UPTIME0=$(uptime)

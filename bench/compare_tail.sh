@@ -152,6 +152,7 @@ R_ETCD=$(ratio "${M[vigild-http]}" "${M[etcd]}")
 R_PG=$(ratio "${M[pg-vigil]}" "${M[pg-insert500]}")
 R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
 R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
+R_UDP20=$(ratio "${M[udp-vigild-20]}" "${M[udp-bare-20]}")
 col_median() { cut -d' ' -f"$2" "$1" | median; } # FILE N: the median of column N over its rows
 busy_share() { # CASE: "server % / load %", medians over its rounds
   local f=$TMP/busy_$1
@@ -176,10 +177,12 @@ desc() {
     redis-p16) echo "Redis, the same with -P 16" ;; etcd) echo "etcd lease keep-alive, JSON gateway (wrk, etcd.lua, $LEASES leases)" ;;
     pg-insert500) echo "PostgreSQL INSERT per heartbeat, 500 rows a statement (store_bench insert)" ;;
     pg-vigil) echo "vigil's PostgreSQL writer, same rows (store_bench vigil)" ;;
-    udp-bare) echo "bare recvmmsg loop (udp_drain.c), $UDP_PER lines a datagram" ;;
+    udp-bare) echo "bare recvmmsg loop (udp_drain.c), the heartbeat as a line, $UDP_PER a datagram (MTU 1,500)" ;;
     udp-vigild) echo "vigild UDP door, same datagrams" ;;
-    udp-bare-1) echo "bare recvmmsg loop, 1 line a datagram" ;;
+    udp-bare-1) echo "bare recvmmsg loop, the heartbeat as a line, 1 a datagram" ;;
     udp-vigild-1) echo "vigild UDP door, same datagrams" ;;
+    udp-bare-20) echo "bare recvmmsg loop, $UDP_SHORT short lines a datagram (seq, cpu, mem, in_flight)" ;;
+    udp-vigild-20) echo "vigild UDP door, same datagrams" ;;
   esac
 }
 {
@@ -204,9 +207,9 @@ desc() {
   echo
   echo "Cores busy: median over the rounds of each core's busy share during the timed load (/proc/stat). A load generator near 100 % while the server's core has time left means the figure is the generator's ceiling, not the server's: such a case's ratio to another says less than its figures suggest. Server CPU a heartbeat: the server process's utime and stime (all its threads, /proc/PID/stat) over the timed load, over the heartbeats (rows, lines) it took: what each costs the server whatever limits the rate (— for PostgreSQL, a server of many processes)."
   echo
-  echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
+  echo "UDP sender: $(median <"$TMP/udp_sent_$UDP_PER" 2>/dev/null || echo nan) lines/s offered (median) at $UDP_PER lines a datagram, $(median <"$TMP/udp_sent_1" 2>/dev/null || echo nan) at 1, $(median <"$TMP/udp_sent_$UDP_SHORT" 2>/dev/null || echo nan) at $UDP_SHORT short lines; a heartbeat line: bench/hb.lua's fields and values as key=value words (udp_send.c full_line), ~230 bytes; PostgreSQL cases: rows/s of $PGROWS timed rows after $((PGROWS / 5)) untimed, 10,000 workers, batches of 8,192 (bench/store.sh's load)."
   echo
-  echo "Raw samples vigild kept, % of accepted heartbeats per round (the rest dropped and counted: the writer shares the pinned core and yields to ingest, by design): HTTP $(raw_share vigild-http) (libmicrohttpd alone: $(raw_share vigild-http-mhd)); NDJSON $(raw_share vigild-ndjson); UDP $UDP_PER lines a datagram $(raw_share udp-vigild); UDP 1 line $(raw_share udp-vigild-1)."
+  echo "Raw samples vigild kept, % of accepted heartbeats per round (the rest dropped and counted: the writer shares the pinned core and yields to ingest, by design): HTTP $(raw_share vigild-http) (libmicrohttpd alone: $(raw_share vigild-http-mhd)); NDJSON $(raw_share vigild-ndjson); UDP $UDP_PER lines a datagram $(raw_share udp-vigild); UDP 1 line $(raw_share udp-vigild-1); UDP $UDP_SHORT short lines $(raw_share udp-vigild-20)."
   echo
   echo "## Targets"
   echo
@@ -220,8 +223,9 @@ desc() {
   echo "| vigild HTTP / etcd lease keep-alive | **$R_ETCD×** | $(fmt "${M[etcd]}")/s | report | — |"
   echo "| vigil's PostgreSQL writer / INSERT 500 | **$R_PG×** ($(fmt "${M[pg-vigil]}") rows/s) | $(fmt "${M[pg-insert500]}") rows/s | ≥ 3× | $(verdict "$R_PG" '>=' 3) |"
   echo "| vigild UDP / bare recvmmsg loop, 1 line a datagram | **$R_UDP1×** ($(fmt "${M[udp-vigild-1]}")/s) | $(fmt "${M[udp-bare-1]}")/s | ≥ 0.5× | $(verdict "$R_UDP1" '>=' 0.5) |"
-  echo "| vigild UDP / bare recvmmsg loop, $UDP_PER lines a datagram | **$R_UDP×** | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
-  echo "| vigild UDP heartbeats/s, $UDP_PER lines a datagram | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
+  echo "| vigild UDP / bare recvmmsg loop, $UDP_PER lines a datagram (MTU 1,500) | **$R_UDP×** | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
+  echo "| vigild UDP heartbeats/s, $UDP_PER lines a datagram (MTU 1,500) | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
+  echo "| vigild UDP / bare recvmmsg loop, $UDP_SHORT short lines a datagram | **$R_UDP20×** ($(fmt "${M[udp-vigild-20]}")/s) | $(fmt "${M[udp-bare-20]}")/s | report | — |"
   echo "| vigild HTTP latency at 50 % of peak ($(fmt "$(lat achieved)")/s, open loop, from due time) | p50 **$(lat p50_us) µs**, p99 **$(lat p99_us) µs** (service time p50 $(lat svc_p50_us), p99 $(lat svc_p99_us) µs); the ${DUR} s before it, from a fresh vigild with every worker new: p50 $(latc p50_us), p99 $(latc p99_us) µs | — | report | — |"
   for n in "${SIZES[@]}"; do
     echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B**${MARG[$n]:+ (${MARG[$n]} B each from the previous size on)} | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
@@ -230,7 +234,7 @@ desc() {
   echo "| detection lag at $(fmt "$BIG") workers, TTL expiry → worker_dead on /v1/stream, p99 ($PROBES probes) | **$(jv "$LAG" stream_p99_ms) ms** (p50 $(jv "$LAG" stream_p50_ms), max $(jv "$LAG" stream_max_ms)) | event timestamp (sweeper) p50 $(jv "$LAG" server_p50_ms), p99 $(jv "$LAG" server_p99_ms) ms | ≤ 250 ms | $(verdict "$(jv "$LAG" stream_p99_ms)" '<=' 250) |"
   echo "| sweeper thread CPU, $(fmt "$BIG") workers, ${IDLE}s idle | **${SWEEP_IDLE} %** of a core (during the lag probes: ${SWEEP_LAG} %) | — | ≤ 2 % | $(verdict "$SWEEP_IDLE" '<=' 2) |"
   echo "| callgrind instructions per heartbeat, HTTP ingest, whole process | **$(fmt "$CG_PER")** | — | report | — |"
-  echo "| callgrind instructions per heartbeat line, UDP ingest ($UDP_PER lines a datagram), whole process | **$(fmt "$CGU_PER")** | — | report | — |"
+  echo "| callgrind instructions per heartbeat line, UDP ingest ($UDP_SHORT short lines a datagram, bench/nudp.py), whole process | **$(fmt "$CGU_PER")** | — | report | — |"
   echo "| callgrind, the ingest code alone (HTTP: the request handler; UDP: the vigil-udp thread), a heartbeat | HTTP **$(fmt "$CG_OWN")**, UDP **$(fmt "$CGU_OWN")** | — | report | — |"
   echo
   echo "Fleet: one vigild (VIGIL_DEFAULT_TTL_S=3600) grown to each size by register.py (NDJSON, 5,000 lines a request; $(for n in "${SIZES[@]}"; do printf '%s lines/s to %s; ' "$(fmt "${REG[$n]}")" "$(fmt "$n")"; done)peak RSS $((HWM / 1024)) MiB); RSS after the write queue drained, less RSS at start, over the workers. Redis: SET of the same workers' JSON lines with EX 3600, used_memory less the empty server's."

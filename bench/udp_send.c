@@ -4,6 +4,10 @@
  * over WORKERS, with sendmmsg in batches of SEND_BATCH. The datagrams are
  * built once up front (DGRAM_VARIANTS of them) so the loop measures the
  * receiver, not the sender's printf. Prints "lines datagrams seconds".
+ * FORM (optional): "short" (default), "hb bench-<n> seq= cpu= mem=
+ * in_flight=", ~55 bytes; or "full", the fields and values of bench/hb.lua's
+ * JSON heartbeat (group, instance, seq, ttl_s, status, the samples, the
+ * counters) as one line, ~216 bytes: the payload every other case sends.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,12 +30,28 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* bench/hb.lua's body_for(), as a line: worker w on its lap-th heartbeat. */
+static size_t full_line(char *b, size_t cap, long w, long lap)
+{
+    static const char *const groups[] = {"inference", "training", "batch", "eval"};
+    unsigned long inst = ((unsigned long)w * 2654435761UL + 0x3f2a9c1eUL) % 4294967296UL;
+    return (size_t)snprintf(b, cap,
+                            "hb gpu-%06ld group=%s instance=%08lx seq=%ld ttl_s=15 status=ok "
+                            "cpu=0.31 mem=0.52 mem_available_gb=41.5 gpu_mem_active_gb=20.1 "
+                            "thermal=nominal backlog=3 capacity=8 in_flight=2 requests=%ld "
+                            "tokens=%ld cpu_ticks=%ld\n",
+                            w, groups[w % 4], inst, 812 + lap, 10421 + lap * 7, 993120 + lap * 911,
+                            58211 + lap * 3);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: udp_send HOST PORT SECONDS PER_DGRAM WORKERS\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: udp_send HOST PORT SECONDS PER_DGRAM WORKERS [short|full]\n");
         return 2;
     }
+    int full = argc == 7 && strcmp(argv[6], "full") == 0;
+    if (argc == 7 && !full && strcmp(argv[6], "short") != 0) return 2;
     double secs = atof(argv[3]);
     int per = atoi(argv[4]), workers = atoi(argv[5]);
     if (per < 1 || workers < 1 || secs <= 0) return 2;
@@ -48,10 +68,11 @@ int main(int argc, char **argv)
     for (int d = 0; d < DGRAM_VARIANTS; d++) {
         char *b = bufs + (size_t)d * DGRAM_CAP;
         size_t n = 0;
-        for (int i = 0; i < per && n < DGRAM_CAP - 200; i++, w++)
-            n += (size_t)snprintf(b + n, DGRAM_CAP - n,
-                                  "hb bench-%06ld seq=%ld cpu=0.42 mem=0.31 in_flight=3\n",
-                                  w % workers, w / workers);
+        for (int i = 0; i < per && n < DGRAM_CAP - 400; i++, w++)
+            n += full ? full_line(b + n, DGRAM_CAP - n, w % workers, w / workers)
+                      : (size_t)snprintf(b + n, DGRAM_CAP - n,
+                                         "hb bench-%06ld seq=%ld cpu=0.42 mem=0.31 in_flight=3\n",
+                                         w % workers, w / workers);
         lens[d] = n;
     }
     struct mmsghdr msgs[SEND_BATCH];
