@@ -9,6 +9,7 @@
  */
 #include "core/hb.h"
 #include "core/hb_json.h"
+#include "core/hb_jobs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -84,6 +85,11 @@ static const field_spec fields[] = {
     {KEY("exit_code"), F_I32, true, HB_HAS_EXIT_CODE, offsetof(hb_msg, exit_code), INT32_MIN,
      INT32_MAX, "must be an integer between -2147483648 and 2147483647"},
 };
+
+const char *hb_field_name(size_t i)
+{
+    return i < sizeof fields / sizeof fields[0] ? fields[i].key : NULL;
+}
 
 static const char *const thermal_names[] = {"", "nominal", "fair", "serious", "critical"};
 
@@ -275,93 +281,6 @@ static int set_int(hb_msg *m, const field_spec *f, long long v, hb_err *err)
     return put_int(m, f, v);
 }
 
-/* ---- jobs ---------------------------------------------------------------- */
-
-/* A job id is checked whole while it sits in the scanner's string buffer. */
-_Static_assert(HB_JOB_ID_MAX <= HBJ_STR_CAP, "job ids must fit the JSON scanner's buffer");
-_Static_assert(HB_JOBS_BYTES <= UINT16_MAX && HB_JOBS_MAX <= UINT16_MAX, "njobs, jobs_len");
-
-/* Can id s[0..n) follow a list of nj ids joined into len bytes? The same
- * rules and words for both doors. hb_text_valid refuses '\n' (and ','
- * cannot reach here from the text form), so the joined list splits back
- * into exactly the ids that went in. */
-static int job_check(size_t nj, size_t len, const char *s, size_t n, hb_err *err)
-{
-    if (nj >= HB_JOBS_MAX) return hb_fail(err, "jobs", "has more than 64 job ids");
-    if (n < 1 || n > HB_JOB_ID_MAX || !hb_text_valid(s, n))
-        return hb_fail(err, "jobs",
-                       "has a job id that is not 1-128 bytes of UTF-8 without control characters");
-    if (len + (nj ? 1 : 0) + n > HB_JOBS_BYTES)
-        return hb_fail(err, "jobs", "must total at most 4096 bytes (ids joined by newlines)");
-    return 0;
-}
-
-typedef struct jobs_ctx {
-    hb_msg *m;
-    hb_err *err;
-    int rc;
-} jobs_ctx;
-
-static void on_job(void *ctx, const hbj_value *v)
-{
-    jobs_ctx *c = ctx;
-    if (c->rc) return;
-    hb_msg *m = c->m;
-    if (v->type != HBJ_STRING) {
-        c->rc = hb_fail(c->err, "jobs", "must be an array of strings");
-        return;
-    }
-    c->rc = job_check(m->njobs, m->jobs_len, v->str, v->len, c->err);
-    if (c->rc) return;
-    if (m->njobs) m->jobs[m->jobs_len++] = '\n';
-    memcpy(m->jobs + m->jobs_len, v->str, v->len);
-    m->jobs_len = (uint16_t)(m->jobs_len + v->len);
-    m->jobs[m->jobs_len] = '\0';
-    m->njobs++;
-}
-
-/* Written straight into m: a refused list fails the whole document, and the
- * parser's m is a local that is then dropped. Not inlined: in on_member it
- * cost every member of every heartbeat two register saves. */
-__attribute__((noinline)) static int set_jobs_json(hb_msg *m, const hbj_value *v, hb_err *err)
-{
-    m->njobs = 0;
-    m->jobs_len = 0;
-    m->jobs[0] = '\0';
-    jobs_ctx c = {m, err, 0};
-    /* The span passed the scanner once already, so only c.rc can fail. */
-    if (hbj_parse_array(v->str, v->len, on_job, &c) != 0 && !c.rc)
-        c.rc = hb_fail(err, "jobs", "must be an array of strings");
-    if (c.rc) return c.rc;
-    m->has |= HB_HAS_JOBS;
-    return 0;
-}
-
-/* "a,b,c"; "" is the empty list. Every id is checked before anything is
- * written, so a refused value leaves m's previous list in place. */
-static int set_jobs_text(hb_msg *m, const char *v, hb_err *err)
-{
-    size_t nj = 0, len = 0;
-    const char *p = v;
-    bool more = *v != '\0'; /* "" is no ids, not one empty id */
-    while (more) {
-        size_t n = strcspn(p, ",");
-        if (job_check(nj, len, p, n, err)) return -1;
-        len += (nj ? 1 : 0) + n;
-        nj++;
-        more = p[n] == ',';
-        p += n + 1;
-    }
-    /* One ',' per '\n', so the joined form is the value, re-punctuated. */
-    for (size_t i = 0; i < len; i++)
-        m->jobs[i] = v[i] == ',' ? '\n' : v[i];
-    m->jobs[len] = '\0';
-    m->jobs_len = (uint16_t)len;
-    m->njobs = (uint16_t)nj;
-    m->has |= HB_HAS_JOBS;
-    return 0;
-}
-
 static bool is_string_type(const field_spec *f)
 {
     return f->type == F_ID || f->type == F_TEXT || f->type == F_THERMAL;
@@ -391,7 +310,7 @@ static void on_member(void *ctx, const char *key, size_t klen, const hbj_value *
     else if (v->type == HBJ_NUMBER)
         c->rc = set_number(c->m, f, v->num, c->err); /* refuses any number for jobs */
     else if (v->type == HBJ_ARRAY && f->type == F_JOBS)
-        c->rc = set_jobs_json(c->m, v, c->err);
+        c->rc = hb_jobs_json(c->m, v, c->err);
     else
         c->rc = hb_fail(c->err, f->key, f->reason);
 }
@@ -521,7 +440,7 @@ static bool parse_int(const char *s, long long *v)
 static int set_text(hb_msg *m, const field_spec *f, const char *value, size_t vlen, hb_err *err)
 {
     if (!value) return hb_fail(err, f->key, "is missing a value");
-    if (f->type == F_JOBS) return set_jobs_text(m, value, err);
+    if (f->type == F_JOBS) return hb_jobs_text(m, value, err);
     if (is_string_type(f)) return set_string(m, f, value, vlen, err);
     if (f->type == F_REAL) {
         double v;
@@ -554,10 +473,10 @@ static bool word_end(char c)
     return c == ' ' || c == '\t' || c == '\0';
 }
 
-int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vlen, size_t *hint,
-               hb_err *err)
+/* Field f (NULL: an ignored key) from the word at value: hb_set_kvw once
+ * the key is known. */
+static int set_word(hb_msg *m, const field_spec *f, char *value, size_t *vlen, hb_err *err)
 {
-    const field_spec *f = text_field(m, key, klen, hint);
     /* A number is read where it lies, and where it stops is the word's end:
      * the value is not scanned once for its end and again for its digits. */
     const char *e;
@@ -592,6 +511,28 @@ int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vle
     value[n] = '\0';
     int rc = set_text(m, f, value, n, err);
     value[n] = c;
+    return rc;
+}
+
+int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vlen, size_t *hint,
+               hb_err *err)
+{
+    return set_word(m, text_field(m, key, klen, hint), value, vlen, err);
+}
+
+int hb_set_hinted(hb_msg *m, char *w, size_t room, size_t *hint, size_t *used, hb_err *err)
+{
+    /* Not worker_id (field 0, and a zeroed hint), which a line's words
+     * already said, nor a bye-only field on a heartbeat: those take the
+     * general way, and what it does with them. */
+    if (*hint == 0 || *hint >= NFIELDS) return HB_NOT_HINTED;
+    const field_spec *f = &fields[*hint];
+    size_t klen = f->klen, vlen;
+    if (klen >= room || w[klen] != '=' || !key_is(f, w, klen) || (f->bye_only && m->kind != HB_BYE))
+        return HB_NOT_HINTED;
+    ++*hint;
+    int rc = set_word(m, f, w + klen + 1, &vlen, err);
+    *used = klen + 1 + vlen;
     return rc;
 }
 

@@ -179,6 +179,15 @@ int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_
  * a number is read in the one pass that finds where it ends. */
 int hb_set_kvw(hb_msg *m, const char *key, size_t klen, char *value, size_t *vlen, size_t *hint,
                hb_err *err);
+/* A line parser's way past the key's scan and lookup: when the word at
+ * w[0..room) (NUL-terminated within room) is "key=value" with key the name
+ * of the field *hint expects (as hb_set_kvn's *hint, not worker_id), sets
+ * it as hb_set_kvw would, *used = the word's length, and returns what
+ * hb_set_kvw returns. Otherwise HB_NOT_HINTED, and nothing is changed: the
+ * caller splits the key itself and calls hb_set_kvw. The word is the same
+ * either way, and so is the outcome; only the cost differs. */
+#define HB_NOT_HINTED (-2)
+int hb_set_hinted(hb_msg *m, char *w, size_t room, size_t *hint, size_t *used, hb_err *err);
 
 /* Write m as a JSON object (the wire form of POST /v1/heartbeat or /v1/bye):
  * only present fields, worker_id first. Returns the length written (NUL
@@ -188,6 +197,9 @@ size_t hb_write_json(const hb_msg *m, char *buf, size_t cap);
 
 /* Names for the enums, for JSON output and logs. */
 const char *hb_thermal_name(int thermal); /* "" for NONE */
+/* The i-th field's name as in JSON ("worker_id", "group", …), in the field
+ * table's order; NULL past the last. */
+const char *hb_field_name(size_t i);
 
 /* Iterate NDJSON: returns the next non-empty line of buf[*pos..n) in (*line, *len),
  * advances *pos past it and sets *lineno (1-based, counting empty lines too).

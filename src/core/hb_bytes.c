@@ -62,25 +62,27 @@ static const bool id_ok[256] = {
     ['@'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1,         ['a' ... 'z'] = 1,
 };
 
-size_t hb_id_span(const char *s)
+/* '!'..'~': printable ASCII but the blank, which ends a word anyway. */
+static const bool ascii_ok[256] = {['!' ... '~'] = 1};
+
+/* How many bytes from s's start are in the class ok[] (never NUL). */
+static size_t span(const bool ok[256], const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
-    while (id_ok[u[i]])
+    while (ok[u[i]])
         i++;
     return i;
 }
 
-/* '!'..'~': printable ASCII but the blank, which ends a word anyway. */
-static const bool ascii_ok[256] = {['!' ... '~'] = 1};
+size_t hb_id_span(const char *s)
+{
+    return span(id_ok, s);
+}
 
 size_t hb_ascii_span(const char *s)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (ascii_ok[u[i]])
-        i++;
-    return i;
+    return span(ascii_ok, s);
 }
 
 bool hb_id_valid(const char *s, size_t n)

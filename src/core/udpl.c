@@ -135,17 +135,29 @@ udpl_reason udpl_cut(char *buf, size_t n, const udpl_head *head, hb_msg *out, hb
     memcpy(out->worker_id, buf + p, idlen);
     out->worker_id[idlen] = '\0';
     p += idlen;
-    /* key=value words. The key is split off here; the value is read by
-     * hb_set_kvw, which says where it ended: a number is read in the pass
-     * that finds its end. The id key is skipped (the line's words already
-     * said it), so a line means what the same JSON heartbeat means;
-     * hb_set_kvw takes exit_code only on a bye, as JSON does. */
+    /* key=value words. First hb_set_hinted tries the key the hints expect
+     * at this position (a sender writes its lines' keys in the same order
+     * every time): no scan for the key's end, no lookup. Otherwise the key
+     * is split off here and the value is read by hb_set_kvw, which says
+     * where it ended: a number is read in the pass that finds its end. The
+     * id key is skipped (the line's words already said it), so a line means
+     * what the same JSON heartbeat means; hb_set_kvw takes exit_code only on
+     * a bye, as JSON does. */
     const unsigned char *u = (const unsigned char *)buf;
     size_t hint = 0;
     for (size_t k = 0;; k++) {
         while (blank(buf[p]))
             p++;
         if (!buf[p]) break;
+        /* past UDPL_HINTS keys: one running hint, from where the last left off */
+        if (k < UDPL_HINTS) hint = h->at[k];
+        size_t used;
+        int rc = hb_set_hinted(out, buf + p, n - p, &hint, &used, err);
+        if (rc != HB_NOT_HINTED) { /* the key this line's k-th key was last time */
+            p += used;
+            if (rc < 0) return refuse(buf, p, n, UDPL_BAD_FIELD, err);
+            continue;
+        }
         size_t start = p;
         while (!cls[u[p]])
             p++;
@@ -167,9 +179,7 @@ udpl_reason udpl_cut(char *buf, size_t n, const udpl_head *head, hb_msg *out, hb
             key = "exit_code";
             klen = sizeof "exit_code" - 1;
         }
-        /* past UDPL_HINTS keys: one running hint, from where the last left off */
-        if (k < UDPL_HINTS) hint = h->at[k];
-        int rc = hb_set_kvw(out, key, klen, value, &vlen, &hint, err);
+        rc = hb_set_kvw(out, key, klen, value, &vlen, &hint, err);
         p += 1 + vlen;
         if (rc < 0) return refuse(buf, p, n, UDPL_BAD_FIELD, err);
         /* hint is now just past the field that matched (or, for a key that

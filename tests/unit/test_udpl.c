@@ -496,6 +496,68 @@ static void test_lines_walk(void **state)
     assert_int_equal(r.n, 0);
 }
 
+/* Line b cut with hints primed by line a (hb_set_hinted takes the keys it
+ * expects without a scan or a lookup) and with fresh hints (every key split
+ * and looked up): the same verdict, the same error, the same message. */
+static void same_hinted(const char *a, const char *b)
+{
+    static hb_msg ma, mb; /* static: 4 KiB of jobs each */
+    hb_err ea, eb;
+    char bufa[512], bufb[512], ja[2048], jb[2048];
+    udpl_hints primed = {{0}}, fresh = {{0}};
+    snprintf(bufa, sizeof bufa, "%s", a);
+    udpl_cut(bufa, strlen(bufa), NULL, &ma, &ea, &primed);
+    snprintf(bufa, sizeof bufa, "%s", b);
+    snprintf(bufb, sizeof bufb, "%s", b);
+    udpl_reason ra = udpl_cut(bufa, strlen(bufa), NULL, &ma, &ea, &primed);
+    udpl_reason rb = udpl_cut(bufb, strlen(bufb), NULL, &mb, &eb, &fresh);
+    if (ra != rb) fail_msg("\"%s\" after \"%s\": %d hinted, %d not", b, a, ra, rb);
+    if (ra == UDPL_OK) {
+        assert_true(hb_write_json(&ma, ja, sizeof ja) > 0 && hb_write_json(&mb, jb, sizeof jb) > 0);
+        if (strcmp(ja, jb) != 0) fail_msg("\"%s\" after \"%s\": %s vs %s", b, a, ja, jb);
+    } else {
+        assert_string_equal(ea.field, eb.field);
+        assert_string_equal(ea.reason, eb.reason);
+    }
+}
+
+static void test_hinted_keys_same_outcome(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "hb w1 group=inference instance=3f2a9c1e seq=812 ttl_s=15 status=ok cpu=0.31 mem=0.52 "
+        "mem_available_gb=41.5 gpu_mem_active_gb=20.1 thermal=nominal backlog=3 capacity=8 "
+        "in_flight=2 requests=10421 tokens=993120 cpu_ticks=58211",
+        "hb w2 seq=1 cpu=0.42 mem=0.31 in_flight=3",
+        "hb w3 cpu=0.42 seq=1 mem=0.31 in_flight=3",
+        "hb w4 seq=1 cpu=1.5 mem=0.31",
+        "hb w5 seq=-1 cpu=0.1",
+        "hb w6 seq=1 cpu= mem=0.3",
+        "hb w7 seq=1 cpu mem=0.3",
+        "hb w8 seq=1 cpux=0.5 cpu=0.25",
+        "hb w9 seq=1 cp=0.5 cpu=0.25",
+        "hb w10 group=a/b",
+        "hb w11 group=inference instance=caf\xc3\xa9 status=a\x7f",
+        "hb w12 group=inference instance=x status=y thermal=hot",
+        "hb w13 worker_id=other seq=2",
+        "hb w14 exit_code=3 seq=2",
+        "bye w15 exit_code=3",
+        "bye w16 exit=4",
+        "bye w17 exit=4 exit_code=5",
+        "hb w18 seq=1 seq=2 seq=x",
+        "hb w19 ttl_s=0",
+        "hb w20 ttl_s=15 jobs=a,b task_ms=3.5",
+        "hb w21 seq=1\tcpu=0.5  mem=0.5",
+        "hb w22 =1",
+        "hb w23 seq=99999999999999999999",
+        "hb w24 cpu=1e-3 mem=.5",
+    };
+    size_t n = sizeof lines / sizeof *lines;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            same_hinted(lines[i], lines[j]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_peek_id),
         cmocka_unit_test(test_lines_walk),
         cmocka_unit_test(test_lines_with_other_keys_alike),
+        cmocka_unit_test(test_hinted_keys_same_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
