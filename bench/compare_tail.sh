@@ -143,16 +143,31 @@ verdict() { # VALUE OP TARGET
     ok = (o == ">=") ? v >= t : v <= t; print ok ? "met" : "**MISSED**" }'; }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "nan" || v == "") print "nan"; else { s = sprintf("%.0f", v);
   n = length(s); o = ""; for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o } }'; }
-R_NGINX=$(ratio "${M[vigild-http]}" "${M[nginx]}")
-R_MHD=$(ratio "${M[vigild-http]}" "${M[vigild-http-mhd]}")
-R_PUSH=$(ratio "${M[vigild-http]}" "${M[pushgateway]}")
-R_REDIS=$(ratio "${M[vigild-http]}" "${M[redis]}")
-R_P16=$(ratio "${M[vigild-ndjson]}" "${M[redis-p16]}")
-R_ETCD=$(ratio "${M[vigild-http]}" "${M[etcd]}")
-R_PG=$(ratio "${M[pg-vigil]}" "${M[pg-insert500]}")
-R_UDP=$(ratio "${M[udp-vigild]}" "${M[udp-bare]}")
-R_UDP1=$(ratio "${M[udp-vigild-1]}" "${M[udp-bare-1]}")
-R_UDP20=$(ratio "${M[udp-vigild-20]}" "${M[udp-bare-20]}")
+# A ratio of two cases is taken round by round, then the median of those:
+# the two ran in the same round, within a minute of each other (the UDP
+# pairs and nginx/vigild back to back), so a slow spell of the machine falls
+# on both. The ratio of the two medians can pair a fast round of one with a
+# slow round of the other (run 20261207T0117Z: nginx/vigild rounds 1.03,
+# 1.05, 0.83, medians' ratio 0.88).
+round_ratios() { # CASE REF: each round's CASE/REF, space-separated
+  paste -d' ' <(tr ' ' '\n' <<<"${V[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${V[$2]}" | grep -v '^$') |
+    awk '$1 != "nan" && $2 != "nan" && $2 > 0 { printf "%s%.2f", (n++ ? " " : ""), $1 / $2 }'
+}
+pratio() { # CASE REF: the median of round_ratios, 2 decimals
+  local r; r=$(round_ratios "$1" "$2" | median)
+  awk -v r="$r" 'BEGIN { if (r == "nan") print "nan"; else printf "%.2f", r }'
+}
+rounds() { echo "rounds $(round_ratios "$1" "$2" | sed 's/ /, /g'); medians $(ratio "${M[$1]}" "${M[$2]}")"; }
+R_NGINX=$(pratio vigild-http nginx)
+R_MHD=$(pratio vigild-http vigild-http-mhd)
+R_PUSH=$(pratio vigild-http pushgateway)
+R_REDIS=$(pratio vigild-http redis)
+R_P16=$(pratio vigild-ndjson redis-p16)
+R_ETCD=$(pratio vigild-http etcd)
+R_PG=$(pratio pg-vigil pg-insert500)
+R_UDP=$(pratio udp-vigild udp-bare)
+R_UDP1=$(pratio udp-vigild-1 udp-bare-1)
+R_UDP20=$(pratio udp-vigild-20 udp-bare-20)
 col_median() { cut -d' ' -f"$2" "$1" | median; } # FILE N: the median of column N over its rows
 busy_share() { # CASE: "server % / load %", medians over its rounds
   local f=$TMP/busy_$1
@@ -215,17 +230,17 @@ desc() {
   echo
   echo "| figure | measured | reference | target | verdict |"
   echo "|---|---|---|---|---|"
-  echo "| vigild HTTP / nginx \`return 204\` | **$R_NGINX×** ($(fmt "${M[vigild-http]}")/s) | $(fmt "${M[nginx]}")/s | ≥ 0.9× | $(verdict "$R_NGINX" '>=' 0.9) |"
-  echo "| vigild HTTP, io_uring front door / libmicrohttpd alone | **$R_MHD×** | $(fmt "${M[vigild-http-mhd]}")/s | report | — |"
-  echo "| vigild HTTP / Pushgateway PUT | **$R_PUSH×** | $(fmt "${M[pushgateway]}")/s | ≥ 10× | $(verdict "$R_PUSH" '>=' 10) |"
-  echo "| vigild HTTP / Redis SET EX, unpipelined | **$R_REDIS×** | $(fmt "${M[redis]}")/s | ≥ 1.3× | $(verdict "$R_REDIS" '>=' 1.3) |"
-  echo "| vigild NDJSON / Redis SET EX, -P 16 | **$R_P16×** ($(fmt "${M[vigild-ndjson]}")/s) | $(fmt "${M[redis-p16]}")/s | ≥ 1× | $(verdict "$R_P16" '>=' 1) |"
-  echo "| vigild HTTP / etcd lease keep-alive | **$R_ETCD×** | $(fmt "${M[etcd]}")/s | report | — |"
-  echo "| vigil's PostgreSQL writer / INSERT 500 | **$R_PG×** ($(fmt "${M[pg-vigil]}") rows/s) | $(fmt "${M[pg-insert500]}") rows/s | ≥ 3× | $(verdict "$R_PG" '>=' 3) |"
-  echo "| vigild UDP / bare recvmmsg loop, 1 line a datagram | **$R_UDP1×** ($(fmt "${M[udp-vigild-1]}")/s) | $(fmt "${M[udp-bare-1]}")/s | ≥ 0.5× | $(verdict "$R_UDP1" '>=' 0.5) |"
-  echo "| vigild UDP / bare recvmmsg loop, $UDP_PER lines a datagram (MTU 1,500) | **$R_UDP×** | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
+  echo "| vigild HTTP / nginx \`return 204\` | **$R_NGINX×** ($(fmt "${M[vigild-http]}")/s; $(rounds vigild-http nginx)) | $(fmt "${M[nginx]}")/s | ≥ 0.9× | $(verdict "$R_NGINX" '>=' 0.9) |"
+  echo "| vigild HTTP, io_uring front door / libmicrohttpd alone | **$R_MHD×** ($(rounds vigild-http vigild-http-mhd)) | $(fmt "${M[vigild-http-mhd]}")/s | report | — |"
+  echo "| vigild HTTP / Pushgateway PUT | **$R_PUSH×** ($(rounds vigild-http pushgateway)) | $(fmt "${M[pushgateway]}")/s | ≥ 10× | $(verdict "$R_PUSH" '>=' 10) |"
+  echo "| vigild HTTP / Redis SET EX, unpipelined | **$R_REDIS×** ($(rounds vigild-http redis)) | $(fmt "${M[redis]}")/s | ≥ 1.3× | $(verdict "$R_REDIS" '>=' 1.3) |"
+  echo "| vigild NDJSON / Redis SET EX, -P 16 | **$R_P16×** ($(fmt "${M[vigild-ndjson]}")/s; $(rounds vigild-ndjson redis-p16)) | $(fmt "${M[redis-p16]}")/s | ≥ 1× | $(verdict "$R_P16" '>=' 1) |"
+  echo "| vigild HTTP / etcd lease keep-alive | **$R_ETCD×** ($(rounds vigild-http etcd)) | $(fmt "${M[etcd]}")/s | report | — |"
+  echo "| vigil's PostgreSQL writer / INSERT 500 | **$R_PG×** ($(fmt "${M[pg-vigil]}") rows/s; $(rounds pg-vigil pg-insert500)) | $(fmt "${M[pg-insert500]}") rows/s | ≥ 3× | $(verdict "$R_PG" '>=' 3) |"
+  echo "| vigild UDP / bare recvmmsg loop, 1 line a datagram | **$R_UDP1×** ($(fmt "${M[udp-vigild-1]}")/s; $(rounds udp-vigild-1 udp-bare-1)) | $(fmt "${M[udp-bare-1]}")/s | ≥ 0.5× | $(verdict "$R_UDP1" '>=' 0.5) |"
+  echo "| vigild UDP / bare recvmmsg loop, $UDP_PER lines a datagram (MTU 1,500) | **$R_UDP×** ($(fmt "${M[udp-vigild]}")/s; $(rounds udp-vigild udp-bare)) | $(fmt "${M[udp-bare]}")/s | ≥ 0.5× | $(verdict "$R_UDP" '>=' 0.5) |"
   echo "| vigild UDP heartbeats/s, $UDP_PER lines a datagram (MTU 1,500) | **$(fmt "${M[udp-vigild]}")** | — | ≥ 1,000,000 | $(verdict "${M[udp-vigild]}" '>=' 1000000) |"
-  echo "| vigild UDP / bare recvmmsg loop, $UDP_SHORT short lines a datagram | **$R_UDP20×** ($(fmt "${M[udp-vigild-20]}")/s) | $(fmt "${M[udp-bare-20]}")/s | report | — |"
+  echo "| vigild UDP / bare recvmmsg loop, $UDP_SHORT short lines a datagram | **$R_UDP20×** ($(fmt "${M[udp-vigild-20]}")/s; $(rounds udp-vigild-20 udp-bare-20)) | $(fmt "${M[udp-bare-20]}")/s | report | — |"
   echo "| vigild HTTP latency at 50 % of peak ($(fmt "$(lat achieved)")/s, open loop, from due time) | p50 **$(lat p50_us) µs**, p99 **$(lat p99_us) µs** (service time p50 $(lat svc_p50_us), p99 $(lat svc_p99_us) µs); the ${DUR} s before it, from a fresh vigild with every worker new: p50 $(latc p50_us), p99 $(latc p99_us) µs | — | report | — |"
   for n in "${SIZES[@]}"; do
     echo "| RSS per tracked worker, $(fmt "$n") workers | **${MEMV[$n]} B**${MARG[$n]:+ (${MARG[$n]} B each from the previous size on)} | Redis used_memory per key: ${MEMR[$n]} B | ≤ 256 B | $(verdict "${MEMV[$n]}" '<=' 256) |"
@@ -236,6 +251,8 @@ desc() {
   echo "| callgrind instructions per heartbeat, HTTP ingest, whole process | **$(fmt "$CG_PER")** | — | report | — |"
   echo "| callgrind instructions per heartbeat line, UDP ingest ($UDP_SHORT short lines a datagram, bench/nudp.py), whole process | **$(fmt "$CGU_PER")** | — | report | — |"
   echo "| callgrind, the ingest code alone (HTTP: the request handler; UDP: the vigil-udp thread), a heartbeat | HTTP **$(fmt "$CG_OWN")**, UDP **$(fmt "$CGU_OWN")** | — | report | — |"
+  echo
+  echo "A ratio of two rate cases is the median of its rounds' ratios (each round ran both within a minute, the UDP pairs and nginx/vigild back to back, so a slow spell of the machine falls on both); the ratio of the two cases' medians stands beside it."
   echo
   echo "Fleet: one vigild (VIGIL_DEFAULT_TTL_S=3600) grown to each size by register.py (NDJSON, 5,000 lines a request; $(for n in "${SIZES[@]}"; do printf '%s lines/s to %s; ' "$(fmt "${REG[$n]}")" "$(fmt "$n")"; done)peak RSS $((HWM / 1024)) MiB); RSS after the write queue drained, less RSS at start, over the workers. Redis: SET of the same workers' JSON lines with EX 3600, used_memory less the empty server's."
   echo
