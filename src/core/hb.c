@@ -209,7 +209,8 @@ static bool len_ok(const field_spec *f, size_t n)
 }
 
 /* A string whose bytes passed its field's check: its length is left. */
-static int put_string(hb_msg *m, const field_spec *f, const char *s, size_t n, hb_err *err)
+static inline __attribute__((always_inline)) int put_string(hb_msg *m, const field_spec *f,
+                                                            const char *s, size_t n, hb_err *err)
 {
     char *dst = (char *)m + f->off;
     if (!len_ok(f, n)) return hb_fail(err, f->key, f->reason);
@@ -241,7 +242,7 @@ static int set_string(hb_msg *m, const field_spec *f, const char *s, size_t n, h
 }
 
 /* An integer field's value, checked: stored as its type says, marked present. */
-static int put_int(hb_msg *m, const field_spec *f, int64_t v)
+static inline __attribute__((always_inline)) int put_int(hb_msg *m, const field_spec *f, int64_t v)
 {
     char *dst = (char *)m + f->off;
     if (f->type == F_I32) {
@@ -273,7 +274,8 @@ static int set_number(hb_msg *m, const field_spec *f, double v, hb_err *err)
  * conversion to a double is exact, so only the field's bounds are left of
  * set_number's checks (its finiteness and whole-number tests and the round
  * trip through a double were 6 % of a UDP line's time, perf). */
-static int set_int(hb_msg *m, const field_spec *f, long long v, hb_err *err)
+static inline __attribute__((always_inline)) int set_int(hb_msg *m, const field_spec *f,
+                                                         long long v, hb_err *err)
 {
     if (v < -HB_COUNTER_MAX || v > HB_COUNTER_MAX) return hb_fail(err, f->key, f->reason);
     double d = (double)v;
@@ -368,7 +370,8 @@ int hb_parse_bye(const char *json, size_t n, hb_msg *out, hb_err *err)
  * is bit-identical to strtod's. *end is the first byte after it. False for
  * anything else (the caller then uses strtod): the UDP door sends every
  * metric through here, and strtod was the largest single cost of a line. */
-static bool scan_decimal(const char *s, const char **end, double *v)
+static inline __attribute__((always_inline)) bool scan_decimal(const char *s, const char **end,
+                                                               double *v)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -396,7 +399,8 @@ static bool scan_decimal(const char *s, const char **end, double *v)
 
 /* Up to FAST_INT_DIGITS plain digits, signed, at s (no overflow possible);
  * *end is the first byte after them. False for anything else. */
-static bool scan_int(const char *s, const char **end, long long *v)
+static inline __attribute__((always_inline)) bool scan_int(const char *s, const char **end,
+                                                           long long *v)
 {
     const char *q = (*s == '-' || *s == '+') ? s + 1 : s;
     long long n = 0;
@@ -475,7 +479,8 @@ static bool word_end(char c)
 
 /* Field f (NULL: an ignored key) from the word at value: hb_set_kvw once
  * the key is known. */
-static int set_word(hb_msg *m, const field_spec *f, char *value, size_t *vlen, hb_err *err)
+static inline __attribute__((always_inline)) int set_word(hb_msg *m, const field_spec *f,
+                                                          char *value, size_t *vlen, hb_err *err)
 {
     /* A number is read where it lies, and where it stops is the word's end:
      * the value is not scanned once for its end and again for its digits. */
