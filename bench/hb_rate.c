@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_vals.h"
+
 #define MAX_CONNS 256
 #define BUF_BYTES 4096        /* one request or one answer fits */
 #define DRAIN_NS 3000000000LL /* wait this long for answers after the last send */
@@ -69,8 +71,6 @@ typedef struct conn {
     size_t have;
     char in[BUF_BYTES];
 } conn;
-
-static const char *groups[] = {"inference", "training", "batch", "eval"};
 
 static int64_t now_ns(void)
 {
@@ -108,7 +108,7 @@ static int build(char *out, size_t cap, long n, int ids, int new_every, int port
     long w = n % ids, lap = n / ids;
     bool fresh = new_every > 0 && n % new_every == new_every - 1;
     if (fresh) w = (n / new_every) % 1000000;
-    uint32_t inst = (uint32_t)(((uint64_t)w * 2654435761u + 0x3f2a9c1eu) & 0xffffffffu);
+    hb_vals v = hb_vals_for(w, lap);
     static const char hex[] = "0123456789abcdef";
     b = put_s(b, fresh ? "{\"worker_id\":\"new-" : "{\"worker_id\":\"gpu-");
     long d = w;
@@ -116,20 +116,20 @@ static int build(char *out, size_t cap, long n, int ids, int new_every, int port
         b[k] = (char)('0' + d % 10);
     b += 6;
     b = put_s(b, "\",\"group\":\"");
-    b = put_s(b, groups[w % 4]);
+    b = put_s(b, v.group);
     b = put_s(b, "\",\"instance\":\"");
     for (int k = 7; k >= 0; k--)
-        *b++ = hex[(inst >> (4 * k)) & 15];
+        *b++ = hex[(v.instance >> (4 * k)) & 15];
     b = put_s(b, "\",\"seq\":");
-    b = put_u(b, (unsigned long)(812 + lap));
+    b = put_u(b, v.seq);
     b = put_s(b, ",\"ttl_s\":15,\"status\":\"ok\",\"cpu\":0.31,\"mem\":0.52,"
                  "\"mem_available_gb\":41.5,\"gpu_mem_active_gb\":20.1,\"thermal\":"
                  "\"nominal\",\"backlog\":3,\"capacity\":8,\"in_flight\":2,\"requests\":");
-    b = put_u(b, (unsigned long)(10421 + lap * 7));
+    b = put_u(b, v.requests);
     b = put_s(b, ",\"tokens\":");
-    b = put_u(b, (unsigned long)(993120 + lap * 911));
+    b = put_u(b, v.tokens);
     b = put_s(b, ",\"cpu_ticks\":");
-    b = put_u(b, (unsigned long)(58211 + lap * 3));
+    b = put_u(b, v.cpu_ticks);
     *b++ = '}';
     size_t bl = (size_t)(b - body);
     static char head[160];

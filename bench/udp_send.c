@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_vals.h"
+
 #define SEND_BATCH 64       /* datagrams per sendmmsg */
 #define DGRAM_VARIANTS 1024 /* distinct datagrams cycled over */
 #define DGRAM_CAP 65000     /* bytes: room for one datagram */
@@ -30,18 +32,17 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* bench/hb.lua's body_for(), as a line: worker w on its lap-th heartbeat. */
+/* bench/hb.lua's heartbeat for worker w on its lap-th beat, as a line. */
 static size_t full_line(char *b, size_t cap, long w, long lap)
 {
-    static const char *const groups[] = {"inference", "training", "batch", "eval"};
-    unsigned long inst = ((unsigned long)w * 2654435761UL + 0x3f2a9c1eUL) % 4294967296UL;
+    hb_vals v = hb_vals_for(w, lap);
     return (size_t)snprintf(b, cap,
-                            "hb gpu-%06ld group=%s instance=%08lx seq=%ld ttl_s=15 status=ok "
+                            "hb gpu-%06ld group=%s instance=%08x seq=%lu ttl_s=15 status=ok "
                             "cpu=0.31 mem=0.52 mem_available_gb=41.5 gpu_mem_active_gb=20.1 "
-                            "thermal=nominal backlog=3 capacity=8 in_flight=2 requests=%ld "
-                            "tokens=%ld cpu_ticks=%ld\n",
-                            w, groups[w % 4], inst, 812 + lap, 10421 + lap * 7, 993120 + lap * 911,
-                            58211 + lap * 3);
+                            "thermal=nominal backlog=3 capacity=8 in_flight=2 requests=%lu "
+                            "tokens=%lu cpu_ticks=%lu\n",
+                            w, v.group, (unsigned)v.instance, v.seq, v.requests, v.tokens,
+                            v.cpu_ticks);
 }
 
 int main(int argc, char **argv)

@@ -90,9 +90,17 @@ static const char *sgr_for(const char *cell, size_t col, void *ctx)
     return NULL;
 }
 
-static void print_table(FILE *f, const cli_table *tb, const bool *left, bool color, size_t col)
+/* A section's table, its STATE column (col) colored when color is on, then
+ * "… N more <what>" when rows did not fit; the table is freed. */
+static void table_out(FILE *f, cli_table *tb, const bool *left, bool color, size_t col, size_t more,
+                      const char *what)
 {
-    cli_table_fprint(f, tb, left, color ? sgr_for : NULL, &col);
+    if (tb->nomem)
+        fputs("(out of memory)\n", f);
+    else
+        cli_table_fprint(f, tb, left, color ? sgr_for : NULL, &col);
+    if (more) fprintf(f, "… %zu more %s\n", more, what);
+    cli_table_free(tb);
 }
 
 static void fmt_num(char *buf, size_t cap, double v)
@@ -200,12 +208,7 @@ static void groups_table(group *const *gs, size_t n, size_t more, bool color, FI
             cli_table_cell(&tb, "%s", a);
         }
     }
-    if (tb.nomem)
-        fputs("(out of memory)\n", f);
-    else
-        print_table(f, &tb, left, color, 1);
-    if (more) fprintf(f, "… %zu more groups\n", more);
-    cli_table_free(&tb);
+    table_out(f, &tb, left, color, 1, more, "groups");
 }
 
 static void workers_table(worker *const *ws, size_t n, size_t more, double now, bool color, FILE *f)
@@ -234,12 +237,7 @@ static void workers_table(worker *const *ws, size_t n, size_t more, double now, 
         cli_table_cell(&tb, "%s", w->thermal);
         cli_table_cell(&tb, "%s", sess);
     }
-    if (tb.nomem)
-        fputs("(out of memory)\n", f);
-    else
-        print_table(f, &tb, left, color, 2);
-    if (more) fprintf(f, "… %zu more workers (/ filters)\n", more);
-    cli_table_free(&tb);
+    table_out(f, &tb, left, color, 2, more, "workers (/ filters)");
 }
 
 /* The newest events that match, oldest first, at most `max`. */

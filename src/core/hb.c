@@ -5,7 +5,10 @@
  * value, bounds, presence bit and where it lives in hb_msg. The JSON parser
  * and the text form (hb_set_kv) both reduce a value to either a string or a
  * double and hand it to the same two validators, so the two doors cannot
- * drift apart in what they accept or in the words they refuse with.
+ * drift apart in what they accept or in the words they refuse with. A UDP
+ * line's words take shorter ways to the same stores (set_word: a number read
+ * where it lies, an ASCII string checked in the scan for its end); test_hb_text
+ * holds them to the general way's outcome, word for word.
  */
 #include "core/hb.h"
 #include "core/hb_json.h"
@@ -203,12 +206,20 @@ static const field_spec *find_field_n(const char *key, size_t n, size_t *hint)
     return NULL;
 }
 
+/* As in JSON, a bye-only field (exit_code) is an unknown key to a
+ * heartbeat: set on one, its JSON form would lose it on the way back. */
+static bool takes(const field_spec *f, bool bye)
+{
+    return !f->bye_only || bye;
+}
+
 static bool len_ok(const field_spec *f, size_t n)
 {
     return (double)n >= f->lo && (double)n <= f->hi;
 }
 
-/* A string whose bytes passed its field's check: its length is left. */
+/* A string whose bytes passed its field's check, or are not read because
+ * its length is out of bounds, which is checked here. */
 static inline __attribute__((always_inline)) int put_string(hb_msg *m, const field_spec *f,
                                                             const char *s, size_t n, hb_err *err)
 {
@@ -234,9 +245,10 @@ static int set_string(hb_msg *m, const field_spec *f, const char *s, size_t n, h
         }
         return hb_fail(err, f->key, f->reason);
     }
-    /* The length first: past the JSON scanner's buffer, n is the string's
-     * length, not what the buffer holds of it. */
-    if (!len_ok(f, n) || (f->type == F_ID ? !hb_id_valid(s, n) : !hb_text_valid(s, n)))
+    /* The bytes only when the length is in bounds (put_string refuses it
+     * otherwise): past the JSON scanner's buffer, n is the string's length,
+     * not what the buffer holds of it. */
+    if (len_ok(f, n) && (f->type == F_ID ? !hb_id_valid(s, n) : !hb_text_valid(s, n)))
         return hb_fail(err, f->key, f->reason);
     return put_string(m, f, s, n, err);
 }
@@ -305,7 +317,7 @@ static void on_member(void *ctx, const char *key, size_t klen, const hbj_value *
     member_ctx *c = ctx;
     if (c->rc) return;
     const field_spec *f = find_field_n(key, klen, &c->hint);
-    if (!f || (f->bye_only && !c->bye) || v->type == HBJ_NULL) return;
+    if (!f || !takes(f, c->bye) || v->type == HBJ_NULL) return;
     if (is_string_type(f))
         c->rc = v->type == HBJ_STRING ? set_string(c->m, f, v->str, v->len, c->err)
                                       : hb_fail(c->err, f->key, f->reason);
@@ -457,12 +469,11 @@ static int set_text(hb_msg *m, const field_spec *f, const char *value, size_t vl
 }
 
 /* The field a text form's key names, NULL when it is to be ignored: an
- * unknown key, or as in JSON a bye-only field (exit_code) on a heartbeat
- * (set it on one and its JSON form would lose it on the way back). */
+ * unknown key, or one the message does not take. */
 static const field_spec *text_field(const hb_msg *m, const char *key, size_t klen, size_t *hint)
 {
     const field_spec *f = key ? find_field_n(key, klen, hint) : NULL;
-    return f && !(f->bye_only && m->kind != HB_BYE) ? f : NULL;
+    return f && takes(f, m->kind == HB_BYE) ? f : NULL;
 }
 
 int hb_set_kvn(hb_msg *m, const char *key, size_t klen, const char *value, size_t vlen,
@@ -533,7 +544,7 @@ int hb_set_hinted(hb_msg *m, char *w, size_t room, size_t *hint, size_t *used, h
     if (*hint == 0 || *hint >= NFIELDS) return HB_NOT_HINTED;
     const field_spec *f = &fields[*hint];
     size_t klen = f->klen, vlen;
-    if (klen >= room || w[klen] != '=' || !key_is(f, w, klen) || (f->bye_only && m->kind != HB_BYE))
+    if (klen >= room || w[klen] != '=' || !key_is(f, w, klen) || !takes(f, m->kind == HB_BYE))
         return HB_NOT_HINTED;
     ++*hint;
     int rc = set_word(m, f, w + klen + 1, &vlen, err);

@@ -47,16 +47,42 @@ static bool is(const char *w, size_t n, const char *lit, size_t litlen)
 }
 #define IS(w, n, lit) is(w, n, lit, sizeof lit - 1)
 
-/* A word w[0..n) that is not key=value: no '=' (the word names the field),
- * or one first (nothing does). */
-static udpl_reason not_kv(const char *w, size_t n, hb_err *err)
+/* The key=value word at w (NUL-terminated), the way that splits the key off
+ * and looks it up: hb_set_kvw's result (1: ignored), -1 when the word is not
+ * key=value at all (no '=': the word names the field; or '=' first: nothing
+ * does); *used is the word's length either way. The id key is skipped (the
+ * line's words already said it), so a line means what the same JSON
+ * heartbeat means; "exit" is exit_code's short name. */
+static int set_kv(hb_msg *m, char *w, size_t *hint, size_t *used, hb_err *err)
 {
-    char field[sizeof err->field];
-    size_t k = w[0] == '=' ? 0 : (n < sizeof field - 1 ? n : sizeof field - 1);
-    memcpy(field, w, k);
-    field[k] = '\0';
-    hb_fail(err, k ? field : "line", KV_REASON);
-    return UDPL_BAD_FIELD;
+    const unsigned char *u = (const unsigned char *)w;
+    size_t klen = 0, vlen = 0;
+    while (!cls[u[klen]])
+        klen++;
+    if (u[klen] != '=' || klen == 0) {
+        size_t n = klen;
+        while (cls[u[n]] != C_END)
+            n++;
+        *used = n;
+        char field[sizeof err->field];
+        size_t k = klen ? (n < sizeof field - 1 ? n : sizeof field - 1) : 0;
+        memcpy(field, w, k);
+        field[k] = '\0';
+        return hb_fail(err, k ? field : "line", KV_REASON);
+    }
+    char *value = w + klen + 1;
+    int rc;
+    if (IS(w, klen, "worker_id")) {
+        while (cls[u[klen + 1 + vlen]] != C_END)
+            vlen++;
+        rc = 1;
+    } else if (IS(w, klen, "exit")) {
+        rc = hb_set_kvw(m, "exit_code", sizeof "exit_code" - 1, value, &vlen, hint, err);
+    } else {
+        rc = hb_set_kvw(m, w, klen, value, &vlen, hint, err);
+    }
+    *used = klen + 1 + vlen;
+    return rc;
 }
 
 static udpl_reason too_long(hb_err *err)
@@ -137,13 +163,10 @@ udpl_reason udpl_cut(char *buf, size_t n, const udpl_head *head, hb_msg *out, hb
     p += idlen;
     /* key=value words. First hb_set_hinted tries the key the hints expect
      * at this position (a sender writes its lines' keys in the same order
-     * every time): no scan for the key's end, no lookup. Otherwise the key
-     * is split off here and the value is read by hb_set_kvw, which says
-     * where it ended: a number is read in the pass that finds its end. The
-     * id key is skipped (the line's words already said it), so a line means
-     * what the same JSON heartbeat means; hb_set_kvw takes exit_code only on
-     * a bye, as JSON does. */
-    const unsigned char *u = (const unsigned char *)buf;
+     * every time): no scan for the key's end, no lookup. Otherwise set_kv
+     * splits the key off and hb_set_kvw reads the value, saying where it
+     * ended: a number is read in the pass that finds its end. Either takes
+     * exit_code only on a bye, as JSON does. */
     size_t hint = 0;
     for (size_t k = 0;; k++) {
         while (blank(buf[p]))
@@ -153,38 +176,14 @@ udpl_reason udpl_cut(char *buf, size_t n, const udpl_head *head, hb_msg *out, hb
         if (k < UDPL_HINTS) hint = h->at[k];
         size_t used;
         int rc = hb_set_hinted(out, buf + p, n - p, &hint, &used, err);
-        if (rc != HB_NOT_HINTED) { /* the key this line's k-th key was last time */
-            p += used;
-            if (rc < 0) return refuse(buf, p, n, UDPL_BAD_FIELD, err);
-            continue;
+        if (rc == HB_NOT_HINTED) {
+            rc = set_kv(out, buf + p, &hint, &used, err);
+            /* a field was set: hint is just past it, and this position
+             * keeps the field itself (an ignored key leaves its hint) */
+            if (k < UDPL_HINTS && rc == 0) h->at[k] = hint - 1;
         }
-        size_t start = p;
-        while (!cls[u[p]])
-            p++;
-        if (u[p] != '=' || p == start) {
-            while (cls[u[p]] != C_END)
-                p++;
-            return refuse(buf, p, n, not_kv(buf + start, p - start, err), err);
-        }
-        const char *key = buf + start;
-        size_t klen = p - start, vlen = 0;
-        char *value = buf + p + 1;
-        if (IS(key, klen, "worker_id")) {
-            while (cls[u[p + 1 + vlen]] != C_END)
-                vlen++;
-            p += 1 + vlen;
-            continue;
-        }
-        if (IS(key, klen, "exit")) {
-            key = "exit_code";
-            klen = sizeof "exit_code" - 1;
-        }
-        rc = hb_set_kvw(out, key, klen, value, &vlen, &hint, err);
-        p += 1 + vlen;
+        p += used;
         if (rc < 0) return refuse(buf, p, n, UDPL_BAD_FIELD, err);
-        /* hint is now just past the field that matched (or, for a key that
-         * matched nothing, as it was): this position keeps the field itself */
-        if (k < UDPL_HINTS && hint) h->at[k] = hint - 1;
     }
     /* the words ended before the line did: at a NUL of its own */
     return refuse(buf, p, n, UDPL_OK, err);
