@@ -34,6 +34,13 @@ int h1_fast_start(const char *buf, size_t n, int *decided)
     return 0;
 }
 
+int h1_stream_start(const char *buf, size_t n)
+{
+    static const char start[] = "GET /v1/stream";
+    size_t k = sizeof start - 1;
+    return n > k && memcmp(buf, start, k) == 0 && (buf[k] == ' ' || buf[k] == '?');
+}
+
 static bool tchar(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -47,4 +47,10 @@ h1_verdict h1_scan(const char *buf, size_t n, size_t body_max, h1_req *out);
  * n is enough to tell. */
 int h1_fast_start(const char *buf, size_t n, int *decided);
 
+/* True when the n bytes seen begin a /v1/stream request ("GET /v1/stream"
+ * and then a blank or a query): the ring hands such a connection to the
+ * daemon whose pool suits a stream. False when n is too short to tell;
+ * that connection goes where any other does, which serves it as well. */
+int h1_stream_start(const char *buf, size_t n);
+
 #endif

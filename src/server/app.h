@@ -50,6 +50,9 @@ typedef struct app {
     store *store;
     wq *wq;
     struct MHD_Daemon *mhd;
+    /* /v1/stream connections the ring hands over (http.c): a daemon of its
+     * own for the larger pool a stream's sends want. NULL without the ring. */
+    struct MHD_Daemon *mhd_stream;
     struct ring_set *ring; /* the io_uring front door (ring.h); NULL: MHD listens itself */
 
     char admin_token[APP_TOKEN_MAX];

@@ -37,6 +37,14 @@
  * libmicrohttpd zeroes the pool between requests, so its 32 KiB default
  * cost a 32 KiB memset per heartbeat; 8 KiB still holds any sane header set. */
 #define HTTP_CONN_POOL_BYTES 8192
+/* The pool of a /v1/stream connection (the ring hands those to a daemon of
+ * their own). libmicrohttpd fills a streamed response's chunks into what is
+ * left of the pool, so 8 KiB cut a subscriber's tick of changes into ~8 KB
+ * sends; on loopback each send cost ~26 µs of the server's core, whatever
+ * its size. This pool holds a whole STREAM_BLOCK (64 KiB): one send a tick.
+ * A stream connection makes one request for its life, so the pool's reset
+ * (a memset of all of it) is paid once, not per heartbeat. */
+#define HTTP_STREAM_POOL_BYTES (72 * 1024)
 #define HTTP_DISCARD_MAX (1 << 20)  /* bytes of a too-big body read before the connection is cut */
 #define HTTP_REQ_CACHE 64           /* request contexts kept per thread for reuse */
 #define HTTP_PRESIZE_MAX (1u << 20) /* body bytes allocated ahead of those received */
@@ -441,6 +449,18 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static struct MHD_Daemon *start_daemon(app *a, unsigned flags, uint16_t port,
+                                       const struct sockaddr *sa, struct MHD_OptionItem *pool_opt,
+                                       unsigned conn_limit, size_t pool_bytes)
+{
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, pool_opt,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        conn_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        pool_bytes, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
+        cguard_notify, a, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL, MHD_OPTION_END);
+}
+
 int http_start(app *a, char *err, size_t errlen)
 {
     char host[256];
@@ -521,13 +541,17 @@ int http_start(app *a, char *err, size_t errlen)
     struct MHD_OptionItem pool_opt[] = {
         {pool > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)pool, NULL},
         {MHD_OPTION_END, 0, NULL}};
-    a->mhd = MHD_start_daemon(
-        flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, pool_opt,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        conn_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-        MHD_OPTION_NOTIFY_CONNECTION, cguard_notify, a, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape_keep_nul, NULL, MHD_OPTION_END);
+    a->mhd = start_daemon(a, flags, port, sa, pool_opt, conn_limit, HTTP_CONN_POOL_BYTES);
+    /* Streams get their own daemon only behind the ring, which alone can
+     * tell a stream's connection before libmicrohttpd reads it. */
+    struct MHD_OptionItem one_thread[] = {{MHD_OPTION_END, 0, NULL}};
+    a->mhd_stream = a->mhd && a->ring ? start_daemon(a, flags, 0, sa, one_thread, conn_limit,
+                                                     HTTP_STREAM_POOL_BYTES)
+                                      : NULL;
+    if (a->mhd && a->ring && !a->mhd_stream) {
+        MHD_stop_daemon(a->mhd);
+        a->mhd = NULL;
+    }
     if (!a->mhd) {
         ring_stop(a->ring);
         a->ring = NULL;
@@ -546,6 +570,8 @@ void http_stop(app *a)
 {
     ring_stop(a->ring); /* first: it hands connections to MHD */
     a->ring = NULL;
+    if (a->mhd_stream) MHD_stop_daemon(a->mhd_stream);
+    a->mhd_stream = NULL;
     if (a->mhd) MHD_stop_daemon(a->mhd);
     a->mhd = NULL;
     cguard_stop();

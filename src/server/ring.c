@@ -116,9 +116,9 @@ void ring_finish(ring *r, rconn *c)
     free(c);
 }
 
-/* Hand fd to libmicrohttpd as a connection from the client's address.
- * MHD closes fd itself when it cannot take it. */
-static int hand_to_mhd(ring *r, int fd, int client)
+/* Hand fd to libmicrohttpd (daemon d) as a connection from the client's
+ * address. MHD closes fd itself when it cannot take it. */
+static int hand_to(struct MHD_Daemon *d, int fd, int client)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -127,7 +127,7 @@ static int hand_to_mhd(ring *r, int fd, int client)
         ss.ss_family = AF_INET;
         sl = sizeof(struct sockaddr_in);
     }
-    return MHD_add_connection(r->a->mhd, fd, (struct sockaddr *)&ss, sl) == MHD_YES ? 0 : -1;
+    return MHD_add_connection(d, fd, (struct sockaddr *)&ss, sl) == MHD_YES ? 0 : -1;
 }
 
 /* ---- FAST ---------------------------------------------------------------- */
@@ -320,7 +320,7 @@ static void start_relay(ring *r, rconn *c, const char *bytes, size_t n)
     c->dn = (rdir){dn, 0, 0, RING_RELAY_BYTES};
     c->mfd = sv[0];
     atomic_fetch_add_explicit(&r->relayed, 1, memory_order_relaxed);
-    if (hand_to_mhd(r, sv[1], c->fd) != 0) {
+    if (hand_to(r->a->mhd, sv[1], c->fd) != 0) {
         ring_shut(c);
         return;
     }
@@ -412,9 +412,13 @@ static void on_accept(ring *r, int fd)
     /* Past the limit a connection is closed at once, as libmicrohttpd does.
      * The limit counts the fds of both: the ring's own and libmicrohttpd's
      * connections (those handed to it and the ends of relays). */
-    const union MHD_DaemonInfo *mi =
-        MHD_get_daemon_info(r->a->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    unsigned mhd_conns = mi ? mi->num_connections : 0;
+    unsigned mhd_conns = 0;
+    struct MHD_Daemon *ds[] = {r->a->mhd, r->a->mhd_stream};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        const union MHD_DaemonInfo *mi =
+            ds[i] ? MHD_get_daemon_info(ds[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+        mhd_conns += mi ? mi->num_connections : 0;
+    }
     if (fd >= r->nfds || atomic_load(&r->set->conns) + mhd_conns >= r->set->max_conns) {
         close(fd);
         return;
@@ -447,11 +451,14 @@ static void on_peek(ring *r, rconn *c, int res)
         arm_recv(r, c);
         return;
     }
-    /* Any other first request, or too few bytes to tell: libmicrohttpd's. */
+    /* Any other first request, or too few bytes to tell: libmicrohttpd's;
+     * a stream's to the daemon kept for streams (http.c). */
     r->conns[c->fd] = NULL;
     atomic_fetch_sub(&r->set->conns, 1u);
     atomic_fetch_add_explicit(&r->handed, 1, memory_order_relaxed);
-    hand_to_mhd(r, c->fd, c->fd);
+    struct MHD_Daemon *d = r->a->mhd;
+    if (r->a->mhd_stream && h1_stream_start(c->peek, (size_t)res)) d = r->a->mhd_stream;
+    hand_to(d, c->fd, c->fd);
     free(c);
 }
 

@@ -199,6 +199,35 @@ class Ring(unittest.TestCase):
         for i in range(200):
             self.assertEqual(self.v.worker(f"ring-many-{i}")["state"], "alive")
 
+    def test_stream_sent_in_whole_blocks(self):
+        """A /v1/stream connection goes to the daemon whose pool holds a whole
+        64 KiB block (http.c): a snapshot of ~150 KB arrives in chunks far
+        larger than the ~8 KB the other connections' pool cuts a response into
+        (each chunk of the chunked encoding is what one read of the stream's
+        ring gave libmicrohttpd, and then one send)."""
+        r = self.v.beats([{"worker_id": f"ring-stream-{i:04d}-{'p' * 60}", "group": "ring-stream"}
+                          for i in range(400)])
+        self.assertEqual(r.status, 200)
+        with self.conn() as s:
+            s.sendall(f"GET /v1/stream HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+            got, end = b"", time.monotonic() + 10
+            while b"event: summary" not in got and time.monotonic() < end:
+                got += s.recv(1 << 20)
+        head, body = got.split(b"\r\n\r\n", 1)
+        self.assertIn(b"HTTP/1.1 200", head)
+        self.assertIn(b"transfer-encoding: chunked", head.lower())
+        sizes = []
+        while b"\r\n" in body:
+            size_line, rest = body.split(b"\r\n", 1)
+            n = int(size_line.split(b";")[0], 16)
+            if n == 0 or len(rest) < n + 2:
+                break
+            sizes.append(n)
+            body = rest[n + 2:]
+        self.assertGreater(sum(sizes), 100000, sizes)  # the snapshot of the 400 workers came whole
+        self.assertGreater(max(sizes), 32768, sizes)
+
 
 class RingToken(unittest.TestCase):
     def test_ingest_token(self):

@@ -117,12 +117,31 @@ static void test_fast_start(void **state)
     assert_false(d);
 }
 
+static void test_stream_start(void **state)
+{
+    (void)state;
+    const char *yes[] = {"GET /v1/stream HTTP/1.1\r\n", "GET /v1/stream?groups=a HTTP/1.1"};
+    for (size_t i = 0; i < 2; i++)
+        assert_true(h1_stream_start(yes[i], strlen(yes[i])));
+    /* another route, a longer path, another method, or too few bytes to tell */
+    const char *no[] = {"GET /v1/streams HTTP/1.1",
+                        "GET /v1/stream/x HTTP/1.1",
+                        "POST /v1/stream HTTP/1.1",
+                        "GET /v1/strea",
+                        "GET /v1/stream",
+                        "get /v1/stream HTTP/1.1",
+                        ""};
+    for (size_t i = 0; i < 7; i++)
+        assert_false(h1_stream_start(no[i], strlen(no[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_and_every_cut),
         cmocka_unit_test(test_other),
         cmocka_unit_test(test_fast_start),
+        cmocka_unit_test(test_stream_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
