@@ -94,7 +94,9 @@ for t in wrk taskset curl python3 cc nginx redis-server redis-benchmark promethe
   command -v "$t" >/dev/null || [ -x "$t" ] || die "$t missing (scripts/deps.sh bench)"
 done
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores"
-PY=$(command -v python3)
+# The interpreter itself, not a version manager's shim in front of it (pyenv's
+# took 0.3 s a call, and the run calls Python ~60 times for ports and JSON).
+PY=$(python3 -c 'import sys; print(sys.executable)')
 TMP=$(mktemp -d -t vigil-compare.XXXXXXXX)
 chmod 755 "$TMP" # PostgreSQL runs as postgres when we are root
 OUT=${BENCH_OUT:-$([ $SMOKE = 1 ] && echo "$TMP/out" || echo "$B/results")}

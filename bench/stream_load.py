@@ -35,7 +35,7 @@ heartbeat, 20 % apart from one round to the next). bench/compare_tail.sh
 runs it this way; the rate ratio is printed beside the cost ratio.
 
   stream_load.py --port P --token T --pid PID [--rounds 3] [--round-s 3]
-                 [--subscribers 200] [--loaders 2]
+                 [--subscribers 200] [--loaders 2] [--settle-s 2.5]
                  [--hb-rate BIN [--conns 32] [--new-every 1000]]
 
 Prints one JSON line: {"base": [[rate, ingest ticks_per_1000, all threads'
@@ -140,8 +140,8 @@ class Run:
     """Rounds against one running vigild (port, admin token, pid)."""
 
     def __init__(self, port, token, pid, round_s=3.0, loaders=2, subscribers=200,
-                 hb_rate=None, conns=32, new_every=1000):
-        self.port, self.token, self.pid = port, token, pid
+                 hb_rate=None, conns=32, new_every=1000, settle_s=2.5):
+        self.port, self.token, self.pid, self.settle_s = port, token, pid, settle_s
         self.round_s, self.loaders, self.subscribers = round_s, loaders, subscribers
         self.hb_rate, self.conns, self.new_every = hb_rate, conns, new_every
         self.ctx = mp.get_context("fork")
@@ -224,7 +224,7 @@ class Run:
         p.join()
         # their places are free again once vigild notices the closed sockets
         # (at its next message to them: a summary within 2 s)
-        time.sleep(2.5)
+        time.sleep(self.settle_s)
         return r, got if connected else None
 
 
@@ -237,13 +237,15 @@ def main():
     ap.add_argument("--round-s", type=float, default=3.0)
     ap.add_argument("--subscribers", type=int, default=200)
     ap.add_argument("--loaders", type=int, default=2)
+    ap.add_argument("--settle-s", type=float, default=2.5,
+                    help="pause after a round with subscribers, until vigild has let them go")
     ap.add_argument("--hb-rate", help="bench/hb_rate binary: load with its closed loop instead")
     ap.add_argument("--conns", type=int, default=32, help="with --hb-rate: connections")
     ap.add_argument("--new-every", type=int, default=1000,
                     help="with --hb-rate: every Nth heartbeat from a new worker")
     a = ap.parse_args()
     run = Run(a.port, a.token, a.pid, a.round_s, a.loaders, a.subscribers,
-              a.hb_rate, a.conns, a.new_every)
+              a.hb_rate, a.conns, a.new_every, a.settle_s)
     if run.hb_rate:
         run.start_hb_rate()
     run.rate()  # warm-up: workers registered, connections and caches warm
