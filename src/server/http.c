@@ -48,7 +48,9 @@
 #define HTTP_DISCARD_MAX (1 << 20)  /* bytes of a too-big body read before the connection is cut */
 #define HTTP_REQ_CACHE 64           /* request contexts kept per thread for reuse */
 #define HTTP_PRESIZE_MAX (1u << 20) /* body bytes allocated ahead of those received */
-#define HTTP_SPARE_BODY_MAX (1u << 20) /* a body buffer kept per thread for the next big body */
+#define HTTP_SPARE_BODY_MAX (1u << 20) /* a body buffer kept for the next big body, at most */
+#define HTTP_SPARE_BODIES 32           /* body buffers kept per thread */
+#define HTTP_SPARE_BYTES (16u << 20)   /* their capacity together, per thread */
 
 /* Request contexts are ~2 KiB (the inline body): big enough that malloc
  * treats each as a large request and consolidates its fast bins every time.
@@ -58,14 +60,22 @@ static __thread int req_cached;
 
 /* A big body (an NDJSON batch) used to grow by doubling into fresh heap
  * each time: the copies and the page faults of new memory were 15 % of the
- * MHD thread at 1,000-line batches. Each thread now keeps its largest body
- * buffer (up to HTTP_SPARE_BODY_MAX) for the next one, whose pages are
+ * MHD thread at 1,000-line batches. Each thread now keeps body buffers
+ * (each up to HTTP_SPARE_BODY_MAX) for the next ones, whose pages are
  * already there, and sizes a body from its Content-Length at once. 1 MiB
  * keeps a 1,000-line batch (~250 KB); a body past it pays its faults over
  * thousands of lines, where a kept 5,000-line buffer (1.3 MB) was 13 B a
- * worker at 100,000 workers, idle or not. */
-static __thread char *spare_body;
-static __thread size_t spare_cap;
+ * worker at 100,000 workers, idle or not. It kept one until 2026-12-07: a
+ * client with 32 connections has 32 bodies in flight on one thread, so 31
+ * were new mmap'd memory (above M_MMAP_THRESHOLD) faulted in page by page
+ * and unmapped after (perf: 12 % of the thread in page faults under the
+ * copy, 2 % in munmap). Now up to HTTP_SPARE_BODIES, HTTP_SPARE_BYTES of
+ * capacity together: after a burst of big bodies a thread holds at most
+ * that, and only the pages the bodies touched are resident. */
+static __thread char *spare_body[HTTP_SPARE_BODIES];
+static __thread size_t spare_cap[HTTP_SPARE_BODIES];
+static __thread int spares;
+static __thread size_t spare_total;
 
 static pthread_key_t req_key;
 static pthread_once_t req_once = PTHREAD_ONCE_INIT;
@@ -76,9 +86,25 @@ static void req_cache_drop(void *unused)
     (void)unused;
     while (req_cached)
         free(req_cache[--req_cached]);
-    free(spare_body);
-    spare_body = NULL;
-    spare_cap = 0;
+    while (spares)
+        free(spare_body[--spares]);
+    spare_total = 0;
+}
+
+/* A kept body buffer of at least need bytes (*cap set), or NULL. */
+static char *spare_take(size_t need, size_t *cap)
+{
+    for (int i = 0; i < spares; i++) {
+        if (spare_cap[i] < need) continue;
+        char *b = spare_body[i];
+        *cap = spare_cap[i];
+        spare_total -= spare_cap[i];
+        spares--;
+        spare_body[i] = spare_body[spares];
+        spare_cap[i] = spare_cap[spares];
+        return b;
+    }
+    return NULL;
 }
 
 static void req_key_make(void)
@@ -97,10 +123,11 @@ static req *req_get(void)
 static void req_put(req *r)
 {
     if (r->heap) {
-        if (r->cap <= HTTP_SPARE_BODY_MAX && r->cap > spare_cap) {
-            free(spare_body);
-            spare_body = r->body;
-            spare_cap = r->cap;
+        if (r->cap <= HTTP_SPARE_BODY_MAX && spares < HTTP_SPARE_BODIES &&
+            spare_total + r->cap <= HTTP_SPARE_BYTES) {
+            spare_body[spares] = r->body;
+            spare_cap[spares++] = r->cap;
+            spare_total += r->cap;
         } else {
             free(r->body);
         }
@@ -409,15 +436,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             while (nc < need)
                 nc *= 2;
             if (nc > r->limit + 1) nc = r->limit + 1;
-            char *nb;
-            if (!r->heap && spare_cap >= need) {
-                nb = spare_body; /* the thread's kept buffer: pages already mapped */
-                nc = spare_cap;
-                spare_body = NULL;
-                spare_cap = 0;
-            } else {
-                nb = r->heap ? realloc(r->body, nc) : malloc(nc);
-            }
+            /* a kept buffer first: its pages are already mapped */
+            char *nb = r->heap ? NULL : spare_take(need, &nc);
+            if (!nb) nb = r->heap ? realloc(r->body, nc) : malloc(nc);
             if (!nb) return MHD_NO;
             if (!r->heap) memcpy(nb, r->inline_body, r->len);
             r->body = nb;

@@ -148,6 +148,40 @@ class Lifecycle(SharedVigild):
         self.assertEqual(post('{"worker_id":"nb-last"}'), (1, 0))
         conn.close()
 
+    def test_ndjson_bodies_at_once(self):
+        """A thread keeps several body buffers for the bodies that follow
+        (http.c): eight connections post big bodies at once, each a different
+        size every round and none ending in a newline, so a kept buffer that
+        held a longer body before would leave its bytes to join the last line
+        (a rejected line, or one more). Every answer counts exactly its own."""
+        import threading
+        v = self.v
+        line = '{"worker_id":"na-%d-%d","group":"lc-na","cpu":0.25}'
+        errors = []
+
+        def client(k):
+            conn = http.client.HTTPConnection("127.0.0.1", v.port, timeout=30)
+            try:
+                for rnd in range(6):
+                    n = 400 + ((k * 7 + rnd * 5) % 9) * 150  # 400-1,600 lines, ~24-96 KB
+                    body = "\n".join(line % (k, i) for i in range(n))
+                    conn.request("POST", "/v1/heartbeats", body,
+                                 {"Content-Type": "application/x-ndjson"})
+                    r = conn.getresponse()
+                    j = json.loads(r.read())
+                    if (r.status, j.get("accepted"), j.get("rejected")) != (200, n, 0):
+                        errors.append((k, rnd, n, r.status, j))
+            finally:
+                conn.close()
+
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(v.worker("na-7-399")["state"], "alive")
+
     def test_listing_filters_and_cursor(self):
         v = self.v
         for i in range(25):
