@@ -121,19 +121,26 @@ log "callgrind: instructions per heartbeat"
 if [ $SMOKE = 1 ]; then cg_env=(BENCH_CG_N1=50 BENCH_CG_N2=150 BENCH_CG_IDS=20); else cg_env=(); fi
 # HTTP and UDP at once, as callgrind.sh runs its two runs: four valgrinds on
 # two cores take half the wall time, and their counts are the same.
-env "${cg_env[@]}" "$B/callgrind.sh" "$VIGILD" >"$TMP/cg.out" 2>"$TMP/cg.err" & cgp=$!
-env "${cg_env[@]}" BENCH_CG_PATH=udp "$B/callgrind.sh" "$VIGILD" >"$TMP/cgu.out" 2>"$TMP/cgu.err" & cgup=$!
+cg_start() { # NAME [VAR=VALUE...]: callgrind.sh in the background, output in TMP/NAME.*
+  local name=$1; shift
+  env "${cg_env[@]}" "$@" "$B/callgrind.sh" "$VIGILD" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+}
+# cg_figs OUTPUT: "PER OWN" from callgrind.sh's line (nan where missing)
+cg_figs() {
+  local per own
+  per=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$1")
+  own=$(sed -n 's/.*ingest code alone: \([0-9]*\) a heartbeat.*/\1/p' <<<"$1")
+  echo "${per:-nan} ${own:-nan}"
+}
+cg_start cg
+cgp=$!
+cg_start cgu BENCH_CG_PATH=udp
+cgup=$!
 wait "$cgp" || { flag "callgrind.sh failed: $(tail -3 "$TMP/cg.err")"; invalid; }
 wait "$cgup" || { flag "callgrind.sh (udp) failed: $(tail -3 "$TMP/cgu.err")"; invalid; }
 CG=$(cat "$TMP/cg.out") CGU=$(cat "$TMP/cgu.out")
-CG_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CG")
-CG_PER=${CG_PER:-nan}
-CG_OWN=$(sed -n 's/.*ingest code alone: \([0-9]*\) a heartbeat.*/\1/p' <<<"$CG")
-CG_OWN=${CG_OWN:-nan}
-CGU_PER=$(sed -n 's/.*: \([0-9]*\) instructions per heartbeat.*/\1/p' <<<"$CGU")
-CGU_PER=${CGU_PER:-nan}
-CGU_OWN=$(sed -n 's/.*ingest code alone: \([0-9]*\) a heartbeat.*/\1/p' <<<"$CGU")
-CGU_OWN=${CGU_OWN:-nan}
+read -r CG_PER CG_OWN <<<"$(cg_figs "$CG")"
+read -r CGU_PER CGU_OWN <<<"$(cg_figs "$CGU")"
 [ "$CG_OWN" != nan ] && [ "$CGU_OWN" != nan ] && [ "$CG_OWN" -gt 0 ] && [ "$CGU_OWN" -gt 0 ] ||
   { flag "callgrind.sh: no ingest-code count (HTTP $CG_OWN, UDP $CGU_OWN)"; invalid; }
 UPTIME1=$(uptime)

@@ -564,15 +564,14 @@ int http_start(app *a, char *err, size_t errlen)
         {MHD_OPTION_END, 0, NULL}};
     a->mhd = start_daemon(a, flags, port, sa, pool_opt, conn_limit, HTTP_CONN_POOL_BYTES);
     /* Streams get their own daemon only behind the ring, which alone can
-     * tell a stream's connection before libmicrohttpd reads it. */
+     * tell a stream's connection before libmicrohttpd reads it. Without it
+     * (NULL) the ring hands streams to a->mhd, which serves them as well. */
     struct MHD_OptionItem one_thread[] = {{MHD_OPTION_END, 0, NULL}};
     a->mhd_stream = a->mhd && a->ring ? start_daemon(a, flags, 0, sa, one_thread, conn_limit,
                                                      HTTP_STREAM_POOL_BYTES)
                                       : NULL;
-    if (a->mhd && a->ring && !a->mhd_stream) {
-        MHD_stop_daemon(a->mhd);
-        a->mhd = NULL;
-    }
+    if (a->mhd && a->ring && !a->mhd_stream)
+        vlog("warn", "http: no daemon of its own for /v1/stream: streams share the other");
     if (!a->mhd) {
         ring_stop(a->ring);
         a->ring = NULL;
